@@ -1,0 +1,1 @@
+"""Bitcoin data structures the sharechain and the node share: pure code, no I/O."""

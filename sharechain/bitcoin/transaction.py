@@ -1,0 +1,119 @@
+"""Transactions with BIP144 witness serialization."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sharechain.bitcoin.hashing import sha256d
+from sharechain.bitcoin.serialize import ByteReader, ParseError, ser_varbytes, ser_varint
+
+NULL_HASH = b"\x00" * 32
+COINBASE_PREV_INDEX = 0xFFFFFFFF
+_MAX_ITEMS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class TxIn:
+    prev_txid: bytes
+    prev_index: int
+    script_sig: bytes
+    sequence: int = 0xFFFFFFFF
+    witness: tuple[bytes, ...] = ()
+
+    def is_coinbase_input(self) -> bool:
+        return self.prev_txid == NULL_HASH and self.prev_index == COINBASE_PREV_INDEX
+
+
+@dataclass(frozen=True, slots=True)
+class TxOut:
+    value: int
+    script_pubkey: bytes
+
+    def serialize(self) -> bytes:
+        return self.value.to_bytes(8, "little") + ser_varbytes(self.script_pubkey)
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    version: int
+    inputs: tuple[TxIn, ...]
+    outputs: tuple[TxOut, ...]
+    locktime: int = 0
+    _txid: list[bytes] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def has_witness(self) -> bool:
+        return any(txin.witness for txin in self.inputs)
+
+    def is_coinbase(self) -> bool:
+        return len(self.inputs) == 1 and self.inputs[0].is_coinbase_input()
+
+    def serialize(self, with_witness: bool = True) -> bytes:
+        witness = with_witness and self.has_witness
+        parts = [self.version.to_bytes(4, "little", signed=True)]
+        if witness:
+            parts.append(b"\x00\x01")
+        parts.append(ser_varint(len(self.inputs)))
+        for txin in self.inputs:
+            parts += [txin.prev_txid, txin.prev_index.to_bytes(4, "little"), ser_varbytes(txin.script_sig),
+                      txin.sequence.to_bytes(4, "little")]
+        parts.append(ser_varint(len(self.outputs)))
+        parts += [txout.serialize() for txout in self.outputs]
+        if witness:
+            for txin in self.inputs:
+                parts.append(ser_varint(len(txin.witness)))
+                parts += [ser_varbytes(item) for item in txin.witness]
+        parts.append(self.locktime.to_bytes(4, "little"))
+        return b"".join(parts)
+
+    def txid(self) -> bytes:
+        """Hash of the serialization without witness, internal byte order (cached)."""
+        if not self._txid:
+            self._txid.append(sha256d(self.serialize(with_witness=False)))
+        return self._txid[0]
+
+    def wtxid(self) -> bytes:
+        return sha256d(self.serialize(with_witness=True))
+
+    def total_out(self) -> int:
+        return sum(txout.value for txout in self.outputs)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Transaction:
+        reader = ByteReader(raw)
+        tx = cls.read(reader)
+        reader.expect_end()
+        return tx
+
+    @classmethod
+    def read(cls, reader: ByteReader) -> Transaction:
+        version = reader.read_i32()
+        n_in = reader.read_count(_MAX_ITEMS)
+        segwit = False
+        if n_in == 0:
+            if reader.read_u8() != 1:
+                raise ParseError("bad segwit flag")
+            segwit = True
+            n_in = reader.read_count(_MAX_ITEMS)
+            if n_in == 0:
+                raise ParseError("transaction without inputs")
+        raw_inputs = []
+        for _ in range(n_in):
+            prev_txid = reader.read(32)
+            prev_index = reader.read_u32()
+            script_sig = reader.read_varbytes()
+            sequence = reader.read_u32()
+            raw_inputs.append((prev_txid, prev_index, script_sig, sequence))
+        outputs = []
+        for _ in range(reader.read_count(_MAX_ITEMS)):
+            value = reader.read_u64()
+            outputs.append(TxOut(value, reader.read_varbytes()))
+        witnesses: list[tuple[bytes, ...]] = [()] * n_in
+        if segwit:
+            witnesses = [tuple(reader.read_varbytes() for _ in range(reader.read_count(_MAX_ITEMS)))
+                         for _ in range(n_in)]
+            if not any(witnesses):
+                raise ParseError("segwit flag set but every witness is empty")
+        locktime = reader.read_u32()
+        inputs = tuple(TxIn(p, i, s, q, w) for (p, i, s, q), w in zip(raw_inputs, witnesses, strict=True))
+        return cls(version, inputs, tuple(outputs), locktime)

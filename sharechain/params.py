@@ -1,0 +1,111 @@
+"""Every consensus constant of every Otedama network, in one place.
+
+Changing any value here forks a node off its network: every node of a network must agree on all of
+them. ``docs/consensus.md`` explains each rule and why its constants were chosen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sharechain.bitcoin.address import AddressFormat
+from sharechain.bitcoin.hashing import sha256d
+from sharechain.bitcoin.target import target_from_work
+
+
+@dataclass(frozen=True)
+class NetworkParams:
+    name: str
+    # 8 bytes that tag every share commitment, database and (later) P2P protocol of this network.
+    network_id: bytes
+    address_format: AddressFormat
+    # Expected seconds between shares; the retarget steers toward it.
+    share_period: int
+    # PPLNS window length in main-chain shares (each share also brings its uncles).
+    pplns_window: int
+    # The easiest share target allowed (the network's minimum share difficulty).
+    max_share_target: int
+    # Retarget: shares looked back over, and the most the target may move in one step (num/den).
+    retarget_window: int
+    retarget_step_num: int
+    retarget_step_den: int
+    # Timestamps: after the median of this many ancestors, at most this far ahead of the local clock.
+    median_time_span: int
+    max_future_seconds: int
+    # Uncles: at most this many per share, at most this many heights below the including share.
+    max_uncles: int
+    uncle_depth: int
+    uncle_penalty_percent: int
+    # Finder bonus, in parts per thousand of the coinbase value, paid to the share's own miner.
+    finder_bonus_per_mille: int
+    # Payouts below this many satoshis are not paid but shared among the others.
+    dust_limit: int
+    # At most this many payout outputs in one coinbase (the smallest are folded into the others).
+    max_payouts: int
+    # Bitcoin-side defaults for this network (not sharechain consensus).
+    bitcoind_rpc_port: int
+    default_stratum_port: int
+    default_api_port: int
+    default_p2p_port: int
+
+
+def _network_id(name: str) -> bytes:
+    return sha256d(b"otedama/" + name.encode() + b"/v1")[:8]
+
+
+_MAINNET_ADDRESSES = AddressFormat("bc", 0x00, 0x05)
+_TEST_ADDRESSES = AddressFormat("tb", 0x6F, 0xC4)
+_REGTEST_ADDRESSES = AddressFormat("bcrt", 0x6F, 0xC4)
+
+_COMMON = dict(
+    retarget_window=30,
+    retarget_step_num=5,
+    retarget_step_den=4,
+    median_time_span=11,
+    max_uncles=4,
+    uncle_depth=3,
+    uncle_penalty_percent=20,
+    finder_bonus_per_mille=5,
+    dust_limit=546,
+    max_payouts=500,
+)
+
+MAINNET = NetworkParams(
+    name="mainnet", network_id=_network_id("mainnet"), address_format=_MAINNET_ADDRESSES,
+    share_period=30, pplns_window=8640, max_share_target=target_from_work(1 << 40),
+    max_future_seconds=120, bitcoind_rpc_port=8332,
+    default_stratum_port=9332, default_api_port=9333, default_p2p_port=9338, **_COMMON,  # type: ignore[arg-type]
+)
+TESTNET4 = NetworkParams(
+    name="testnet4", network_id=_network_id("testnet4"), address_format=_TEST_ADDRESSES,
+    share_period=30, pplns_window=8640, max_share_target=target_from_work(1 << 32),
+    max_future_seconds=120, bitcoind_rpc_port=48332,
+    default_stratum_port=19332, default_api_port=19333, default_p2p_port=19338, **_COMMON,  # type: ignore[arg-type]
+)
+SIGNET = NetworkParams(
+    name="signet", network_id=_network_id("signet"), address_format=_TEST_ADDRESSES,
+    share_period=30, pplns_window=8640, max_share_target=target_from_work(1 << 32),
+    max_future_seconds=120, bitcoind_rpc_port=38332,
+    default_stratum_port=39332, default_api_port=39333, default_p2p_port=39338, **_COMMON,  # type: ignore[arg-type]
+)
+REGTEST = NetworkParams(
+    name="regtest", network_id=_network_id("regtest"), address_format=_REGTEST_ADDRESSES,
+    share_period=2, pplns_window=720, max_share_target=target_from_work(1 << 8),
+    max_future_seconds=60, bitcoind_rpc_port=18443,
+    default_stratum_port=29332, default_api_port=29333, default_p2p_port=29338, **_COMMON,  # type: ignore[arg-type]
+)
+DEVNET = NetworkParams(
+    name="devnet", network_id=_network_id("devnet"), address_format=_REGTEST_ADDRESSES,
+    share_period=2, pplns_window=720, max_share_target=target_from_work(1 << 12),
+    max_future_seconds=60, bitcoind_rpc_port=18555,
+    default_stratum_port=3333, default_api_port=8080, default_p2p_port=9338, **_COMMON,  # type: ignore[arg-type]
+)
+
+NETWORKS: dict[str, NetworkParams] = {p.name: p for p in (MAINNET, TESTNET4, SIGNET, REGTEST, DEVNET)}
+
+
+def network(name: str) -> NetworkParams:
+    try:
+        return NETWORKS[name]
+    except KeyError:
+        raise ValueError(f"unknown network {name!r}; choose one of {', '.join(NETWORKS)}") from None
