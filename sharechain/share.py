@@ -1,0 +1,114 @@
+"""The share: a Bitcoin block header with the data that ties it to the sharechain.
+
+Wire format (version 1), all integers little-endian::
+
+    u8        format version (1)
+    80 bytes  block header (its hash is the share's hash and proof of work)
+    bytes     coinbase transaction, serialized without witness, CompactSize length prefix
+    list      merkle branch from the coinbase to the header's merkle root (CompactSize count, 32 bytes each)
+    ShareInfo what the share claims on the sharechain (see :class:`ShareInfo`)
+
+The coinbase carries ``OP_RETURN <network id (8) || sha256d(ShareInfo) (32)>``, so the share
+information is bound to the proof of work; checking a share never needs the block's other
+transactions.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from sharechain.bitcoin.hashing import sha256d
+from sharechain.bitcoin.header import HEADER_SIZE, BlockHeader
+from sharechain.bitcoin.script import op_return
+from sharechain.bitcoin.serialize import ByteReader, ParseError, ser_varbytes, ser_varint
+from sharechain.bitcoin.transaction import NULL_HASH, Transaction
+
+SHARE_FORMAT_VERSION = 1
+MAX_MERKLE_BRANCH = 32
+MAX_COINBASE_SIZE = 100_000
+MAX_PAYOUT_SCRIPT_SIZE = 64
+MAX_UNCLES_ON_WIRE = 16
+MAX_SHARE_SIZE = 1 + HEADER_SIZE + 5 + MAX_COINBASE_SIZE + 1 + 32 * MAX_MERKLE_BRANCH + 200 + 32 * MAX_UNCLES_ON_WIRE
+_INFO_FIXED = struct.Struct("<32sIII")
+
+
+@dataclass(frozen=True, slots=True)
+class ShareInfo:
+    """The sharechain fields a share commits to in its coinbase."""
+
+    prev_hash: bytes  # NULL_HASH for a chain's first share
+    height: int
+    timestamp: int
+    share_bits: int  # compact encoding of the share target
+    payout_script: bytes
+    uncles: tuple[bytes, ...] = ()
+
+    def serialize(self) -> bytes:
+        return (_INFO_FIXED.pack(self.prev_hash, self.height, self.timestamp, self.share_bits)
+                + ser_varbytes(self.payout_script) + ser_varint(len(self.uncles)) + b"".join(self.uncles))
+
+    def hash(self) -> bytes:
+        return sha256d(self.serialize())
+
+    @classmethod
+    def read(cls, reader: ByteReader) -> ShareInfo:
+        prev_hash, height, timestamp, share_bits = _INFO_FIXED.unpack(reader.read(_INFO_FIXED.size))
+        payout_script = reader.read_varbytes(MAX_PAYOUT_SCRIPT_SIZE)
+        uncles = tuple(reader.read(32) for _ in range(reader.read_count(MAX_UNCLES_ON_WIRE)))
+        return cls(prev_hash, height, timestamp, share_bits, payout_script, uncles)
+
+    @property
+    def is_first(self) -> bool:
+        return self.prev_hash == NULL_HASH
+
+
+def share_commitment_script(network_id: bytes, info: ShareInfo) -> bytes:
+    """The coinbase output script that commits to ``info`` on the network ``network_id``."""
+    return op_return(network_id + info.hash())
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    header: BlockHeader
+    coinbase: Transaction
+    merkle_branch: tuple[bytes, ...]
+    info: ShareInfo
+    hash: bytes = field(default=b"", compare=False)
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def create(cls, header: BlockHeader, coinbase: Transaction, branch: tuple[bytes, ...], info: ShareInfo) -> Share:
+        share = cls(header, coinbase, branch, info)
+        raw = share._encode()
+        return cls(header, coinbase, branch, info, header.hash(), raw)
+
+    def _encode(self) -> bytes:
+        return b"".join((
+            bytes((SHARE_FORMAT_VERSION,)),
+            self.header.serialize(),
+            ser_varbytes(self.coinbase.serialize(with_witness=False)),
+            ser_varint(len(self.merkle_branch)),
+            *self.merkle_branch,
+            self.info.serialize(),
+        ))
+
+    def serialize(self) -> bytes:
+        return self.raw or self._encode()
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Share:
+        """Decode a share; :class:`ParseError` says what is malformed."""
+        if len(raw) > MAX_SHARE_SIZE:
+            raise ParseError(f"share of {len(raw)} bytes exceeds {MAX_SHARE_SIZE}")
+        reader = ByteReader(raw)
+        version = reader.read_u8()
+        if version != SHARE_FORMAT_VERSION:
+            raise ParseError(f"unknown share format version {version}")
+        header_raw = reader.read(HEADER_SIZE)
+        header = BlockHeader.parse(header_raw)
+        coinbase = Transaction.parse(reader.read_varbytes(MAX_COINBASE_SIZE))
+        branch = tuple(reader.read(32) for _ in range(reader.read_count(MAX_MERKLE_BRANCH)))
+        info = ShareInfo.read(reader)
+        reader.expect_end()
+        return cls(header, coinbase, branch, info, sha256d(header_raw), raw)

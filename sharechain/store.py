@@ -1,0 +1,133 @@
+"""Durable share storage in LevelDB (plyvel): the thin I/O adapter under :class:`ShareChain`.
+
+Layout: ``meta:*`` (format version, network id), ``s<hash>`` the share as received, ``r<hash>``
+its index record (what a restart loads, without re-checking proof of work), ``b<hash>`` blocks
+this node found. Each share is written with its record in one synchronous batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import plyvel
+
+from sharechain.params import NetworkParams
+from sharechain.record import ShareRecord
+from sharechain.share import Share
+
+FORMAT_VERSION = b"1"
+_SHARE = b"s"
+_RECORD = b"r"
+_BLOCK = b"b"
+_META_VERSION = b"meta:version"
+_META_NETWORK = b"meta:network"
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used as it is; the message names the path and a way out."""
+
+
+class ShareStore:
+    def __init__(self, path: Path, params: NetworkParams) -> None:
+        self.path = Path(path)
+        self.params = params
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = plyvel.DB(str(self.path), create_if_missing=True)
+        except plyvel.CorruptionError as exc:
+            raise StoreError(f"share database at {self.path} is damaged ({exc}); restart with --reindex "
+                             "to repair it and rebuild the index from the stored shares") from None
+        except plyvel.IOError as exc:
+            raise StoreError(f"cannot open share database at {self.path}: {exc} (is another otedama "
+                             "process using this --datadir?)") from None
+        self._check_identity()
+
+    def _check_identity(self) -> None:
+        network = self._db.get(_META_NETWORK)
+        version = self._db.get(_META_VERSION)
+        if network is None and version is None:
+            if any(True for _ in self._db.iterator(include_value=False)):
+                raise StoreError(f"{self.path} holds a LevelDB database that is not an Otedama share store; "
+                                 "choose another --datadir")
+            with self._db.write_batch(sync=True) as batch:
+                batch.put(_META_NETWORK, self.params.network_id)
+                batch.put(_META_VERSION, FORMAT_VERSION)
+            return
+        if network != self.params.network_id:
+            raise StoreError(f"share database at {self.path} belongs to another network "
+                             f"(id {network.hex() if network else 'missing'}, this node runs "
+                             f"{self.params.name}); choose another --datadir")
+        if version != FORMAT_VERSION:
+            raise StoreError(f"share database at {self.path} has format {version!r}, this version reads "
+                             f"{FORMAT_VERSION!r}; restart with --reindex to rebuild it")
+
+    def close(self) -> None:
+        if not self._db.closed:
+            self._db.close()
+
+    def __enter__(self) -> ShareStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def put_share(self, share: Share) -> None:
+        """Write ``share`` and its index record atomically and durably (fsync) before returning."""
+        self.put_shares([share])
+
+    def put_shares(self, shares: list[Share]) -> None:
+        with self._db.write_batch(sync=True) as batch:
+            for share in shares:
+                batch.put(_SHARE + share.hash, share.serialize())
+                batch.put(_RECORD + share.hash, ShareRecord.from_share(share).serialize())
+
+    def get_share(self, share_hash: bytes) -> Share | None:
+        raw = self._db.get(_SHARE + share_hash)
+        return Share.parse(raw) if raw is not None else None
+
+    def has_share(self, share_hash: bytes) -> bool:
+        return self._db.get(_RECORD + share_hash) is not None
+
+    def records(self) -> Iterator[ShareRecord]:
+        """Every stored index record (unordered), for a restart."""
+        try:
+            for key, value in self._db.iterator(prefix=_RECORD):
+                try:
+                    yield ShareRecord.parse(key[1:], value)
+                except ValueError as exc:
+                    raise StoreError(f"share database at {self.path} has a damaged record {key[1:].hex()}: "
+                                     f"{exc}; restart with --reindex") from None
+        except plyvel.CorruptionError as exc:
+            raise StoreError(f"share database at {self.path} is damaged ({exc}); restart with --reindex") from None
+
+    def shares(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every stored share as (hash, raw bytes)."""
+        for key, value in self._db.iterator(prefix=_SHARE):
+            yield key[1:], value
+
+    def count(self) -> int:
+        return sum(1 for _ in self._db.iterator(prefix=_RECORD, include_value=False))
+
+    def replace_records(self, shares: list[Share], dropped: list[bytes]) -> None:
+        """Rewrite the index from ``shares`` (a reindex), deleting ``dropped`` shares entirely."""
+        with self._db.write_batch(sync=True) as batch:
+            for key in self._db.iterator(prefix=_RECORD, include_value=False):
+                batch.delete(key)
+            for share in shares:
+                batch.put(_RECORD + share.hash, ShareRecord.from_share(share).serialize())
+            for share_hash in dropped:
+                batch.delete(_SHARE + share_hash)
+            batch.put(_META_VERSION, FORMAT_VERSION)
+
+    def put_block(self, block_hash: bytes, info: dict) -> None:
+        self._db.put(_BLOCK + block_hash, json.dumps(info, sort_keys=True).encode(), sync=True)
+
+    def blocks(self) -> list[dict]:
+        return [json.loads(value) for _, value in self._db.iterator(prefix=_BLOCK)]
+
+
+def repair(path: Path) -> None:
+    """LevelDB's own repair: salvages what it can of a damaged database."""
+    plyvel.repair_db(str(path))
