@@ -1,0 +1,103 @@
+"""Node configuration: defaults per network, a TOML file, then command-line options on top."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from sharechain.params import NETWORKS, network
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message says which file/option and why."""
+
+
+@dataclass
+class NodeConfig:
+    network: str = "devnet"
+    datadir: Path | None = None
+    bitcoind: str | None = None
+    bitcoind_cookie: Path | None = None
+    payout_address: str | None = None
+    stratum: str | None = None
+    api: str | None = None
+    miner_threads: int = 1
+    miner: bool = True
+    miner_opencl: bool = False
+    reindex: bool = False
+    devchain_rpc: str | None = None
+    stratum_difficulty: float = 0.0
+    stratum_submit_interval: float = 10.0
+    log_level: str = "info"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def resolved_datadir(self) -> Path:
+        if self.datadir is not None:
+            return Path(self.datadir).expanduser()
+        return Path(os.environ.get("OTEDAMA_HOME", "~/.otedama")).expanduser() / self.network
+
+    def stratum_endpoint(self) -> tuple[str, int]:
+        return parse_endpoint(self.stratum, "0.0.0.0", network(self.network).default_stratum_port, "--stratum")
+
+    def api_endpoint(self) -> tuple[str, int]:
+        return parse_endpoint(self.api, "127.0.0.1", network(self.network).default_api_port, "--api")
+
+
+def parse_endpoint(text: str | None, default_host: str, default_port: int, option: str) -> tuple[str, int]:
+    if not text:
+        return default_host, default_port
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = default_host, text
+    try:
+        number = int(port)
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: expected HOST:PORT") from None
+    if not 0 <= number <= 65535:
+        raise ConfigError(f"{option} {text!r}: port out of range")
+    return host.strip("[]") or default_host, number
+
+
+_KNOWN = {f.name for f in fields(NodeConfig)} - {"extra"}
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """Read a TOML config; keys are the long option names (dashes or underscores)."""
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name not in _KNOWN:
+            raise ConfigError(f"config file {path}: unknown setting {key!r}")
+        out[name] = value
+    return out
+
+
+def build_config(file_values: dict[str, Any], cli_values: dict[str, Any]) -> NodeConfig:
+    """Defaults, overridden by the file, overridden by options given on the command line."""
+    merged = {**file_values, **{k: v for k, v in cli_values.items() if v is not None}}
+    config = NodeConfig()
+    for name, value in merged.items():
+        if name not in _KNOWN:
+            continue
+        if name in ("datadir", "bitcoind_cookie") and value is not None:
+            value = Path(value)
+        setattr(config, name, value)
+    if config.network not in NETWORKS:
+        raise ConfigError(f"unknown network {config.network!r}; choose one of {', '.join(NETWORKS)}")
+    if not isinstance(config.miner_threads, int) or config.miner_threads < 1:
+        raise ConfigError("miner-threads must be a positive integer")
+    config.stratum_endpoint()
+    config.api_endpoint()
+    return config
