@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 
-from sharechain.bitcoin.serialize import ByteReader, ser_varbytes
+from sharechain.bitcoin.serialize import ser_varbytes
 from sharechain.bitcoin.target import bits_to_target, work_from_target
 from sharechain.share import MAX_PAYOUT_SCRIPT_SIZE, MAX_UNCLES_ON_WIRE, Share
 
 _FIXED = struct.Struct("<32sIII")
+
+
+@functools.lru_cache(maxsize=4096)
+def _target_and_work(bits: int) -> tuple[int, int]:
+    target = bits_to_target(bits)
+    return target, work_from_target(target)
 
 
 @dataclass(slots=True)
@@ -37,8 +44,7 @@ class ShareRecord:
                    info.payout_script, info.uncles)
 
     def fill_work(self) -> None:
-        self.target = bits_to_target(self.share_bits)
-        self.work = work_from_target(self.target)
+        self.target, self.work = _target_and_work(self.share_bits)
 
     def serialize(self) -> bytes:
         return (_FIXED.pack(self.prev_hash, self.height, self.timestamp, self.share_bits)
@@ -46,12 +52,15 @@ class ShareRecord:
 
     @classmethod
     def parse(cls, share_hash: bytes, raw: bytes) -> ShareRecord:
-        reader = ByteReader(raw)
-        prev_hash, height, timestamp, share_bits = _FIXED.unpack(reader.read(_FIXED.size))
-        script = reader.read_varbytes(MAX_PAYOUT_SCRIPT_SIZE)
-        count = reader.read_u8()
-        if count > MAX_UNCLES_ON_WIRE:
-            raise ValueError("too many uncles in a stored record")
-        uncles = tuple(reader.read(32) for _ in range(count))
-        reader.expect_end()
-        return cls(share_hash, prev_hash, height, timestamp, share_bits, script, uncles)
+        """Decode a stored record (hot on restart, so it slices instead of using a reader)."""
+        if len(raw) < _FIXED.size + 2:
+            raise ValueError("record too short")
+        prev_hash, height, timestamp, share_bits = _FIXED.unpack_from(raw)
+        script_end = _FIXED.size + 1 + raw[_FIXED.size]
+        if raw[_FIXED.size] > MAX_PAYOUT_SCRIPT_SIZE or script_end >= len(raw):
+            raise ValueError("bad payout script length")
+        count = raw[script_end]
+        if count > MAX_UNCLES_ON_WIRE or len(raw) != script_end + 1 + 32 * count:
+            raise ValueError("bad uncle list")
+        uncles = tuple(raw[script_end + 1 + 32 * i : script_end + 33 + 32 * i] for i in range(count))
+        return cls(share_hash, prev_hash, height, timestamp, share_bits, raw[_FIXED.size + 1 : script_end], uncles)
