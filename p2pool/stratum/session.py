@@ -1,0 +1,345 @@
+"""One miner connection's Stratum state and policy, with no I/O.
+
+The server feeds received bytes to :meth:`Session.receive_data` and writes back what it returns; it
+calls :meth:`Session.new_work` when the node has new work and :meth:`Session.tick` now and then so
+vardiff can ease a quiet miner. Solutions that met the connection's difficulty come back for the
+server to hand to the node. Time is always passed in.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from p2pool.stratum import protocol as p
+from p2pool.stratum.difficulty import (
+    from_wire,
+    quantize_down,
+    target_to_difficulty,
+    to_wire,
+)
+from p2pool.stratum.job import EXTRANONCE2_SIZE, Solution, StratumJob, notify_params
+from p2pool.stratum.provider import WorkSource
+from p2pool.stratum.stats import ShareCounter
+from p2pool.stratum.submit import SubmitError, check_submit, parse_submit
+from p2pool.stratum.vardiff import Vardiff, VardiffConfig
+
+SERVER_VERSION_MASK = 0x1FFFE000
+_USERNAME_LIMIT = 256
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """Policy shared by every connection of a server."""
+
+    initial_difficulty: Fraction = Fraction(1)
+    vardiff: VardiffConfig = field(default_factory=VardiffConfig)
+    vardiff_enabled: bool = True
+    version_mask: int = SERVER_VERSION_MASK
+    max_line: int = p.DEFAULT_MAX_LINE
+    max_jobs: int = 16
+    # Malformed lines tolerated before the connection is dropped.
+    max_protocol_errors: int = 50
+
+
+@dataclass(frozen=True)
+class Output:
+    """What the server must do after feeding data: send ``data``, hand over ``solutions``, maybe close."""
+
+    data: bytes = b""
+    solutions: tuple[Solution, ...] = ()
+    close: bool = False
+
+
+@dataclass
+class SentJob:
+    """A job as this connection received it: under which id, at which difficulty."""
+
+    job: StratumJob
+    wire_id: str
+    difficulty: Fraction
+
+
+class Session:
+    """The server side of one Stratum connection."""
+
+    def __init__(
+        self, extranonce1: bytes, source: WorkSource, config: SessionConfig, counter: ShareCounter, now: float
+    ) -> None:
+        self.extranonce1 = extranonce1
+        self.config = config
+        self._source = source
+        self._counter = counter
+        self._lines = p.LineBuffer(config.max_line)
+        self._vardiff = Vardiff(config.vardiff, config.initial_difficulty, now)
+        self.subscribed = False
+        self.workers: set[str] = set()
+        self.payout_address: str | None = None
+        self.payout_script: bytes | None = None
+        self.version_mask = 0
+        self.protocol_errors = 0
+        self.no_work = False
+        self.jobs: OrderedDict[str, SentJob] = OrderedDict()
+        self._seen: dict[bytes, str] = {}  # header hash -> wire job id, for duplicates
+        self._sent_difficulty: Fraction | None = None
+        self._renotify = 0
+
+    @property
+    def difficulty(self) -> Fraction:
+        """The difficulty the next job will carry (before the cap at the job's share difficulty)."""
+        return self._vardiff.difficulty
+
+    @property
+    def mining(self) -> bool:
+        return self.subscribed and self.payout_script is not None
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes, now: float) -> Output:
+        """Feed bytes from the miner; answers every complete line."""
+        self._lines.receive_data(data)
+        out: list[bytes] = []
+        solutions: list[Solution] = []
+        while True:
+            line = self._lines.next_line()
+            if isinstance(line, p.NeedData):
+                break
+            if isinstance(line, p.LineTooLong):
+                out.append(self._protocol_error(p.PARSE_ERROR, f"Line too long (limit {line.limit} bytes)", None))
+            elif line.strip():
+                out.append(self._handle_line(line, now, solutions))
+            if self.protocol_errors >= self.config.max_protocol_errors:
+                out.append(p.encode_error(None, p.OTHER, "Too many malformed messages; closing the connection"))
+                return Output(b"".join(out), tuple(solutions), close=True)
+        return Output(b"".join(out), tuple(solutions))
+
+    def _handle_line(self, line: bytes, now: float, solutions: list[Solution]) -> bytes:
+        try:
+            message = p.parse_message(line)
+        except p.RemoteProtocolError as exc:
+            return self._protocol_error(exc.code, exc.message, exc.request_id)
+        if isinstance(message, p.Response):
+            return b""  # we send no requests; stray answers are ignored
+        handler = _HANDLERS.get(message.method)
+        if handler is None:
+            return self._protocol_error(p.METHOD_NOT_FOUND, f"Unknown method '{message.method[:64]}'", message.id)
+        try:
+            return handler(self, message, now, solutions)
+        except _BadParams as exc:
+            return self._protocol_error(p.OTHER, str(exc), message.id)
+
+    def _protocol_error(self, code: int, message: str, request_id: p.JsonId) -> bytes:
+        self.protocol_errors += 1
+        return p.encode_error(request_id, code, message)
+
+    # -- methods -------------------------------------------------------------------------------
+
+    def _subscribe(self, req: p.Request, now: float, solutions: list[Solution]) -> bytes:
+        self.subscribed = True
+        sub_id = self.extranonce1.hex()
+        result = [[["mining.set_difficulty", sub_id], ["mining.notify", sub_id]], sub_id, EXTRANONCE2_SIZE]
+        out = p.encode_result(req.id, result)
+        if self.payout_script is not None and not self.jobs:
+            out += self._fetch_and_send(clean=True, now=now)
+        return out
+
+    def _authorize(self, req: p.Request, now: float, solutions: list[Solution]) -> bytes:
+        if not req.params or not isinstance(req.params[0], str):
+            raise _BadParams("mining.authorize takes [username, password]")
+        username = req.params[0].strip()
+        if len(username) > _USERNAME_LIMIT:
+            return self._reject_auth(req, "username too long")
+        address, _, _worker = username.partition(".")
+        try:
+            script = self._source.parse_payout_address(address)
+        except ValueError as exc:
+            return self._reject_auth(req, f"{exc}")
+        if self.payout_script is not None and script != self.payout_script:
+            return self._reject_auth(
+                req, f"this connection already mines for {self.payout_address}; use another connection for {address}"
+            )
+        first = self.payout_script is None
+        self.payout_address, self.payout_script = address, script
+        self.workers.add(username)
+        out = p.encode_result(req.id, True)
+        if first and self.subscribed:
+            out += self._fetch_and_send(clean=True, now=now)
+        return out
+
+    def _reject_auth(self, req: p.Request, why: str) -> bytes:
+        message = (
+            f"Unauthorized worker: {why}. The username must be a payout address of this node's network,"
+            " optionally followed by .workername"
+        )
+        return p.encode_error(req.id, p.UNAUTHORIZED, message)
+
+    def _configure(self, req: p.Request, now: float, solutions: list[Solution]) -> bytes:
+        if not req.params or not isinstance(req.params[0], list):
+            raise _BadParams("mining.configure takes [extensions, extension-parameters]")
+        options = req.params[1] if len(req.params) > 1 else {}
+        if not isinstance(options, dict):
+            raise _BadParams("mining.configure: extension-parameters must be an object")
+        result: dict[str, object] = {}
+        for name in req.params[0]:
+            if not isinstance(name, str):
+                raise _BadParams("mining.configure: extension names must be strings")
+            if name == "version-rolling":
+                miner_mask = _parse_mask(options.get("version-rolling.mask", "ffffffff"))
+                self.version_mask = self.config.version_mask & miner_mask
+                result[name] = self.version_mask != 0
+                result["version-rolling.mask"] = f"{self.version_mask:08x}"
+            else:
+                result[name] = False
+        return p.encode_result(req.id, result)
+
+    def _suggest_difficulty(self, req: p.Request, now: float, solutions: list[Solution]) -> bytes:
+        if not req.params:
+            raise _BadParams("mining.suggest_difficulty takes [difficulty]")
+        try:
+            suggested = from_wire(req.params[0])
+        except ValueError as exc:
+            raise _BadParams(f"mining.suggest_difficulty: {exc}") from None
+        self._vardiff.suggest(suggested, now)
+        return p.encode_result(req.id, True) + self._announce()
+
+    def _extranonce_subscribe(self, req: p.Request, now: float, solutions: list[Solution]) -> bytes:
+        return p.encode_result(req.id, True)
+
+    def _submit(self, req: p.Request, now: float, solutions: list[Solution]) -> bytes:
+        worker: str | None = None
+        try:
+            submit = parse_submit(req.params)
+            worker = submit.worker
+            if not self.subscribed:
+                raise SubmitError(p.NOT_SUBSCRIBED, "not-subscribed", "Not subscribed")
+            if submit.worker not in self.workers:
+                raise SubmitError(p.UNAUTHORIZED, "unauthorized", "Unauthorized worker")
+            sent = self.jobs.get(submit.job_id)
+            if sent is None:
+                if self.no_work:
+                    raise SubmitError(p.OTHER, "no-work", "No work available: the node is waiting for its backend")
+                raise SubmitError(p.JOB_NOT_FOUND, "job-not-found", "Job not found")
+            assert self.payout_script is not None
+            difficulty = self._submit_difficulty(sent)
+            solution = check_submit(
+                submit, sent.job, difficulty, self.extranonce1, self.version_mask, self.payout_script
+            )
+            if solution.hash in self._seen:
+                raise SubmitError(p.DUPLICATE_SHARE, "duplicate", "Duplicate share")
+        except SubmitError as exc:
+            self._counter.reject(worker if worker in self.workers else None, exc.reason, now)
+            return p.encode_error(req.id, exc.code, exc.message)
+        self._seen[solution.hash] = sent.wire_id
+        self._counter.accept(submit.worker, difficulty, now)
+        solutions.append(solution)
+        out = p.encode_result(req.id, True)
+        if self.config.vardiff_enabled and self._vardiff.on_submit(now) is not None:
+            out += self._announce()
+        return out
+
+    def _submit_difficulty(self, sent: SentJob) -> Fraction:
+        """The job's difficulty, or the one announced since if lower (miners like cgminer apply it at once)."""
+        if self._sent_difficulty is None:
+            return sent.difficulty
+        return min(sent.difficulty, self._sent_difficulty)
+
+    # -- work ----------------------------------------------------------------------------------
+
+    def new_work(self, clean: bool, now: float) -> bytes:
+        """The node has new work: fetch this miner's job and notify it (nothing before authorize)."""
+        if not self.mining:
+            return b""
+        return self._fetch_and_send(clean, now)
+
+    def set_difficulty(self, difficulty: Fraction, now: float) -> bytes:
+        """Set and announce a new difficulty; like cpuminer, it applies from the next notify on."""
+        self._vardiff.suggest(difficulty, now)
+        return self._announce()
+
+    def tick(self, now: float) -> bytes:
+        """Let vardiff ease the difficulty of a miner that has gone quiet."""
+        if self.config.vardiff_enabled and self.jobs and self._vardiff.tick(now) is not None:
+            return self._announce()
+        return b""
+
+    def _announce(self) -> bytes:
+        """Send mining.set_difficulty if the wanted difficulty changed; the next notify carries it.
+
+        Jobs are not re-sent: a miner would rescan the same nonces under the new id (duplicates).
+        """
+        if not self.subscribed or self._sent_difficulty is None:
+            return b""  # the first job announces it
+        latest = next(reversed(self.jobs.values()), None)
+        wanted = self._vardiff.difficulty if latest is None else self._job_difficulty(latest.job)
+        if wanted == self._sent_difficulty:
+            return b""
+        self._sent_difficulty = wanted
+        return p.encode_notification("mining.set_difficulty", [to_wire(wanted)])
+
+    def _fetch_and_send(self, clean: bool, now: float) -> bytes:
+        assert self.payout_script is not None
+        job = self._source.job_for(self.payout_script)
+        if job is None:
+            self.no_work = True
+            self._drop_jobs()
+            return b""
+        latest = next(reversed(self.jobs.values()), None)
+        if not clean and latest is not None and latest.job == job:
+            return b""  # nothing new for this miner
+        restart = clean or job.clean or self.no_work or not self.jobs
+        self.no_work = False
+        return self._send_job(job, restart)
+
+    def _job_difficulty(self, job: StratumJob) -> Fraction:
+        """Connection difficulty, capped so that every real share (job.share_target) gets submitted."""
+        return min(self._vardiff.difficulty, quantize_down(target_to_difficulty(job.share_target)))
+
+    def _send_job(self, job: StratumJob, clean: bool) -> bytes:
+        difficulty = self._job_difficulty(job)
+        if self.config.vardiff_enabled:
+            self._vardiff.cap(difficulty)
+        out = b""
+        if difficulty != self._sent_difficulty:
+            out += p.encode_notification("mining.set_difficulty", [to_wire(difficulty)])
+            self._sent_difficulty = difficulty
+        wire_id = job.job_id
+        if wire_id in self.jobs:  # the node reused an id: keep ours unique on this connection
+            self._renotify += 1
+            wire_id = f"{job.job_id}.{self._renotify:x}"
+        if clean:
+            self._drop_jobs()
+        self.jobs[wire_id] = SentJob(job, wire_id, difficulty)
+        while len(self.jobs) > self.config.max_jobs:
+            _, oldest = self.jobs.popitem(last=False)
+            self._seen = {h: w for h, w in self._seen.items() if w != oldest.wire_id}
+        return out + p.encode_notification("mining.notify", notify_params(job, wire_id, clean))
+
+    def _drop_jobs(self) -> None:
+        self.jobs.clear()
+        self._seen.clear()
+
+
+class _BadParams(Exception):
+    """A known method called with parameters of the wrong shape (answered with error 20)."""
+
+
+def _parse_mask(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFFFFFF:
+        return value
+    if isinstance(value, str) and 1 <= len(value) <= 8:
+        try:
+            return int(value, 16)
+        except ValueError:
+            pass
+    raise _BadParams(f"mining.configure: version-rolling.mask must be 8 hex digits, got {value!r}")
+
+
+_HANDLERS = {
+    "mining.subscribe": Session._subscribe,
+    "mining.authorize": Session._authorize,
+    "mining.configure": Session._configure,
+    "mining.suggest_difficulty": Session._suggest_difficulty,
+    "mining.extranonce.subscribe": Session._extranonce_subscribe,
+    "mining.submit": Session._submit,
+}

@@ -1,0 +1,84 @@
+"""Per-connection variable difficulty: steer each miner toward one submit every ``target_interval`` seconds.
+
+Pure: the caller passes ``now`` (trio.current_time() in the server, explicit numbers in tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from p2pool.stratum.difficulty import quantize_down
+
+
+@dataclass(frozen=True)
+class VardiffConfig:
+    """Limits and pacing; difficulties are exact fractions."""
+
+    min_difficulty: Fraction = Fraction(1, 1000)
+    max_difficulty: Fraction = Fraction(10**12)
+    target_interval: float = 10.0
+    # Retarget once this many submits arrived, or once this many target intervals passed.
+    retarget_submits: int = 6
+    retarget_intervals: float = 6.0
+    # The most difficulty may move in one retarget (a factor), and the dead band left alone.
+    max_step: int = 4
+    tolerance: float = 0.4
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_difficulty <= self.max_difficulty:
+            raise ValueError("need 0 < min_difficulty <= max_difficulty")
+        if self.target_interval <= 0 or self.retarget_submits < 1 or self.max_step < 1:
+            raise ValueError("target_interval, retarget_submits and max_step must be positive")
+
+    def clamp(self, difficulty: Fraction) -> Fraction:
+        return min(self.max_difficulty, max(self.min_difficulty, difficulty))
+
+
+class Vardiff:
+    """Counts accepted submits since the last retarget and proposes a new difficulty when due."""
+
+    def __init__(self, config: VardiffConfig, difficulty: Fraction, now: float) -> None:
+        self.config = config
+        self.difficulty = quantize_down(config.clamp(difficulty))
+        self._since = now
+        self._submits = 0
+
+    def suggest(self, difficulty: Fraction, now: float) -> Fraction:
+        """Start over from a miner-suggested difficulty (clamped to the limits)."""
+        self.difficulty = quantize_down(self.config.clamp(difficulty))
+        self._since, self._submits = now, 0
+        return self.difficulty
+
+    def cap(self, difficulty: Fraction) -> None:
+        """Never stay above what the current job allows (the share difficulty cap)."""
+        self.difficulty = min(self.difficulty, difficulty)
+
+    def on_submit(self, now: float) -> Fraction | None:
+        """Record an accepted submit; the new difficulty if this triggered a retarget, else None."""
+        self._submits += 1
+        if self._submits >= self.config.retarget_submits:
+            return self._retarget(now)
+        return self.tick(now)
+
+    def tick(self, now: float) -> Fraction | None:
+        """Retarget on time alone (a miner that stopped submitting gets an easier difficulty)."""
+        if now - self._since >= self.config.retarget_intervals * self.config.target_interval:
+            return self._retarget(now)
+        return None
+
+    def _retarget(self, now: float) -> Fraction | None:
+        elapsed = max(now - self._since, 1e-3)
+        submits = self._submits
+        self._since, self._submits = now, 0
+        cfg = self.config
+        # Observed submits per interval divided by the wanted one (1): the factor to scale difficulty by.
+        ratio = Fraction(submits) * Fraction(cfg.target_interval) / Fraction(elapsed)
+        if 1 - cfg.tolerance <= ratio <= 1 + cfg.tolerance:
+            return None
+        ratio = min(Fraction(cfg.max_step), max(Fraction(1, cfg.max_step), ratio))
+        proposed = quantize_down(cfg.clamp(self.difficulty * ratio))
+        if proposed == self.difficulty:
+            return None
+        self.difficulty = proposed
+        return proposed

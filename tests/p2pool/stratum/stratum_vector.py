@@ -1,0 +1,82 @@
+"""The real cpuminer 2.5.1 session (shared/vectors) as jobs, plus a work provider that serves them."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from p2pool.stratum.difficulty import difficulty_to_target
+from p2pool.stratum.job import Solution, StratumJob
+from sharechain.bitcoin.address import address_to_script
+from sharechain.bitcoin.hashing import hex_to_hash
+from sharechain.bitcoin.target import DIFF1_TARGET, bits_to_target
+from sharechain.params import REGTEST
+
+VECTOR_PATH = Path("/work/shared/vectors/cpuminer-stratum-session.json")
+VECTOR: dict[str, Any] = json.loads(VECTOR_PATH.read_text())
+EXTRANONCE1 = bytes.fromhex(VECTOR["jobs"]["job1"]["coinbase_layout"]["extranonce1"])
+USER = "bcrt1qq6hag67dl53wl99vzg42z8eyzfz2xlkvwk6f7m"
+
+
+def vector_job(name: str, share_target: int = DIFF1_TARGET) -> StratumJob:
+    """A vector job as the node would hand it over (its notify params, its Core template's times)."""
+    entry = VECTOR["jobs"][name]
+    params = entry["params"]
+    template = entry["built_from_core_template"]
+    return StratumJob(
+        job_id=params[0],
+        prev_hash=hex_to_hash(entry["prevhash_display"]),
+        coinb1=bytes.fromhex(params[2]),
+        coinb2=bytes.fromhex(params[3]),
+        merkle_branch=tuple(bytes.fromhex(h) for h in params[4]),
+        version=int(params[5], 16),
+        bits=int(params[6], 16),
+        ntime=int(params[7], 16),
+        min_ntime=template["mintime"],
+        max_ntime=template["curtime"] + 7200,
+        clean=params[8],
+        share_target=share_target,
+        block_target=bits_to_target(int(params[6], 16)),
+    )
+
+
+def easy_job(job_id: str, difficulty: Fraction, base: str = "job1") -> StratumJob:
+    """A vector job whose share difficulty is ``difficulty``: tiny values make shares cheap to find."""
+    job = vector_job(base, share_target=difficulty_to_target(difficulty))
+    return StratumJob(**{**job.__dict__, "job_id": job_id})
+
+
+class VectorProvider:
+    """A real WorkProvider for tests: serves one current job to every payout script and records solutions."""
+
+    def __init__(self, job: StratumJob | None) -> None:
+        self.job = job
+        self.solutions: list[Solution] = []
+        self.scripts_asked: list[bytes] = []
+        self.received = trio.Event()
+
+    def job_for(self, payout_script: bytes) -> StratumJob | None:
+        self.scripts_asked.append(payout_script)
+        return self.job
+
+    def parse_payout_address(self, address: str) -> bytes:
+        return address_to_script(address, REGTEST.address_format)
+
+    async def submit(self, solution: Solution) -> None:
+        self.solutions.append(solution)
+        self.received.set()
+        self.received = trio.Event()
+
+    async def wait_for_solutions(self, count: int) -> list[Solution]:
+        while len(self.solutions) < count:
+            await self.received.wait()
+        return self.solutions
+
+
+def lines(data: bytes) -> list[dict[str, Any]]:
+    """Every JSON line in ``data``."""
+    return [json.loads(line) for line in data.splitlines() if line.strip()]
