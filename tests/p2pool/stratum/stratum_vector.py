@@ -44,10 +44,10 @@ def vector_job(name: str, share_target: int = DIFF1_TARGET) -> StratumJob:
     )
 
 
-def easy_job(job_id: str, difficulty: Fraction, base: str = "job1") -> StratumJob:
+def easy_job(job_id: str, difficulty: Fraction, base: str = "job1", clean: bool = False) -> StratumJob:
     """A vector job whose share difficulty is ``difficulty``: tiny values make shares cheap to find."""
     job = vector_job(base, share_target=difficulty_to_target(difficulty))
-    return StratumJob(**{**job.__dict__, "job_id": job_id})
+    return StratumJob(**{**job.__dict__, "job_id": job_id, "clean": clean})
 
 
 class VectorProvider:
@@ -80,3 +80,56 @@ class VectorProvider:
 def lines(data: bytes) -> list[dict[str, Any]]:
     """Every JSON line in ``data``."""
     return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+
+class LineClient:
+    """A raw TCP Stratum client for tests: sends exact text, reads one line at a time."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self._buffer = b""
+
+    @classmethod
+    async def connect(cls, port: int) -> LineClient:
+        return cls(await trio.open_tcp_stream("127.0.0.1", port))
+
+    async def send(self, data: bytes | str | dict[str, Any]) -> None:
+        if isinstance(data, dict):
+            data = json.dumps(data) + "\n"
+        await self.stream.send_all(data.encode() if isinstance(data, str) else data)
+
+    async def line(self) -> bytes:
+        """The next line (without its newline); EOFError when the server closed."""
+        with trio.fail_after(10):
+            while b"\n" not in self._buffer:
+                chunk = await self.stream.receive_some(65536)
+                if not chunk:
+                    raise EOFError("server closed the connection")
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    async def message(self) -> dict[str, Any]:
+        return json.loads(await self.line())
+
+    async def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send a request and return its answer (notifications before it are skipped)."""
+        await self.send(request)
+        while True:
+            message = await self.message()
+            if message.get("method") is None and message.get("id") == request.get("id"):
+                return message
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
+def grind(header76: bytes, target: int, start: int = 0, skip: frozenset[int] = frozenset()) -> int:
+    """The first nonce from ``start`` whose header hash meets ``target`` (real hashing; keep targets easy)."""
+    from sharechain.bitcoin.hashing import hash_to_int, sha256d
+
+    nonce = start
+    while True:
+        if nonce not in skip and hash_to_int(sha256d(header76 + nonce.to_bytes(4, "little"))) <= target:
+            return nonce
+        nonce += 1

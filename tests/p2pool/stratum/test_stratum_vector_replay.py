@@ -10,9 +10,9 @@ from stratum_vector import EXTRANONCE1, USER, VECTOR, VectorProvider, vector_job
 from p2pool.stratum.job import Solution
 from p2pool.stratum.session import Session, SessionConfig
 from p2pool.stratum.stats import ShareCounter
+from sharechain.bitcoin.address import address_to_script
 from sharechain.bitcoin.hashing import hash_to_hex
 from sharechain.params import REGTEST
-from sharechain.bitcoin.address import address_to_script
 
 
 def _session(provider: VectorProvider) -> Session:
