@@ -25,13 +25,17 @@ def _write_cookie(config: DevchainConfig) -> tuple[str, str]:
     return "__cookie__", password
 
 
-async def serve_devchain(config: DevchainConfig, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+async def serve_devchain(config: DevchainConfig, *, devchain: Devchain | None = None,
+                         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
     """Open the devchain in ``config.datadir`` and serve its RPC until cancelled; ``started()`` gets the port.
 
     Auth: ``rpc_user``/``rpc_password`` when both are set, else the cookie file when ``cookie`` is set,
-    else none. The LevelDB store is closed (and the cookie removed) on the way out.
+    else none. The LevelDB store is closed (and the cookie removed) on the way out. A caller that
+    passes its own opened ``devchain`` (to look at its state in-process) keeps it and closes it itself.
     """
-    devchain = Devchain(config)
+    owned = devchain is None
+    if devchain is None:
+        devchain = Devchain(config)
     auth = None
     wrote_cookie = False
     try:
@@ -45,6 +49,7 @@ async def serve_devchain(config: DevchainConfig, *, task_status: trio.TaskStatus
                  config.bits)
         await serve_http(rpc.handle, config.host, config.port, task_status=task_status)
     finally:
-        devchain.close()
+        if owned:
+            devchain.close()
         if wrote_cookie:
             config.cookie_path.unlink(missing_ok=True)

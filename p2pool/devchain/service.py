@@ -62,6 +62,7 @@ class Devchain:
         self.store = BlockStore(config.datadir / "blocks", self.state.genesis_hash)
         self._tip_changed = trio.Event()
         self._mempool: tuple[bytes, list[MempoolTx]] | None = None
+        self.long_polls_waiting = 0
         try:
             self._reload()
         except BaseException:
@@ -135,5 +136,9 @@ class Devchain:
         """Return when the tip differs from the one ``longpollid`` names, or after ``timeout`` seconds."""
         if longpollid != self.longpollid:
             return
-        with trio.move_on_after(timeout):
-            await self._tip_changed.wait()
+        self.long_polls_waiting += 1
+        try:
+            with trio.move_on_after(timeout):
+                await self._tip_changed.wait()
+        finally:
+            self.long_polls_waiting -= 1
