@@ -143,9 +143,9 @@ class StratumServer:
                     await self._reader(conn, stream)
                     outbox.close()  # let the writer flush what is queued, then stop
                     nursery.cancel_scope.deadline = trio.current_time() + _CLOSE_FLUSH_SECONDS
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            log.debug("stratum: %s: %s", peer, exc)
-        except Exception:
+        except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as group:
+            log.debug("stratum: %s: %s", peer, group.exceptions[0])
+        except* Exception:
             log.exception("stratum: connection %s failed", peer)
         finally:
             self._connections.discard(conn)
