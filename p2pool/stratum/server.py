@@ -46,13 +46,15 @@ class StratumConfig:
     extranonce1_start: int | None = None
 
     def session_config(self) -> SessionConfig:
+        """The per-connection policy; an initial difficulty below the minimum lowers the minimum."""
+        initial = from_wire(self.initial_difficulty)
         vardiff = VardiffConfig(
-            min_difficulty=from_wire(self.min_difficulty),
+            min_difficulty=min(initial, from_wire(self.min_difficulty)),
             max_difficulty=from_wire(self.max_difficulty),
             target_interval=self.target_submit_interval,
         )
         return SessionConfig(
-            initial_difficulty=from_wire(self.initial_difficulty),
+            initial_difficulty=initial,
             vardiff=vardiff,
             vardiff_enabled=self.vardiff,
             max_line=self.max_line_size,

@@ -162,6 +162,7 @@ class Session:
         first = self.payout_script is None
         self.payout_address, self.payout_script = address, script
         self.workers.add(username)
+        self._counter.register(username, now)
         out = p.encode_result(req.id, True)
         if first and self.subscribed:
             out += self._fetch_and_send(clean=True, now=now)

@@ -67,6 +67,10 @@ class ShareCounter:
         self._total = HashrateWindow(window, started)
         self._workers: dict[str, tuple[int, int, HashrateWindow]] = {}
 
+    def register(self, worker: str, now: float) -> None:
+        """A worker authorized: its hash-rate clock starts now (not at its first share)."""
+        self._worker(worker, now)
+
     def accept(self, worker: str, difficulty: Fraction, now: float) -> None:
         self.accepted += 1
         self._total.add(now, difficulty)

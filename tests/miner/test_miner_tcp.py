@@ -10,7 +10,7 @@ import pytest
 import trio
 from miner_pool import USER, Provider, RecordingScanner, job
 
-from kernels import make_scanner
+from kernels import available_kinds, make_scanner
 from miner.miner import Miner, MinerConfig, MinerError, run_miner
 from p2pool.stratum.difficulty import difficulty_to_target
 from p2pool.stratum.server import StratumConfig, StratumServer
@@ -42,10 +42,14 @@ def miner_config(port: int, **overrides: object) -> MinerConfig:
     return MinerConfig(**settings)  # type: ignore[arg-type]
 
 
-async def test_miner_finds_shares_the_server_accepts() -> None:
+@pytest.mark.parametrize("kernel", ["hashlib", "numba", "opencl"])
+async def test_miner_finds_shares_the_server_accepts(kernel: str) -> None:
+    if kernel not in available_kinds():
+        pytest.skip(f"no {kernel} kernel here")
     provider = Provider(job("e1", Fraction(1)))
     async with pool(provider) as (server, port), trio.open_nursery() as nursery:
-        miner: Miner = await nursery.start(run_miner, miner_config(port, user=USER + ".builtin"))
+        config = miner_config(port, user=USER + ".builtin", kernel=kernel, threads=2)
+        miner: Miner = await nursery.start(run_miner, config)
         with trio.fail_after(60):
             solutions = await provider.wait_for(3)
             while miner.accepted < 3:

@@ -221,3 +221,36 @@ def test_difficulty_is_capped_at_the_job_share_difficulty() -> None:
     replies = call(session, {"id": 2, "method": "mining.authorize", "params": [USER, "x"]})
     assert replies[1]["params"] == [0.0001]
     assert session.jobs["e1"].difficulty == Fraction("0.0001")
+
+
+def _regtest_addresses() -> list[str]:
+    from sharechain.bitcoin.address import base58check_encode, encode_segwit
+
+    return [
+        encode_segwit("bcrt", 0, bytes(range(20))),  # bech32 P2WPKH
+        encode_segwit("bcrt", 0, bytes(range(32))),  # bech32 P2WSH
+        encode_segwit("bcrt", 1, bytes(range(32))),  # bech32m P2TR
+        base58check_encode(b"\x6f" + bytes(20)),  # base58 P2PKH
+        base58check_encode(b"\xc4" + bytes(20)),  # base58 P2SH
+    ]
+
+
+@pytest.mark.parametrize("address", _regtest_addresses())
+def test_authorize_accepts_every_address_format_of_the_network(address: str) -> None:
+    session = make_session(vector_job("job1"))
+    call(session, {"id": 1, "method": "mining.subscribe", "params": []})
+    replies = call(session, {"id": 2, "method": "mining.authorize", "params": [address + ".w1", "x"]})
+    assert replies[0]["result"] is True and replies[-1]["method"] == "mining.notify"
+    assert session.payout_address == address
+    provider = session._source
+    assert isinstance(provider, VectorProvider)
+    assert provider.scripts_asked == [provider.parse_payout_address(address)]
+
+
+def test_bech32_with_the_wrong_checksum_constant_is_refused() -> None:
+    from sharechain.bitcoin.address import encode_segwit
+
+    v1_as_bech32 = encode_segwit("bcrt", 0, bytes(range(32)))  # a v0 address ...
+    tampered = v1_as_bech32[:5] + "p" + v1_as_bech32[6:]  # ... relabelled as v1: checksum no longer valid
+    session = make_session(vector_job("job1"))
+    assert error_of(call(session, {"id": 2, "method": "mining.authorize", "params": [tampered, "x"]}))[0] == 24
