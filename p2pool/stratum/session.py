@@ -229,8 +229,11 @@ class Session:
             if solution.hash in self._seen:
                 raise SubmitError(p.DUPLICATE_SHARE, "duplicate", "Duplicate share")
         except SubmitError as exc:
+            if exc.reason == "bad-params":
+                self.protocol_errors += 1
             self._counter.reject(worker if worker in self.workers else None, exc.reason, now)
             return p.encode_error(req.id, exc.code, exc.message)
+        self.protocol_errors = 0  # a miner doing real work is forgiven the odd bad line
         self._seen[solution.hash] = sent.wire_id
         self._counter.accept(submit.worker, difficulty, now)
         solutions.append(solution)
