@@ -26,6 +26,7 @@ from kernels.parallel import cpu_count, run_all, split_range
 from kernels.reference import verify_headers_hashlib
 from kernels.sha256 import precompute
 
+CANDIDATE_SLOTS = MAX_NONCES  # the kernel pauses for host confirmation when these fill up
 MIN_PART = 1 << 14  # nonces per thread below which a scan stays on one thread
 SMALL_BATCH = 64  # headers below which verify_headers uses hashlib (no array set-up)
 MIN_VERIFY_PART = 1 << 12  # headers per thread below which a batch stays on one thread
@@ -61,7 +62,7 @@ class _PieceScan:
 
     def __call__(self) -> tuple[list[int], int]:
         header76, pre, target, tgt_hi, start, count = self.args
-        out = np.empty(MAX_NONCES, dtype=np.int64)
+        out = np.empty(CANDIDATE_SLOTS, dtype=np.int64)
         found: list[int] = []
         done = 0
         while done < count and len(found) < MAX_NONCES:

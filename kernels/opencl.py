@@ -46,6 +46,7 @@ CAP = 255  # candidate slots per launch (a block is 1 + CAP words: 1 KiB)
 DEPTH = 4  # launches queued per device before one read-back
 GROUP_SECONDS = 0.1  # aim for a group of DEPTH launches to take about this long
 MIN_LAUNCH = 1 << 16
+GROUP_SIZE = 64  # work-items per work-group; global sizes are rounded up to a multiple
 CPU_VEC = 8  # nonces per work-item on CPU devices (OpenCL vector lanes; see sha256d.cl)
 MAX_LAUNCH = 1 << 28
 
@@ -82,6 +83,8 @@ class _Device:
         self.context = cl.Context([device])
         self.device = device
         self.queue = cl.CommandQueue(self.context)
+        # One fixed work-group size: PoCL compiles a kernel variant per size it meets.
+        self.group_size = min(GROUP_SIZE, device.max_work_group_size)
         self.vec = CPU_VEC if device.type & cl.device_type.CPU else 1
         program = cl.Program(self.context, _source()).build(options=["-cl-std=CL1.2", f"-DVEC={self.vec}"])
         self.scan_kernel = cl.Kernel(program, "scan")
@@ -104,7 +107,12 @@ class _Device:
                     np.uint32(slot),
                 )
                 self.scan_kernel.set_args(*args)
-                cl.enqueue_nd_range_kernel(self.queue, self.scan_kernel, (_global_size(-(-count // self.vec)),), None)
+                cl.enqueue_nd_range_kernel(
+                    self.queue,
+                    self.scan_kernel,
+                    (_global_size(-(-count // self.vec), self.group_size),),
+                    (self.group_size,),
+                )
             cl.enqueue_copy(self.queue, results, buf, is_blocking=True)
         return results
 
@@ -122,9 +130,9 @@ class _Device:
             self.launch = max(self.launch // 2, MIN_LAUNCH)
 
 
-def _global_size(count: int) -> int:
-    """``count`` rounded up to a multiple of 256, so any work-group size can divide it."""
-    return -(-count // 256) * 256
+def _global_size(count: int, group_size: int) -> int:
+    """``count`` rounded up to a multiple of the work-group size."""
+    return -(-count // group_size) * group_size
 
 
 @functools.cache
@@ -231,6 +239,8 @@ def verify_headers_opencl(headers: bytes, targets: Sequence[int]) -> list[bool]:
         tgt_buf = cl.Buffer(device.context, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=tgt)
         out_buf = cl.Buffer(device.context, mf.WRITE_ONLY, size=n)
         device.verify_kernel.set_args(words_buf, tgt_buf, out_buf, np.uint32(n))
-        cl.enqueue_nd_range_kernel(device.queue, device.verify_kernel, (_global_size(n),), None)
+        cl.enqueue_nd_range_kernel(
+            device.queue, device.verify_kernel, (_global_size(n, device.group_size),), (device.group_size,)
+        )
         cl.enqueue_copy(device.queue, out, out_buf, is_blocking=True)
     return out.astype(bool).tolist()  # type: ignore[no-any-return]
