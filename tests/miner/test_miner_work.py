@@ -12,7 +12,7 @@ from miner_pool import USER, VECTOR, job
 from miner.client import ClientConnection, DifficultySet, MinerJob, NewJob, SubmitResult, VersionRolling
 from miner.meter import HashrateMeter
 from miner.miner import MinerError, format_hashrate, parse_url
-from miner.work import Extranonce2Counter, WorkPlan, make_work, spread_bits
+from miner.work import Extranonce2Counter, Work, WorkPlan, make_work, spread_bits
 from p2pool.stratum import protocol as p
 from p2pool.stratum.job import build_coinbase, build_header
 
@@ -104,9 +104,9 @@ def test_plan_rolls_version_bits_then_extranonce2_and_never_repeats_a_header() -
     assert len({w.header76 for w in wide}) == 40 and all(w.extranonce2 == bytes(4) for w in wide)
 
 
-def _walk(version: int, mask: int, space: int, headers: int) -> list:  # type: ignore[type-arg]
+def _walk(version: int, mask: int, space: int, headers: int) -> list[Work]:
     plan = WorkPlan(_job(version), EN1, Extranonce2Counter(4), version_mask=mask, nonce_space=space)
-    works = []
+    works: list[Work] = []
     while len(works) < headers:
         chunk = plan.next_chunk(space)
         if not works or works[-1] is not chunk.work:

@@ -127,7 +127,7 @@ def test_version_rolling_rebuilds_the_rolled_header_and_refuses_bits_outside_the
     assert hash_to_int(sha256d(solution.header)) <= difficulty_to_target(EASY)
     # a bit the server never granted (0x00001000 is in the miner's mask, not in the answer)
     bad = session.receive_data(client.submit(USER, "e1", bytes(4), client.job.ntime, nonce, 0x00A4F000), 1.0)
-    assert error_of(lines(bad.data))[0] == 20 and "outside the negotiated mask" in error_of(lines(bad.data))[1]
+    assert error_of(lines(bad.data))[0] == 20 and "outside the negotiated mask" in str(error_of(lines(bad.data))[1])
     assert not bad.solutions
 
 
