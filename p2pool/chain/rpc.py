@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import json
 import os
 from contextlib import nullcontext
 from pathlib import Path
@@ -48,6 +49,33 @@ def _split_url(url: str) -> tuple[str, str, httpx.BasicAuth | None]:
     if parts.username is not None:
         auth = httpx.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
     return bare, shown, auth
+
+
+class _Body(httpx.AsyncByteStream):
+    """A request body whose iterator is a plain object, not an async generator.
+
+    httpx's own body stream is an async generator; a request cancelled while its body is being sent
+    (a long poll at shutdown) leaves it unfinished, and trio warns when it is collected.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def __aiter__(self) -> _Body._Once:  # type: ignore[override]
+        return _Body._Once(self._data)
+
+    class _Once:
+        def __init__(self, data: bytes) -> None:
+            self._data: bytes | None = data
+
+        def __aiter__(self) -> _Body._Once:
+            return self
+
+        async def __anext__(self) -> bytes:
+            if self._data is None:
+                raise StopAsyncIteration
+            data, self._data = self._data, None
+            return data
 
 
 class BitcoindClient:
@@ -104,7 +132,10 @@ class BitcoindClient:
 
     async def _post(self, payload: dict[str, Any]) -> httpx.Response:
         auth = self._cookie_auth() if self._cookie_file is not None else self._auth
-        return await self._http.post(self._url, json=payload, auth=auth or httpx.USE_CLIENT_DEFAULT)
+        body = json.dumps(payload).encode()
+        request = self._http.build_request("POST", self._url, content=body)
+        request.stream = _Body(body)
+        return await self._http.send(request, auth=auth or httpx.USE_CLIENT_DEFAULT)
 
     def _result(self, method: str, reply: httpx.Response) -> Any:
         if reply.status_code == 401:
