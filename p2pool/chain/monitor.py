@@ -143,7 +143,7 @@ class TemplateMonitor:
             self._health = Health(False, error, health.since)  # same outage: keep quiet
             log.debug("still unusable: %s", error)
             return
-        log.error("%s; no work is given out until it is back (retrying)", error)
+        log.error("%s (no work is given out until it is back; retrying)", error.rstrip("."))
         self._current = None
         self._health = Health(False, error, trio.current_time())
         await _call(self._on_health, self._health)

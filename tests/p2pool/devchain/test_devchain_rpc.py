@@ -204,14 +204,20 @@ async def test_long_poll_times_out_with_the_same_tip(tmp_path: Path) -> None:
 
 async def test_restart_reloads_from_leveldb(config: DevchainConfig) -> None:
     async with running_devchain(config) as port, BitcoindClient(f"http://127.0.0.1:{port}") as rpc:
+        old_template = await rpc.get_template()
         blocks = await mine_blocks(rpc, 4)
         next_template = await rpc.get_template()
+        side = block_from_template(old_template, PAYOUT, tag=b"/side/")
+        assert (await rpc.submit_block(side.serialize())).reason == "inconclusive"
     async with running_devchain(config) as port, BitcoindClient(f"http://127.0.0.1:{port}") as rpc:
         assert await rpc.getblockcount() == 4
         assert await rpc.getbestblockhash() == hash_to_hex(blocks[-1].header.hash())
         assert (await rpc.submit_block(blocks[2].serialize())).reason == "duplicate"
         # The UTXO set was rebuilt too: the same mempool is generated.
         assert (await rpc.get_template()).other_txids() == next_template.other_txids()
+        # The side branch block was kept.
+        side_info = await rpc.getblock(hash_to_hex(side.header.hash()))
+        assert (side_info["height"], side_info["confirmations"]) == (1, -1)
         more = await mine_blocks(rpc, 1)
         assert (await rpc.getblock(hash_to_hex(more[0].header.hash())))["height"] == 5
 

@@ -103,6 +103,7 @@ def test_wrong_bits_for_devchain() -> None:
 
 def test_time_rules() -> None:
     ctx = context()
+    assert ctx.now is not None
     assert reason_for(remine(good_block(), timestamp=ctx.median_time_past)) == "time-too-old"
     too_new = remine(good_block(), timestamp=ctx.now + 2 * 3600 + 1)
     assert reason_for(too_new) == "time-too-new"

@@ -190,3 +190,9 @@ def test_unsolved_block_is_high_hash() -> None:
             assert state.add_block(candidate, now_for(state)).bip22() == "high-hash"
             return
     raise AssertionError("every nonce met the target")
+
+
+def test_default_bits_take_about_2_to_the_24_hashes() -> None:
+    work = DevchainParams().block_work
+    assert abs(work - 2**24) < 2**24 // 1000
+    assert DevchainParams().bits == 0x1E00FFFF
