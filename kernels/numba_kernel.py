@@ -58,6 +58,23 @@ def _expand(w, t0, t1):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always")
+def _expand_sparse(w, t0, t1, s1, w7, s0, w16):  # type: ignore[no-untyped-def]
+    """``_expand`` without the terms the flags switch off, for words whose inputs are known zeros."""
+    for t in range(t0, t1):
+        for i in range(LANES):
+            x = U(0)
+            if s1:
+                x = U(x + _s1(w[t - 2, i]))
+            if w7:
+                x = U(x + w[t - 7, i])
+            if s0:
+                x = U(x + _s0(w[t - 15, i]))
+            if w16:
+                x = U(x + w[t - 16, i])
+            w[t, i] = x
+
+
+@njit(inline="always")
 def _rounds(a, e, w, t0, t1):  # type: ignore[no-untyped-def]
     """Rounds ``t0 <= t < t1`` on the A/E histories."""
     for t in range(t0, t1):
@@ -138,14 +155,24 @@ def scan_kernel(pre, tgt_hi, start, count, out):  # type: ignore[no-untyped-def]
             e[7, i] = U(pre[_PRE_E7] + w3)
             w[18, i] = U(pre[_PRE_W18] + _s0(w3))
             w[19, i] = U(pre[_PRE_W19] + w3)
-        _expand(w, 20, 64)
+        # W5..W14 are zero in the first hash: W20..W30 lose their s0 and W[t-16] terms.
+        _expand_sparse(w, 20, 21, True, True, False, True)
+        _expand_sparse(w, 21, 30, True, True, False, False)
+        _expand_sparse(w, 30, 31, True, True, True, False)
+        _expand(w, 31, 64)
         _rounds(a, e, w, 4, 64)
         for i in range(LANES):
             _add_final(w2, 0, a, e, mid, i)
             _set_state(a, e, _IV, i)
             a[4, i] = U(pre[_PRE_H2_A4] + w2[0, i])
             e[4, i] = U(pre[_PRE_H2_E4] + w2[0, i])
-        _expand(w2, 16, 61)
+        # W9..W14 are zero in the second hash.
+        _expand_sparse(w2, 16, 17, False, False, True, True)
+        _expand_sparse(w2, 17, 22, True, False, True, True)
+        _expand(w2, 22, 25)
+        _expand_sparse(w2, 25, 30, True, True, False, False)
+        _expand_sparse(w2, 30, 31, True, True, True, False)
+        _expand(w2, 31, 61)
         _rounds(a, e, w2, 1, 60)
         hits = 0
         for i in range(LANES):  # round 60, E half only: E[64] is h after round 63, so H7 = IV7 + E[64]
