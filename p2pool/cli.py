@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+from dataclasses import replace
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -36,12 +37,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-miner", dest="miner", action="store_const", const=False, help="do not start the built-in miner")
     run.add_argument("--miner-opencl", action="store_const", const=True, help="built-in miner on OpenCL devices")
     run.add_argument("--stratum-difficulty", type=float, help="starting Stratum difficulty for new connections")
+    run.add_argument("--devchain-bits", type=_compact_bits, metavar="HEX",
+                     help="block difficulty of the embedded dev chain as compact nBits (default: ~2^24 hashes/block)")
     run.add_argument("--reindex", action="store_const", const=True, help="repair the share database and re-validate it")
     run.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
 
     dev = commands.add_parser("devchain", help="serve the embedded dev chain over JSON-RPC for several nodes")
     dev.add_argument("--datadir", type=Path, default=Path("~/.otedama/devchain"), help="where its blocks are kept")
     dev.add_argument("--rpc", metavar="HOST:PORT", default="127.0.0.1:18555", help="JSON-RPC listen address")
+    dev.add_argument("--bits", type=_compact_bits, metavar="HEX", help="block difficulty as compact nBits")
     dev.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
 
     mine = commands.add_parser("mine", help="mine against a Stratum v1 pool with the built-in miner")
@@ -54,27 +58,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _compact_bits(text: str) -> int:
+    try:
+        return int(text, 16)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not hex compact bits such as 1e00ffff") from None
+
+
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 async def _until_signal(main: Callable[[], Awaitable[Any]]) -> None:
     """Run ``main`` until it returns or SIGINT/SIGTERM arrives, then cancel everything cleanly."""
-    async with trio.open_nursery() as nursery:
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+
             async def watch() -> None:
                 async for signum in signals:
                     log.info("%s received, shutting down", signal.Signals(signum).name)
                     nursery.cancel_scope.cancel()
                     return
 
-            nursery.start_soon(watch)
-
             async def body() -> None:
                 await main()
                 nursery.cancel_scope.cancel()
 
+            nursery.start_soon(watch)
             nursery.start_soon(body)
 
 
@@ -92,11 +104,14 @@ def _run_node(args: argparse.Namespace) -> int:
 
 def _run_devchain(args: argparse.Namespace) -> int:
     from p2pool.config import parse_endpoint
-    from p2pool.devchain.server import DevChainConfig, serve_devchain
+    from p2pool.devchain.server import serve_devchain
+    from p2pool.devchain.service import DevchainConfig
 
     _setup_logging(args.log_level)
     host, port = parse_endpoint(args.rpc, "127.0.0.1", 18555, "--rpc")
-    config = DevChainConfig(datadir=args.datadir.expanduser(), host=host, port=port)
+    config = DevchainConfig(datadir=args.datadir.expanduser(), host=host, port=port)
+    if args.bits:
+        config = replace(config, bits=args.bits)
     trio.run(_until_signal, lambda: serve_devchain(config))
     return 0
 

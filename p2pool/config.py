@@ -28,7 +28,7 @@ class NodeConfig:
     miner: bool = True
     miner_opencl: bool = False
     reindex: bool = False
-    devchain_rpc: str | None = None
+    devchain_bits: int | None = None
     stratum_difficulty: float = 0.0
     stratum_submit_interval: float = 10.0
     log_level: str = "info"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import trio
@@ -94,9 +94,12 @@ class Node:
         return chain
 
     async def _start_devchain(self, nursery: trio.Nursery) -> str:
-        from p2pool.devchain.server import DevChainConfig, serve_devchain
+        from p2pool.devchain.server import serve_devchain
+        from p2pool.devchain.service import DevchainConfig
 
-        devchain_config = DevChainConfig(datadir=self.datadir / "devchain", host="127.0.0.1", port=0)
+        devchain_config = DevchainConfig(datadir=self.datadir / "devchain", host="127.0.0.1", port=0)
+        if self.config.devchain_bits:
+            devchain_config = replace(devchain_config, bits=self.config.devchain_bits)
         port = await nursery.start(serve_devchain, devchain_config)
         return f"http://127.0.0.1:{port}"
 

@@ -15,7 +15,7 @@ from typing import Any
 import trio
 
 from p2pool.chain.backend import ChainBackend, ChainUnavailable
-from p2pool.chain.monitor import TemplateMonitor
+from p2pool.chain.monitor import Health, TemplateMonitor
 from p2pool.chain.template import BlockTemplate
 from p2pool.metrics import NodeMetrics
 from p2pool.stratum.job import Solution, StratumJob
@@ -67,12 +67,12 @@ class Pool:
         self.metrics.blockchain_connected.set(1)
         self._new_work(clean=new_block)
 
-    def _on_health(self, healthy: bool, error: str | None) -> None:
-        self.metrics.blockchain_connected.set(1 if healthy else 0)
-        if not healthy:
+    def _on_health(self, health: Health) -> None:
+        self.metrics.blockchain_connected.set(1 if health.healthy else 0)
+        if not health.healthy:
             self.template = None
-            self.chain_problem = f"chain backend unavailable: {error}"
-            self._current.clear()
+            self.chain_problem = f"chain backend unavailable: {health.error}"
+            self._new_work(clean=True)  # miners hear there is no work instead of mining stale jobs
 
     def _new_work(self, clean: bool) -> None:
         self._current.clear()
@@ -145,6 +145,7 @@ class Pool:
             "height": context.template.height,
             "time": int(self.clock()),
             "share": hash_to_hex(solution.hash),
+            "share_info": context.info.serialize().hex(),
             "worker": solution.worker,
             "value": context.template.coinbase_value,
             "payouts": [[script_to_address(s, self.params.address_format), v] for s, v in context.payouts],
@@ -154,7 +155,7 @@ class Pool:
         self.metrics.blocks_found.inc()
         log.info("BLOCK FOUND %s at height %d paying %d outputs", block_hash, context.template.height,
                  len(context.payouts))
-        self.monitor.poke()
+        self.monitor.refresh()
 
     # --- status -------------------------------------------------------------------------------------
     def problems(self) -> list[str]:

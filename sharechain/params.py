@@ -90,13 +90,13 @@ SIGNET = NetworkParams(
 )
 REGTEST = NetworkParams(
     name="regtest", network_id=_network_id("regtest"), address_format=_REGTEST_ADDRESSES,
-    share_period=2, pplns_window=720, max_share_target=target_from_work(1 << 8),
+    share_period=2, pplns_window=720, max_share_target=target_from_work(1 << 16),
     max_future_seconds=60, bitcoind_rpc_port=18443,
     default_stratum_port=29332, default_api_port=29333, default_p2p_port=29338, **_COMMON,  # type: ignore[arg-type]
 )
 DEVNET = NetworkParams(
     name="devnet", network_id=_network_id("devnet"), address_format=_REGTEST_ADDRESSES,
-    share_period=2, pplns_window=720, max_share_target=target_from_work(1 << 12),
+    share_period=2, pplns_window=720, max_share_target=target_from_work(1 << 16),
     max_future_seconds=60, bitcoind_rpc_port=18555,
     default_stratum_port=3333, default_api_port=8080, default_p2p_port=9338, **_COMMON,  # type: ignore[arg-type]
 )

@@ -1,0 +1,118 @@
+"""Functional-test framework in the manner of Bitcoin Core's: real nodes, waits on observable state.
+
+``NodeProcess`` runs ``otedama run`` as a real child process on 127.0.0.1 with free ports and its
+own datadir; tests poll its HTTP API (never sleep for a fixed time) through :func:`wait_until`.
+Every wait is multiplied by ``OTEDAMA_TIMEOUT_FACTOR`` (default 1) for slow machines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+TIMEOUT_FACTOR = float(os.environ.get("OTEDAMA_TIMEOUT_FACTOR", "1"))
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 60, what: str = "condition", interval: float = 0.1) -> T:
+    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout * TIMEOUT_FACTOR
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (OSError, urllib.error.URLError, ValueError, KeyError) as exc:
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout * TIMEOUT_FACTOR:.0f} s waiting for {what}"
+                         + (f" (last error: {last_error})" if last_error else ""))
+
+
+class NodeProcess:
+    """One ``otedama run`` child process."""
+
+    def __init__(self, datadir: Path, *extra_args: str, name: str = "node") -> None:
+        self.datadir = datadir
+        self.name = name
+        self.stratum_port = free_port()
+        self.api_port = free_port()
+        self.extra_args = list(extra_args)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = datadir.parent / f"{datadir.name}.log"
+
+    @property
+    def args(self) -> list[str]:
+        return [sys.executable, "-m", "p2pool", "run", "--datadir", str(self.datadir),
+                "--stratum", f"127.0.0.1:{self.stratum_port}", "--api", f"127.0.0.1:{self.api_port}",
+                *self.extra_args]
+
+    def start(self) -> NodeProcess:
+        self.datadir.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(self.args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+        wait_until(self._api_up, 120, f"{self.name} API to answer")
+        return self
+
+    def _api_up(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+        return self.get("/api/health", allow_error=True) is not None
+
+    def get(self, path: str, allow_error: bool = False) -> Any:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.api_port}{path}", timeout=5) as reply:
+                body = reply.read()
+        except urllib.error.HTTPError as exc:
+            if not allow_error:
+                raise
+            body = exc.read()
+        return json.loads(body) if path.startswith("/api/") else body.decode()
+
+    def status(self) -> dict[str, Any]:
+        return self.get("/api/status")
+
+    def kill(self) -> None:
+        """``kill -9``: no chance to flush or close anything."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> int:
+        """SIGTERM and wait for a clean exit; returns the exit code."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30 * TIMEOUT_FACTOR)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise AssertionError(f"{self.name} did not stop on SIGTERM:\n{self.log_tail()}") from None
+        return self.process.returncode
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
