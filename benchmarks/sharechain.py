@@ -18,13 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sharechain.bitcoin.target import target_from_work  # noqa: E402
-from sharechain.chain import ShareChain  # noqa: E402
-from sharechain.loader import load_chain  # noqa: E402
-from sharechain.params import DEVNET  # noqa: E402
-from sharechain.result import AddStatus  # noqa: E402
-from sharechain.store import ShareStore  # noqa: E402
-from tests.sharechain.miner import mine_on  # noqa: E402
+from sharechain.bitcoin.target import target_from_work
+from sharechain.chain import ShareChain
+from sharechain.loader import load_chain
+from sharechain.params import DEVNET
+from sharechain.result import AddStatus
+from sharechain.store import ShareStore
+from tests.sharechain.miner import mine_on
 
 PARAMS = dataclasses.replace(DEVNET, max_share_target=target_from_work(16))
 T0 = 1_700_000_000

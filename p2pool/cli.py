@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-from dataclasses import replace
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +134,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, StoreError) as exc:
         print(f"otedama: error: {exc}", file=sys.stderr)
         return 2
+    except BaseExceptionGroup as group:  # raised from inside a nursery
+        operator_errors = group.subgroup(lambda exc: isinstance(exc, (ConfigError, StoreError)))
+        if operator_errors is None:
+            raise
+        for exc in _leaves(operator_errors):
+            print(f"otedama: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return out
 
 
 if __name__ == "__main__":

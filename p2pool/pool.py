@@ -32,6 +32,7 @@ from sharechain.store import ShareStore
 log = logging.getLogger("otedama.pool")
 _KEPT_JOBS = 4096
 _RECENT_BLOCKS = 50
+_SUBMIT_ATTEMPTS = 4
 
 
 class Pool:
@@ -131,12 +132,19 @@ class Pool:
     async def _submit_block(self, context: JobContext, solution: Solution) -> None:
         block = block_from_solution(context, solution)
         block_hash = hash_to_hex(sha256d(solution.header))
-        try:
-            outcome = await self.backend.submit_block(block)
-        except ChainUnavailable as exc:
-            log.error("block %s found but could not be submitted: %s", block_hash, exc)
+        outcome = None
+        for attempt in range(_SUBMIT_ATTEMPTS):
+            try:
+                outcome = await self.backend.submit_block(block)
+                break
+            except ChainUnavailable as exc:
+                log.error("block %s found but not delivered (attempt %d of %d): %s", block_hash, attempt + 1,
+                          _SUBMIT_ATTEMPTS, exc)
+                await trio.sleep(0.5 * 2**attempt)
+        if outcome is None:
             return
-        if not outcome.accepted:
+        # A retry of a block that did arrive the first time is answered "duplicate".
+        if not outcome.accepted and not (attempt and outcome.reason == "duplicate"):
             log.warning("block %s at height %d refused by the chain backend: %s", block_hash,
                         context.template.height, outcome.reason)
             return

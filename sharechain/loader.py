@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import plyvel
+
 from sharechain.bitcoin.serialize import ParseError
 from sharechain.chain import ShareChain
 from sharechain.params import NetworkParams
@@ -60,6 +62,6 @@ def open_store(path: Path, params: NetworkParams, *, reindex_requested: bool) ->
     if reindex_requested and path.exists():
         try:
             repair(path)
-        except Exception as exc:  # plyvel raises several error types here
+        except (plyvel.Error, OSError) as exc:
             raise StoreError(f"could not repair the share database at {path}: {exc}") from None
     return ShareStore(path, params)

@@ -57,18 +57,18 @@ _MAINNET_ADDRESSES = AddressFormat("bc", 0x00, 0x05)
 _TEST_ADDRESSES = AddressFormat("tb", 0x6F, 0xC4)
 _REGTEST_ADDRESSES = AddressFormat("bcrt", 0x6F, 0xC4)
 
-_COMMON = dict(
-    retarget_window=30,
-    retarget_step_num=5,
-    retarget_step_den=4,
-    median_time_span=11,
-    max_uncles=4,
-    uncle_depth=3,
-    uncle_penalty_percent=20,
-    finder_bonus_per_mille=5,
-    dust_limit=546,
-    max_payouts=500,
-)
+_COMMON = {
+    "retarget_window": 30,
+    "retarget_step_num": 5,
+    "retarget_step_den": 4,
+    "median_time_span": 11,
+    "max_uncles": 4,
+    "uncle_depth": 3,
+    "uncle_penalty_percent": 20,
+    "finder_bonus_per_mille": 5,
+    "dust_limit": 546,
+    "max_payouts": 500,
+}
 
 MAINNET = NetworkParams(
     name="mainnet", network_id=_network_id("mainnet"), address_format=_MAINNET_ADDRESSES,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 import plyvel
 
@@ -67,7 +68,7 @@ class ShareStore:
         if not self._db.closed:
             self._db.close()
 
-    def __enter__(self) -> ShareStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

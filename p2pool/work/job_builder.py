@@ -76,7 +76,7 @@ def block_from_solution(context: JobContext, solution: Solution) -> bytes:
     coinbase = Transaction.parse(solution.coinbase)
     if context.template.witness_commitment is not None:
         (txin,) = coinbase.inputs
-        coinbase = replace(coinbase, inputs=(replace(txin, witness=(WITNESS_RESERVED_VALUE,)),), _txid=[])
+        coinbase = replace(coinbase, inputs=(replace(txin, witness=(WITNESS_RESERVED_VALUE,)),))
     return context.template.block_bytes(solution.header, coinbase)
 
 

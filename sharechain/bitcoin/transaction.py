@@ -39,7 +39,7 @@ class Transaction:
     inputs: tuple[TxIn, ...]
     outputs: tuple[TxOut, ...]
     locktime: int = 0
-    _txid: list[bytes] = field(default_factory=list, compare=False, repr=False)
+    _txid: list[bytes] = field(default_factory=list, init=False, compare=False, repr=False)
 
     @property
     def has_witness(self) -> bool:

@@ -67,9 +67,9 @@ class NodeProcess:
 
     def start(self) -> NodeProcess:
         self.datadir.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen(self.args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(self.args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_until(self._api_up, 120, f"{self.name} API to answer")
         return self
 

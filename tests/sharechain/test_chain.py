@@ -1,4 +1,5 @@
 import dataclasses
+import itertools
 import random
 
 from sharechain.bitcoin.header import BlockHeader
@@ -6,7 +7,6 @@ from sharechain.bitcoin.target import bits_to_target
 from sharechain.chain import ShareChain
 from sharechain.result import AddStatus
 from sharechain.share import Share
-
 from tests.sharechain.miner import TEST_PARAMS, grind, mine_on, script
 
 T0 = 1_700_000_000
@@ -182,7 +182,7 @@ def test_retarget_makes_fast_shares_harder_within_step_clamp():
     build(chain, 12, step=0)  # all shares in the same second: far faster than the share period
     targets = [r.target for r in reversed(chain.main_chain(100))]
     assert targets[-1] < targets[0]
-    for before, after in zip(targets, targets[1:]):
+    for before, after in itertools.pairwise(targets):
         assert after * TEST_PARAMS.retarget_step_num >= before * TEST_PARAMS.retarget_step_den - before
         assert after <= TEST_PARAMS.max_share_target
 

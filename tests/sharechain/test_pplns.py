@@ -4,7 +4,6 @@ import random
 from sharechain.chain import ShareChain
 from sharechain.pplns import split_reward
 from sharechain.result import AddStatus
-
 from tests.sharechain.miner import TEST_PARAMS, mine_on, script
 
 T0 = 1_700_000_000

@@ -6,7 +6,6 @@ import pytest
 from sharechain.chain import ShareChain
 from sharechain.loader import load_chain, open_store, reindex
 from sharechain.store import ShareStore, StoreError
-
 from tests.sharechain.miner import TEST_PARAMS, mine_on
 
 T0 = 1_700_000_000
@@ -65,9 +64,8 @@ def test_damaged_record_names_reindex_and_reindex_recovers(tmp_path):
     db.put(b"r" + shares[2].hash, b"\x01\x02")  # a record cut short
     db.put(b"s" + b"\x07" * 32, b"garbage")  # an unreadable share
     db.close()
-    with ShareStore(path, TEST_PARAMS) as store:
-        with pytest.raises(StoreError, match="--reindex"):
-            load_chain(store, TEST_PARAMS)
+    with ShareStore(path, TEST_PARAMS) as store, pytest.raises(StoreError, match="--reindex"):
+        load_chain(store, TEST_PARAMS)
     with open_store(path, TEST_PARAMS, reindex_requested=True) as store:
         rebuilt, report = reindex(store, TEST_PARAMS)
         assert rebuilt.tip.hash == chain.tip.hash
@@ -77,6 +75,5 @@ def test_damaged_record_names_reindex_and_reindex_recovers(tmp_path):
 
 
 def test_database_in_use_gives_clear_error(tmp_path):
-    with ShareStore(tmp_path / "db", TEST_PARAMS):
-        with pytest.raises(StoreError, match="another otedama process"):
-            ShareStore(tmp_path / "db", TEST_PARAMS)
+    with ShareStore(tmp_path / "db", TEST_PARAMS), pytest.raises(StoreError, match="another otedama process"):
+        ShareStore(tmp_path / "db", TEST_PARAMS)

@@ -139,14 +139,14 @@ def test_coinbase_missing_and_multiple() -> None:
 def test_unexpected_witness_without_commitment() -> None:
     block = good_block()
     coinbase = block.transactions[0]
-    stripped = replace(coinbase, outputs=coinbase.outputs[:2], _txid=[])
+    stripped = replace(coinbase, outputs=coinbase.outputs[:2])
     assert reason_for(remine(block, txs=[stripped] + block.transactions[1:])) == "unexpected-witness"
 
 
 def test_commitment_needs_the_reserved_value() -> None:
     block = good_block()
     coinbase = block.transactions[0]
-    no_witness = replace(coinbase, inputs=(replace(coinbase.inputs[0], witness=()),), _txid=[])
+    no_witness = replace(coinbase, inputs=(replace(coinbase.inputs[0], witness=()),))
     assert reason_for(remine(block, txs=[no_witness] + block.transactions[1:])) == "bad-witness-nonce-size"
 
 
