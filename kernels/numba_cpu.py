@@ -18,16 +18,17 @@ from kernels.base import (
     check_headers,
     check_scan_args,
     confirm,
-    target_bytes,
     top_word,
 )
+from kernels.batch import header_words, target_words
 from kernels.numba_kernel import LANES, scan_kernel, verify_kernel
 from kernels.parallel import cpu_count, run_all, split_range
 from kernels.reference import verify_headers_hashlib
 from kernels.sha256 import precompute
 
 CANDIDATE_SLOTS = MAX_NONCES  # the kernel pauses for host confirmation when these fill up
-MIN_PART = 1 << 14  # nonces per thread below which a scan stays on one thread
+MIN_PART = 1 << 14  # nonces per piece; smaller scans stay on one thread
+PIECES_PER_THREAD = 4  # threads pull pieces as they finish, so a core busy with other work does less
 SMALL_BATCH = 64  # headers below which verify_headers uses hashlib (no array set-up)
 MIN_VERIFY_PART = 1 << 12  # headers per thread below which a batch stays on one thread
 
@@ -48,8 +49,8 @@ class NumbaScanner:
             return ScanResult((), 0)
         pre = np.array(precompute(header76), dtype=np.uint32)
         tgt_hi = np.uint32(top_word(target))
-        pieces = split_range(start_nonce, count, self.threads, MIN_PART)
-        results = run_all([_PieceScan(header76, pre, target, tgt_hi, s, n) for s, n in pieces])
+        pieces = split_range(start_nonce, count, PIECES_PER_THREAD * self.threads, MIN_PART)
+        results = run_all([_PieceScan(header76, pre, target, tgt_hi, s, n) for s, n in pieces], self.threads)
         nonces = sorted(n for found, _ in results for n in found)[:MAX_NONCES]
         return ScanResult(tuple(nonces), sum(done for _, done in results))
 
@@ -77,10 +78,11 @@ def verify_headers_numba(headers: bytes, targets: Sequence[int], threads: int | 
     n = check_headers(headers, targets)
     if n < SMALL_BATCH:
         return verify_headers_hashlib(headers, targets)
-    raw = np.frombuffer(headers, dtype=">u4").reshape(n, HEADER_SIZE // 4)
-    tgt = np.frombuffer(b"".join(map(target_bytes, targets)), dtype="<u4").reshape(n, 8)
-    pieces = split_range(0, n, threads or cpu_count(), MIN_VERIFY_PART)
-    results = run_all([_VerifyPiece(raw[s : s + c], tgt[s : s + c]) for s, c in pieces])
+    raw = header_words(headers, n)
+    tgt = target_words(targets)
+    threads = threads or cpu_count()
+    pieces = split_range(0, n, PIECES_PER_THREAD * threads, MIN_VERIFY_PART)
+    results = run_all([_VerifyPiece(raw[s : s + c], tgt[s : s + c]) for s, c in pieces], threads)
     return np.concatenate(results).tolist()  # type: ignore[no-any-return]
 
 

@@ -7,11 +7,14 @@ launches, so there is no host round-trip per nonce. The host confirms candidates
 a launch whose counter overflowed is scanned again in halves. Launch size adapts until a group
 takes about ``GROUP_SECONDS``.
 
-On a GPU the kernel is bound by integer ALU throughput: each nonce costs about 2 x 64 SHA-256
-rounds of 32-bit adds, rotates and logic (~3,000 operations); the midstate, the host-side rounds
-0-3 and schedule words, and stopping the second hash at round 60 save about 8 of those 128 rounds.
-Memory traffic is negligible (a few bytes per launch), so hashes/s scales with the device's 32-bit
-integer operations per second, not with its memory bandwidth. On PoCL it runs on the CPU cores.
+What limits it on a GPU is integer ALU throughput, not memory: a launch moves a few bytes, while
+each nonce costs about 120 SHA-256 rounds and 90 message-schedule words of 32-bit adds, rotates and
+logic (2 x 64 rounds, less what precomputation saves: the first block via the midstate, rounds 0-3
+of the second block and nonce-free schedule words on the host, round 0 of the second hash, and
+rounds 61-63, since only the top word H7 is needed to reject a nonce). That is roughly 2,500 instructions per
+nonce where the ISA has a funnel-shift rotate and 3-input logic (NVIDIA SHF/LOP3), about twice that
+without, so hashes/s follows the device's 32-bit integer operations per second. On CPU devices
+(PoCL) each work-item hashes CPU_VEC nonces in OpenCL vector lanes so that they map onto SIMD.
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ from kernels.base import (
     check_headers,
     check_scan_args,
     confirm,
-    target_bytes,
     top_word,
 )
+from kernels.batch import header_words, target_words
 from kernels.parallel import run_all
 from kernels.sha256 import precompute
 
@@ -135,9 +138,17 @@ def _global_size(count: int, group_size: int) -> int:
     return -(-count // group_size) * group_size
 
 
-@functools.cache
+_engine_lock = threading.Lock()
+
+
 def _engine() -> tuple[_Device, ...]:
-    """The compiled program on every device (built once per process)."""
+    """The compiled program on every device, built once per process (under a lock: threads may race)."""
+    with _engine_lock:
+        return _build_engine()
+
+
+@functools.cache
+def _build_engine() -> tuple[_Device, ...]:
     devices = opencl_devices()
     if not devices:
         raise RuntimeError("no OpenCL device (pyopencl missing, or no OpenCL platform installed)")
@@ -230,8 +241,8 @@ def verify_headers_opencl(headers: bytes, targets: Sequence[int]) -> list[bool]:
     if n == 0:
         return []
     device = _engine()[0]
-    words = np.frombuffer(headers, dtype=">u4").astype(np.uint32)
-    tgt = np.frombuffer(b"".join(map(target_bytes, targets)), dtype="<u4").astype(np.uint32)
+    words = header_words(headers, n)
+    tgt = target_words(targets)
     out = np.empty(n, dtype=np.uint8)
     mf = cl.mem_flags
     with device.lock:

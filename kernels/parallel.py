@@ -30,15 +30,19 @@ def split_range(start: int, count: int, parts: int, min_part: int) -> list[tuple
     return pieces
 
 
-def run_all(calls: list[Callable[[], T]]) -> list[T]:
-    """Results of ``calls`` in order: the first runs on this thread, the others on threads of their own.
+def run_all(calls: list[Callable[[], T]], workers: int | None = None) -> list[T]:
+    """Results of ``calls`` in order, run on up to ``workers`` threads (default: one per call).
 
-    The calls are expected to spend their time in code that releases the GIL (``nogil`` kernels,
-    OpenCL waits); an exception in any of them is raised here after all have finished.
+    With more calls than workers, each worker takes the next call when it is done, so a core slowed
+    by other work ends up doing less. The calls are expected to spend their time in code that releases
+    the GIL (``nogil`` kernels, OpenCL waits); the first exception among them is raised here.
     """
-    if len(calls) <= 1:
+    workers = len(calls) if workers is None else min(workers, len(calls))
+    if workers <= 1:
         return [call() for call in calls]
-    with ThreadPoolExecutor(max_workers=len(calls) - 1, thread_name_prefix="kernel") as pool:
-        futures = [pool.submit(call) for call in calls[1:]]
-        first = calls[0]()
-        return [first] + [future.result() for future in futures]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kernel") as pool:
+        return list(pool.map(_call, calls))
+
+
+def _call(call: Callable[[], T]) -> T:
+    return call()

@@ -61,4 +61,4 @@ def test_package_exports_the_interface() -> None:
 def test_opencl_without_devices_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kernels.opencl, "opencl_devices", lambda: ())
     with pytest.raises(RuntimeError, match="no OpenCL device"):
-        kernels.opencl._engine.__wrapped__()
+        kernels.opencl._build_engine.__wrapped__()

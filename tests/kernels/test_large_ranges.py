@@ -10,14 +10,18 @@ import pytest
 import trio
 
 from kernels import Scanner, ScanResult, make_scanner
+from kernels.parallel import split_range
 from tests.kernels.conftest import build
 from tests.kernels.header_vectors import MAINNET
 
 COUNT = (1 << 20) + 7
 BLOCK = MAINNET[3]  # block 100000
-# Where the block's nonce sits in the range: both ends, both sides of the two-thread split, and
-# around the first OpenCL launch boundaries (launches start at 65536 nonces).
-OFFSETS = [0, COUNT - 1, COUNT // 2 - 1, COUNT // 2, 65535, 65536, 4 * 65536]
+# Numba cuts a scan into 4 pieces per thread (kernels.numba_cpu.PIECES_PER_THREAD): some seams
+# between pieces for 1 and for 2 threads.
+SEAMS = [split_range(0, COUNT, parts, 1 << 14)[i][0] for parts, i in ((4, 1), (8, 3), (8, 4))]
+# Where the block's nonce sits in the range: both ends, both sides of those seams, and around the
+# first OpenCL launch boundaries (launches start at 65536 nonces).
+OFFSETS = [0, COUNT - 1, *(s + d for s in SEAMS for d in (-1, 0)), 65535, 65536, 4 * 65536]
 
 
 @pytest.mark.parametrize("offset", OFFSETS)

@@ -56,3 +56,9 @@ def test_scanner_continues_after_rejected_candidates(monkeypatch: pytest.MonkeyP
     assert refused not in expected and len(expected) == 4
     result = make_scanner("numba", threads=1).scan(header76, target, 0, 3000)
     assert result == kernels.ScanResult(tuple(expected), 3000)
+
+
+def test_piece_layout_the_seam_tests_assume() -> None:
+    from kernels import numba_cpu
+
+    assert numba_cpu.PIECES_PER_THREAD == 4 and numba_cpu.MIN_PART == 1 << 14

@@ -35,6 +35,12 @@ def test_run_all_keeps_order_and_uses_threads() -> None:
 
     assert run_all([functools.partial(call, i) for i in range(5)]) == [0, 1, 4, 9, 16]
     assert len(seen) >= 2
+    seen.clear()
+    assert run_all([functools.partial(call, i) for i in range(20)], workers=2) == [i * i for i in range(20)]
+    assert 1 <= len(seen) <= 2
+    seen.clear()
+    assert run_all([functools.partial(call, i) for i in range(3)], workers=1) == [0, 1, 4]
+    assert seen == {threading.get_ident()}
     assert run_all([]) == []
 
 

@@ -75,3 +75,17 @@ def test_bad_batches_are_refused(kind: str) -> None:
     for bad in (-1, 1 << 256):
         with pytest.raises(ValueError, match="target"):
             verify_headers(header * SMALL_BATCH, [1] * (SMALL_BATCH - 1) + [bad], kind)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_batch_with_few_distinct_targets(kind: str) -> None:
+    """A share batch usually repeats a few targets (converted once each); the answers must not change."""
+    if kind in ("numba", "opencl"):
+        require(kind)
+    headers = random_headers(3000, seed=5)
+    targets = [(1 << 255, 1 << 254, 1 << 250)[i % 3] for i in range(len(headers))]
+    want = expected(headers, targets)
+    assert True in want and False in want
+    assert verify_headers(b"".join(headers), targets, kind) == want
+    with pytest.raises(ValueError, match="target"):
+        verify_headers(b"".join(headers), targets[:-1] + [1 << 256], kind)
