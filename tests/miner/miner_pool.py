@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import trio
@@ -17,8 +16,9 @@ from sharechain.bitcoin.address import address_to_script
 from sharechain.bitcoin.hashing import hex_to_hash
 from sharechain.bitcoin.target import bits_to_target
 from sharechain.params import REGTEST
+from tests.fixtures.vectors import VECTORS_DIR
 
-VECTOR: dict[str, Any] = json.loads(Path("/work/shared/vectors/cpuminer-stratum-session.json").read_text())
+VECTOR: dict[str, Any] = json.loads((VECTORS_DIR / "cpuminer-stratum-session.json").read_text())
 USER = "bcrt1qq6hag67dl53wl99vzg42z8eyzfz2xlkvwk6f7m"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import trio
@@ -15,8 +14,9 @@ from sharechain.bitcoin.address import address_to_script
 from sharechain.bitcoin.hashing import hex_to_hash
 from sharechain.bitcoin.target import DIFF1_TARGET, bits_to_target
 from sharechain.params import REGTEST
+from tests.fixtures.vectors import VECTORS_DIR
 
-VECTOR_PATH = Path("/work/shared/vectors/cpuminer-stratum-session.json")
+VECTOR_PATH = (VECTORS_DIR / "cpuminer-stratum-session.json")
 VECTOR: dict[str, Any] = json.loads(VECTOR_PATH.read_text())
 EXTRANONCE1 = bytes.fromhex(VECTOR["jobs"]["job1"]["coinbase_layout"]["extranonce1"])
 USER = "bcrt1qq6hag67dl53wl99vzg42z8eyzfz2xlkvwk6f7m"
