@@ -28,18 +28,21 @@ def test_split_keeps_small_ranges_whole() -> None:
 
 def test_run_all_keeps_order_and_uses_threads() -> None:
     seen: set[int] = set()
+    pair = threading.Barrier(2, timeout=30)  # each call waits for another one running at the same time
 
-    def call(i: int) -> int:
+    def call(i: int, meet: bool = True) -> int:
         seen.add(threading.get_ident())
+        if meet:
+            pair.wait()
         return i * i
 
-    assert run_all([functools.partial(call, i) for i in range(5)]) == [0, 1, 4, 9, 16]
+    assert run_all([functools.partial(call, i) for i in range(6)]) == [i * i for i in range(6)]
     assert len(seen) >= 2
     seen.clear()
     assert run_all([functools.partial(call, i) for i in range(20)], workers=2) == [i * i for i in range(20)]
-    assert 1 <= len(seen) <= 2
+    assert len(seen) == 2
     seen.clear()
-    assert run_all([functools.partial(call, i) for i in range(3)], workers=1) == [0, 1, 4]
+    assert run_all([functools.partial(call, i, False) for i in range(3)], workers=1) == [0, 1, 4]
     assert seen == {threading.get_ident()}
     assert run_all([]) == []
 
