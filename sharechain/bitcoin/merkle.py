@@ -22,12 +22,14 @@ def merkle_root(hashes: Sequence[bytes]) -> bytes:
 def coinbase_merkle_branch(other_txids: Sequence[bytes]) -> list[bytes]:
     """The siblings on the path from the coinbase (leaf 0) to the root, given every other txid in order."""
     branch: list[bytes] = []
-    level: list[bytes | None] = [None, *other_txids]
-    while len(level) > 1:
-        if len(level) % 2:
-            level.append(level[-1])
-        branch.append(level[1])  # type: ignore[arg-type]
-        level = [None] + [sha256d(level[i] + level[i + 1]) for i in range(2, len(level), 2)]  # type: ignore[operator]
+    # Each level without its first node: the one on the coinbase's path, which the miner computes.
+    level = list(other_txids)
+    while level:
+        branch.append(level[0])
+        rest = level[1:]
+        if len(rest) % 2:
+            rest.append(rest[-1])
+        level = [sha256d(rest[i] + rest[i + 1]) for i in range(0, len(rest), 2)]
     return branch
 
 
