@@ -141,10 +141,10 @@ def address_to_script(address: str, fmt: AddressFormat) -> bytes:
 
 def script_to_address(script: bytes, fmt: AddressFormat) -> str:
     """Readable form of an output script, or ``script:<hex>`` for scripts without an address."""
-    if len(script) in (22, 34) and script[0] == 0 and script[1] == len(script) - 2:
-        return encode_segwit(fmt.bech32_hrp, 0, script[2:])
-    if len(script) == 34 and 0x51 <= script[0] <= 0x60 and script[1] == 32:
-        return encode_segwit(fmt.bech32_hrp, script[0] - 0x50, script[2:])
+    if 4 <= len(script) <= 42 and (script[0] == 0 or 0x51 <= script[0] <= 0x60) and script[1] == len(script) - 2:
+        version = 0 if script[0] == 0 else script[0] - 0x50
+        if version or len(script) in (22, 34):
+            return encode_segwit(fmt.bech32_hrp, version, script[2:])
     if len(script) == 25 and script[:3] == b"\x76\xa9\x14" and script[23:] == b"\x88\xac":
         return base58check_encode(bytes((fmt.p2pkh_version,)) + script[3:23])
     if len(script) == 23 and script[:2] == b"\xa9\x14" and script[22] == 0x87:

@@ -8,7 +8,6 @@ from sharechain.bitcoin.script import bip34_height_push, read_bip34_height
 from sharechain.bitcoin.serialize import ByteReader, ParseError, ser_varint
 from sharechain.bitcoin.target import bits_to_target, target_to_bits, work_from_target
 from sharechain.params import MAINNET, REGTEST
-
 from tests.fixtures.vectors import VECTORS_DIR
 
 
