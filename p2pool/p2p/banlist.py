@@ -1,0 +1,166 @@
+"""Banned peers, kept in a JSON file so bans survive restarts.
+
+Times are wall-clock epoch seconds passed by the caller. Every change is written at once and
+atomically (temporary file, fsync, ``os.replace``, fsync of the directory), so a crash leaves the old
+or the new list, never a torn one. A file that is damaged or not an Otedama ban list is refused with
+:class:`BanListError` naming the path (it is not moved aside or overwritten: the operator decides).
+Expired bans are dropped by :meth:`BanList.prune` (which :meth:`BanList.active` calls) and on the next
+write; :meth:`BanList.is_banned` only reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+FORMAT = "otedama-banlist"
+FORMAT_VERSION = 1
+DEFAULT_MAX_BANS = 10_000
+
+
+class BanListError(RuntimeError):
+    """The ban list file cannot be used as it is; the message names the path and a way out."""
+
+
+@dataclass(frozen=True)
+class Ban:
+    """``peer`` is banned until ``until`` (epoch seconds) for ``reason``."""
+
+    peer: str
+    until: float
+    reason: str
+
+
+class BanList:
+    """Peer bans by peer ID, persisted in ``path``; at most ``max_bans`` (the soonest to expire go first)."""
+
+    def __init__(self, path: Path, *, max_bans: int = DEFAULT_MAX_BANS) -> None:
+        if max_bans < 1:
+            raise ValueError("max_bans must be at least 1")
+        self.path = Path(path)
+        self.max_bans = max_bans
+        self._bans: dict[str, Ban] = self._load()
+
+    def __len__(self) -> int:
+        return len(self._bans)
+
+    def ban(self, peer: str, until: float, reason: str) -> None:
+        """Ban ``peer`` until ``until``; an existing longer ban is kept. Written before returning."""
+        _check_ban(Ban(peer, until, reason))
+        current = self._bans.get(peer)
+        if current is not None and current.until >= until:
+            return
+        self._bans[peer] = Ban(peer, float(until), reason)
+        if len(self._bans) > self.max_bans:
+            del self._bans[min(self._bans.values(), key=lambda ban: ban.until).peer]
+        self._save()
+
+    def unban(self, peer: str) -> None:
+        """Lift the ban on ``peer`` (nothing happens if it is not banned)."""
+        if self._bans.pop(peer, None) is not None:
+            self._save()
+
+    def is_banned(self, peer: str, now: float) -> bool:
+        """Whether ``peer`` is banned at ``now``."""
+        ban = self._bans.get(peer)
+        return ban is not None and ban.until > now
+
+    def get(self, peer: str, now: float) -> Ban | None:
+        """The ban on ``peer`` in force at ``now``, if any."""
+        ban = self._bans.get(peer)
+        return ban if ban is not None and ban.until > now else None
+
+    def active(self, now: float) -> list[Ban]:
+        """The bans in force at ``now``, soonest to expire first (expired ones are pruned)."""
+        self.prune(now)
+        return sorted(self._bans.values(), key=lambda ban: (ban.until, ban.peer))
+
+    def prune(self, now: float) -> int:
+        """Drop the bans expired at ``now`` and write the list if any were; how many were dropped."""
+        expired = [peer for peer, ban in self._bans.items() if ban.until <= now]
+        for peer in expired:
+            del self._bans[peer]
+        if expired:
+            self._save()
+        return len(expired)
+
+    def _load(self) -> dict[str, Ban]:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise BanListError(f"cannot read the ban list {self.path}: {exc}") from None
+        try:
+            document = json.loads(raw)
+            bans = _parse(document)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise BanListError(f"ban list {self.path} is damaged or not an Otedama ban list ({exc}); "
+                               "move it away or delete it to start with no bans") from None
+        merged: dict[str, Ban] = {}
+        for ban in bans:  # a peer listed twice keeps its longer ban
+            if ban.peer not in merged or merged[ban.peer].until < ban.until:
+                merged[ban.peer] = ban
+        return merged
+
+    def _save(self) -> None:
+        document = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "bans": [{"peer": b.peer, "until": b.until, "reason": b.reason} for b in self._bans.values()],
+        }
+        data = json.dumps(document, indent=1, sort_keys=True).encode()
+        _write_atomically(self.path, data)
+
+
+def _parse(document: object) -> list[Ban]:
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ValueError(f"no format marker {FORMAT!r}")
+    if document.get("version") != FORMAT_VERSION:
+        raise ValueError(f"format version {document.get('version')!r}, this version reads {FORMAT_VERSION}")
+    entries = document["bans"]
+    if not isinstance(entries, list):
+        raise TypeError("'bans' is not a list")
+    bans: list[Ban] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise TypeError(f"ban entry {entry!r} is not an object")
+        ban = Ban(entry["peer"], entry["until"], entry["reason"])
+        _check_ban(ban)
+        bans.append(Ban(ban.peer, float(ban.until), ban.reason))
+    return bans
+
+
+def _check_ban(ban: Ban) -> None:
+    if not isinstance(ban.peer, str) or not ban.peer:
+        raise ValueError(f"peer must be a non-empty string, got {ban.peer!r}")
+    if isinstance(ban.until, bool) or not isinstance(ban.until, (int, float)) or not math.isfinite(ban.until):
+        raise ValueError(f"until must be a finite number of seconds, got {ban.until!r}")
+    if not isinstance(ban.reason, str):
+        raise TypeError(f"reason must be a string, got {ban.reason!r}")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves either the old or the new content."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
