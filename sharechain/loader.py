@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,15 @@ _NO_CLOCK_LIMIT = 1 << 40
 def load_chain(store: ShareStore, params: NetworkParams) -> ShareChain:
     """Index every stored record without re-checking proof of work (it was checked when written)."""
     chain = ShareChain(params)
-    chain.load(store.records())
+    # Hundreds of thousands of new objects: the cyclic collector would rescan them over and over
+    # while they are created (none of them form cycles), tripling the load time.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        chain.load(store.records())
+    finally:
+        if collecting:
+            gc.enable()
     return chain
 
 
