@@ -37,7 +37,7 @@ class MinerConfig:
     kernel: str = "auto"
     opencl: bool = False
     version_rolling: bool = True
-    report_interval: float = 60.0
+    report_interval: float = 15.0
     reconnect_delay: float = 1.0
     max_reconnect_delay: float = 60.0
     chunk_seconds: float = 0.25
