@@ -40,7 +40,29 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--devchain-bits", type=_compact_bits, metavar="HEX",
                      help="block difficulty of the embedded dev chain as compact nBits (default: ~2^24 hashes/block)")
     run.add_argument("--reindex", action="store_const", const=True, help="repair the share database and re-validate it")
+    _p2p_arguments(run)
+    run.add_argument("--mine-while-syncing", dest="sync_wait", action="store_const", const=False,
+                     help="give miners work even while the sharechain is behind its peers")
     run.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+    seed = commands.add_parser("bootstrap", help="run a seed node: validates, relays and serves shares to peers "
+                                                 "(no bitcoind, no miners)")
+    seed.add_argument("--config", type=Path, help="TOML file with any of these options (long names as keys)")
+    seed.add_argument("--network", choices=sorted(NETWORKS), help="network to serve (default devnet)")
+    seed.add_argument("--datadir", help="where shares and state are kept (default ~/.otedama/NETWORK)")
+    seed.add_argument("--api", metavar="HOST:PORT", help="HTTP API listen address")
+    _p2p_arguments(seed)
+    seed.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+    devnet = commands.add_parser("devnet", help="a local federation to watch: one dev chain, N mining nodes")
+    devnet.add_argument("--nodes", type=int, default=3, help="how many nodes (default 3)")
+    devnet.add_argument("--datadir", type=Path, default=Path("~/.otedama/devnet-federation"),
+                        help="holds the dev chain and one directory per node")
+    devnet.add_argument("--base-port", type=int, default=19400,
+                        help="node i listens on BASE+3i (Stratum), +1 (API), +2 (P2P); the dev chain on BASE-1")
+    devnet.add_argument("--devchain-bits", type=_compact_bits, metavar="HEX", help="dev chain block difficulty")
+    devnet.add_argument("--miner-threads", type=int, default=1, help="built-in miner threads per node")
+    devnet.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
 
     dev = commands.add_parser("devchain", help="serve the embedded dev chain over JSON-RPC for several nodes")
     dev.add_argument("--datadir", type=Path, default=Path("~/.otedama/devchain"), help="where its blocks are kept")
@@ -58,6 +80,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _p2p_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--p2p", action="append", metavar="MULTIADDR",
+                        help="P2P listen address, e.g. /ip4/0.0.0.0/tcp/9338 (repeatable; default: the network's port)")
+    parser.add_argument("--bootstrap", action="append", metavar="MULTIADDR",
+                        help="peer to connect to at start, /ip4/HOST/tcp/PORT/p2p/PEER_ID (repeatable)")
+    parser.add_argument("--no-p2p", action="store_const", const=True, help="run alone: no P2P network")
+    parser.add_argument("--no-seeds", dest="seeds", action="store_const", const=False,
+                        help="do not dial the network's default seed nodes (bootstrap/)")
+    parser.add_argument("--max-outbound", type=int, metavar="N", help="outbound peer connections to keep (default 8)")
+    parser.add_argument("--max-inbound", type=int, metavar="N", help="inbound peer connections accepted (default 32)")
+
+
 def _compact_bits(text: str) -> int:
     try:
         return int(text, 16)
@@ -69,6 +103,8 @@ def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # libp2p logs routine events (a peer going away, a full queue) as errors; ours say what matters.
+    logging.getLogger("libp2p").setLevel(logging.DEBUG if level == "debug" else logging.CRITICAL)
 
 
 async def _until_signal(main: Callable[[], Awaitable[Any]]) -> None:
@@ -95,6 +131,8 @@ def _run_node(args: argparse.Namespace) -> int:
 
     file_values = load_config_file(args.config) if args.config else {}
     cli_values = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    if args.command == "bootstrap":
+        cli_values.update(seed=True, miner=False)
     config = build_config(file_values, cli_values)
     _setup_logging(config.log_level)
     node = Node(config)
@@ -126,9 +164,22 @@ def _run_miner(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_devnet(args: argparse.Namespace) -> int:
+    from p2pool.p2p.devnet import DevnetConfig, run_devnet
+
+    _setup_logging(args.log_level)
+    if not 1 <= args.nodes <= 50:
+        raise ConfigError("--nodes must be between 1 and 50")
+    config = DevnetConfig(nodes=args.nodes, datadir=args.datadir.expanduser(), base_port=args.base_port,
+                          devchain_bits=args.devchain_bits, miner_threads=args.miner_threads, log_level=args.log_level)
+    trio.run(_until_signal, lambda: run_devnet(config))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"run": _run_node, "devchain": _run_devchain, "mine": _run_miner}
+    handlers = {"run": _run_node, "bootstrap": _run_node, "devchain": _run_devchain, "mine": _run_miner,
+                "devnet": _run_devnet}
     try:
         return handlers[args.command](args)
     except (ConfigError, StoreError) as exc:

@@ -32,6 +32,17 @@ class NodeConfig:
     stratum_difficulty: float = 0.0
     stratum_submit_interval: float = 10.0
     log_level: str = "info"
+    # P2P: listen multiaddrs (None or empty: no P2P; the command line fills in the network's default
+    # port unless --no-p2p), peers to dial at start, whether the network's default seeds are added.
+    p2p: list[str] | None = None
+    bootstrap: list[str] = field(default_factory=list)
+    seeds: bool = True
+    max_outbound: int = 8
+    max_inbound: int = 32
+    # While the node is behind its peers, Stratum gives miners no work (False: they mine anyway).
+    sync_wait: bool = True
+    # A seed node (``otedama bootstrap``): validates, relays and serves shares; no chain backend or miners.
+    seed: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def resolved_datadir(self) -> Path:
@@ -44,6 +55,13 @@ class NodeConfig:
 
     def api_endpoint(self) -> tuple[str, int]:
         return parse_endpoint(self.api, "127.0.0.1", network(self.network).default_api_port, "--api")
+
+    def peers_to_dial(self) -> list[str]:
+        """``--bootstrap`` peers, then the network's default seeds (unless turned off)."""
+        from bootstrap import seeds
+
+        defaults = seeds(self.network) if self.seeds else []
+        return list(dict.fromkeys([*self.bootstrap, *defaults]))
 
 
 def parse_endpoint(text: str | None, default_host: str, default_port: int, option: str) -> tuple[str, int]:
@@ -100,4 +118,34 @@ def build_config(file_values: dict[str, Any], cli_values: dict[str, Any]) -> Nod
         raise ConfigError("miner-threads must be a positive integer")
     config.stratum_endpoint()
     config.api_endpoint()
+    _check_p2p(config, no_p2p=bool(merged.get("no_p2p")))
     return config
+
+
+def _check_p2p(config: NodeConfig, *, no_p2p: bool) -> None:
+    """Fill in the default P2P listen address and refuse unusable multiaddrs before anything starts."""
+    from p2pool.p2p.host import AddressError, parse_listen, parse_peer
+
+    if no_p2p:
+        config.p2p = []
+    elif not config.p2p:
+        config.p2p = [f"/ip4/0.0.0.0/tcp/{network(config.network).default_p2p_port}"]
+    if isinstance(config.p2p, str):
+        config.p2p = [config.p2p]
+    if isinstance(config.bootstrap, str):
+        config.bootstrap = [config.bootstrap]
+    if config.seed and not config.p2p:
+        raise ConfigError("a seed node needs P2P: drop --no-p2p")
+    if config.bootstrap and not config.p2p:
+        raise ConfigError("--bootstrap needs P2P: drop --no-p2p")
+    for name in ("max_outbound", "max_inbound"):
+        value = getattr(config, name)
+        if not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{name.replace('_', '-')} must be a non-negative integer")
+    try:
+        for text in config.p2p:
+            parse_listen(text)
+        for text in config.bootstrap:
+            parse_peer(text)
+    except AddressError as exc:
+        raise ConfigError(str(exc)) from None

@@ -1,8 +1,10 @@
 """The composition root: builds every part of a node and runs them in one nursery.
 
-Parts: the share store and sharechain, the chain backend (bitcoind over JSON-RPC, or the embedded dev
-chain served on 127.0.0.1 and reached the same way), the template monitor, the Stratum server, the
-HTTP API and, unless disabled, the built-in miner connected to our own Stratum port.
+Parts: the share store and sharechain, the P2P service (gossip, sync and peers over libp2p), the
+chain backend (bitcoind over JSON-RPC, or the embedded dev chain served on 127.0.0.1 and reached the
+same way), the template monitor, the Stratum server, the HTTP API and, unless disabled, the built-in
+miner connected to our own Stratum port. A seed node (``otedama bootstrap``) runs only the store,
+the sharechain, the P2P service and the API.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from p2pool.chain.rpc import BitcoindClient
 from p2pool.config import ConfigError, NodeConfig
 from p2pool.http.server import serve_http
 from p2pool.metrics import NodeMetrics
+from p2pool.p2p.banlist import BanListError
+from p2pool.p2p.host import AddressError as HostAddressError
+from p2pool.p2p.peers import PeerConfig
+from p2pool.p2p.peerstore import AddressError, PeerStoreError
+from p2pool.p2p.service import P2PConfig, P2PService
 from p2pool.payout_address import resolve_payout_address
 from p2pool.pool import Pool
 from p2pool.stratum.server import StratumConfig, StratumServer
@@ -36,6 +43,8 @@ class NodeEndpoints:
     stratum_port: int
     api_port: int
     bitcoind_url: str
+    peer_id: str | None = None
+    p2p_addrs: tuple[str, ...] = ()
 
 
 class Node:
@@ -46,30 +55,34 @@ class Node:
         self.metrics = NodeMetrics()
         self.datadir = config.resolved_datadir()
         self.pool: Pool | None = None
+        self.p2p: P2PService | None = None
         self.endpoints: NodeEndpoints | None = None
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         config = self.config
         self.datadir.mkdir(parents=True, exist_ok=True)
-        payout_address = resolve_payout_address(config, self.params, self.datadir)
+        payout_address = "" if config.seed else resolve_payout_address(config, self.params, self.datadir)
         store = open_store(self.datadir / "sharechain", self.params, reindex_requested=config.reindex)
         try:
             chain = self._load(store)
             async with trio.open_nursery() as nursery:
+                if config.seed:
+                    await self._run_seed(nursery, chain, store, task_status)
                 rpc_url = config.bitcoind or await self._start_devchain(nursery)
                 async with BitcoindClient(rpc_url, cookie_file=config.bitcoind_cookie) as backend:
-                    pool = Pool(self.params, chain, store, backend, self.metrics, clock=self.clock)
+                    pool = Pool(self.params, chain, store, backend, self.metrics, clock=self.clock,
+                                wait_while_syncing=config.sync_wait)
                     self.pool = pool
+                    addrs = await self._start_p2p(nursery, pool)
                     stratum = StratumServer(pool, self._stratum_config())
                     pool.attach_stratum(stratum)
                     nursery.start_soon(pool.run_monitor)
                     host, port = config.stratum_endpoint()
                     stratum_port = await nursery.start(stratum.serve, host, port)
-                    api = Api(pool.status, pool.problems, self.metrics)
-                    api_host, api_port = config.api_endpoint()
-                    api_port = await nursery.start(serve_http, api.handle, api_host, api_port)
+                    api_host, api_port = await self._start_api(nursery, pool)
                     nursery.start_soon(pool.run_stats)
-                    self.endpoints = NodeEndpoints(stratum_port, api_port, _redact(rpc_url))
+                    self.endpoints = NodeEndpoints(stratum_port, api_port, _redact(rpc_url),
+                                                   self.p2p.peer_id if self.p2p else None, addrs)
                     log.info("otedama %s node: stratum on %s:%d, API on http://%s:%d, chain %s, datadir %s",
                              self.params.name, host, stratum_port, api_host, api_port, _redact(rpc_url), self.datadir)
                     if config.miner:
@@ -78,6 +91,40 @@ class Node:
                     await trio.sleep_forever()
         finally:
             store.close()
+
+    async def _run_seed(self, nursery: trio.Nursery, chain: Any, store: Any, task_status: Any) -> None:
+        pool = Pool(self.params, chain, store, None, self.metrics, clock=self.clock)
+        self.pool = pool
+        addrs = await self._start_p2p(nursery, pool)
+        api_host, api_port = await self._start_api(nursery, pool)
+        nursery.start_soon(pool.run_stats)
+        self.endpoints = NodeEndpoints(0, api_port, "", self.p2p.peer_id if self.p2p else None, addrs)
+        log.info("otedama %s seed node: API on http://%s:%d, datadir %s (no chain backend, no miners)",
+                 self.params.name, api_host, api_port, self.datadir)
+        task_status.started(self.endpoints)
+        await trio.sleep_forever()
+
+    async def _start_api(self, nursery: trio.Nursery, pool: Pool) -> tuple[str, int]:
+        api = Api(pool.status, pool.problems, self.metrics)
+        api_host, api_port = self.config.api_endpoint()
+        return api_host, await nursery.start(serve_http, api.handle, api_host, api_port)
+
+    async def _start_p2p(self, nursery: trio.Nursery, pool: Pool) -> tuple[str, ...]:
+        """Start the P2P service before miners connect, so that a node behind its peers holds them back."""
+        config = self.config
+        if not config.p2p:
+            return ()
+        p2p_config = P2PConfig(
+            listen=tuple(config.p2p), bootstrap=tuple(config.peers_to_dial()),
+            peers=PeerConfig(target_outbound=config.max_outbound, max_inbound=config.max_inbound),
+            **config.extra.get("p2p", {}),
+        )
+        try:
+            self.p2p = P2PService(self.params, pool, self.datadir, p2p_config, self.metrics)
+        except (AddressError, HostAddressError, PeerStoreError, BanListError) as exc:
+            raise ConfigError(str(exc)) from None
+        addrs = await nursery.start(self.p2p.run)
+        return tuple(addrs)
 
     def _load(self, store: Any) -> Any:
         if self.config.reindex:

@@ -36,8 +36,10 @@ _SUBMIT_ATTEMPTS = 4
 
 
 class Pool:
-    def __init__(self, params: NetworkParams, chain: ShareChain, store: ShareStore, backend: ChainBackend,
-                 metrics: NodeMetrics, *, clock: Callable[[], float]) -> None:
+    """``backend`` is None on a seed node: it validates, stores and relays shares but mines nothing."""
+
+    def __init__(self, params: NetworkParams, chain: ShareChain, store: ShareStore, backend: ChainBackend | None,
+                 metrics: NodeMetrics, *, clock: Callable[[], float], wait_while_syncing: bool = True) -> None:
         self.params = params
         self.chain = chain
         self.store = store
@@ -52,13 +54,29 @@ class Pool:
         self._clean = True
         self._job_counter = 0
         self.blocks: list[dict[str, Any]] = sorted(store.blocks(), key=lambda b: b.get("time", 0))
-        self.monitor = TemplateMonitor(backend, on_template=self._on_template, on_health=self._on_health)
+        self.monitor = TemplateMonitor(backend, on_template=self._on_template, on_health=self._on_health) \
+            if backend is not None else None
+        # Called with each share our own miners found, once it is stored (the P2P service gossips it).
+        self.announce: Callable[[Share], None] | None = None
+        # While the node is catching up with its peers, miners are told to wait instead of mining a stale tip.
+        self.wait_while_syncing = wait_while_syncing
+        self.syncing = False
+        self.p2p_status: Callable[[], dict[str, Any]] | None = None
 
     def attach_stratum(self, stratum: StratumServer) -> None:
         self._stratum = stratum
 
     async def run_monitor(self) -> None:
+        assert self.monitor is not None, "a seed node has no chain backend to monitor"
         await self.monitor.run()
+
+    def set_syncing(self, syncing: bool) -> None:
+        """The P2P service says whether the node is behind its peers; miners get fresh work when it is not."""
+        if syncing == self.syncing:
+            return
+        self.syncing = syncing
+        log.info("sharechain %s", "behind peers: miners wait until it has caught up" if syncing else "caught up")
+        self._new_work(clean=True)
 
     # --- templates --------------------------------------------------------------------------------
     def _on_template(self, template: BlockTemplate) -> None:
@@ -86,7 +104,7 @@ class Pool:
         return address_to_script(address, self.params.address_format)
 
     def job_for(self, payout_script: bytes) -> StratumJob | None:
-        if self.template is None:
+        if self.template is None or (self.syncing and self.wait_while_syncing):
             return None
         context = self._current.get(payout_script)
         if context is None:
@@ -108,28 +126,44 @@ class Pool:
         if value <= context.job.block_target:
             await self._submit_block(context, solution)
         if value <= context.job.share_target:
-            self.add_share(share_from_solution(context, solution))
+            share = share_from_solution(context, solution)
+            result = self.add_share(share)
+            if result.status is AddStatus.ADDED and self.announce is not None:
+                self.announce(share)
 
     # --- shares and blocks ---------------------------------------------------------------------------
-    def add_share(self, share: Share) -> AddResult:
-        result = self.chain.add(share, now=int(self.clock()))
-        if result.status is AddStatus.ADDED:
-            self.store.put_shares(list(result.accepted))
-            self.metrics.shares_valid.inc(len(result.accepted))
-            tip = self.chain.tip
-            log.info("share %s accepted at height %d (%d shares)", hash_to_hex(share.hash)[:16],
-                     share.info.height, len(self.chain))
-            if result.reorg_depth:
-                log.warning("sharechain reorganised: %d shares left the main chain", result.reorg_depth)
-            if result.new_tip is not None and tip is not None:
-                self.metrics.sharechain_height.set(tip.height)
-                self._new_work(clean=False)
-        elif result.status is AddStatus.INVALID:
-            self.metrics.shares_invalid.inc()
-            log.warning("share %s refused: %s", hash_to_hex(share.hash)[:16], result.error)
-        return result
+    def add_share(self, share: Share, *, source: str = "miner") -> AddResult:
+        """Validate ``share`` (from our miners or a peer) and store what it connects, durably, first."""
+        return self.add_shares([share], source=source)[0]
+
+    def add_shares(self, shares: list[Share], *, source: str = "miner") -> list[AddResult]:
+        """Add several shares in order with one durable write for all accepted (a sync batch)."""
+        now = int(self.clock())
+        results = [self.chain.add(share, now=now) for share in shares]
+        accepted = [s for r in results if r.status is AddStatus.ADDED for s in r.accepted]
+        if accepted:
+            self.store.put_shares(accepted)
+            self.metrics.shares_valid.inc(len(accepted))
+        new_tip = False
+        for share, result in zip(shares, results, strict=True):
+            if result.status is AddStatus.ADDED:
+                new_tip = new_tip or result.new_tip is not None
+                if len(shares) == 1:
+                    log.info("share %s from %s accepted at height %d (%d shares)", hash_to_hex(share.hash)[:16],
+                             source, share.info.height, len(self.chain))
+                if result.reorg_depth:
+                    log.warning("sharechain reorganised: %d shares left the main chain", result.reorg_depth)
+            elif result.status is AddStatus.INVALID:
+                self.metrics.shares_invalid.inc()
+                log.warning("share %s from %s refused: %s", hash_to_hex(share.hash)[:16], source, result.error)
+        tip = self.chain.tip
+        if new_tip and tip is not None:
+            self.metrics.sharechain_height.set(tip.height)
+            self._new_work(clean=False)
+        return results
 
     async def _submit_block(self, context: JobContext, solution: Solution) -> None:
+        assert self.backend is not None and self.monitor is not None, "a seed node mines no blocks"
         block = block_from_solution(context, solution)
         block_hash = hash_to_hex(sha256d(solution.header))
         outcome = None
@@ -167,6 +201,8 @@ class Pool:
 
     # --- status -------------------------------------------------------------------------------------
     def problems(self) -> list[str]:
+        if self.monitor is None:
+            return []
         return [self.chain_problem] if self.chain_problem else []
 
     def status(self) -> dict[str, Any]:
@@ -197,6 +233,7 @@ class Pool:
             "hashrate": stats.hashrate if stats else 0.0,
             "shares_accepted": stats.accepted if stats else 0,
             "shares_rejected": dict(stats.rejected) if stats else {},
+            **(self.p2p_status() if self.p2p_status is not None else {}),
         }
 
     async def run_stats(self) -> None:

@@ -55,15 +55,17 @@ class NodeProcess:
         self.name = name
         self.stratum_port = free_port()
         self.api_port = free_port()
+        self.p2p_port = free_port()
         self.extra_args = list(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = datadir.parent / f"{datadir.name}.log"
 
     @property
     def args(self) -> list[str]:
+        p2p = [] if "--no-p2p" in self.extra_args else ["--p2p", f"/ip4/127.0.0.1/tcp/{self.p2p_port}"]
         return [sys.executable, "-m", "p2pool", "run", "--datadir", str(self.datadir),
                 "--stratum", f"127.0.0.1:{self.stratum_port}", "--api", f"127.0.0.1:{self.api_port}",
-                *self.extra_args]
+                *p2p, *self.extra_args]
 
     def start(self) -> NodeProcess:
         self.datadir.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,91 @@
+"""New shares on a GossipSub topic: validated in full before they are forwarded.
+
+Around libp2p 0.8.1's defaults: its per-topic spam limit (10 messages/s, silently dropping even our
+own) and its IP-diversity mesh rule are turned off, because our own per-peer limits and scoring
+apply instead; its 32-message subscription queue is drained continuously (every share is handled
+in the validator, not from the subscription); message IDs are content hashes, so a share relayed
+by several peers is one message. Gossip is never the only way a share arrives: sync covers losses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+from libp2p.abc import IHost
+from libp2p.peer.id import ID
+from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.tools.anyio_service import background_trio_service
+
+from sharechain.share import MAX_SHARE_SIZE
+
+log = logging.getLogger("otedama.p2p.gossip")
+_OUTBOX = 1024
+
+# Called with (forwarding peer, raw share); True to accept and forward.
+ShareValidator = Callable[[str, bytes], Awaitable[bool]]
+
+
+def _message_id(message: rpc_pb2.Message) -> bytes:
+    return hashlib.sha256(message.data).digest()
+
+
+class ShareGossip:
+    def __init__(self, host: IHost, topic: str, validate: ShareValidator, *, degree: int = 6,
+                 heartbeat: int = 1) -> None:
+        self.host = host
+        self.topic = topic
+        self._validate_share = validate
+        self.router = GossipSub(
+            protocols=[PROTOCOL_ID_V11, PROTOCOL_ID], degree=degree, degree_low=max(1, degree - 2),
+            degree_high=degree * 2, heartbeat_interval=heartbeat, heartbeat_initial_delay=0.1,
+            spam_protection_enabled=False, eclipse_protection_enabled=False,
+        )
+        self.pubsub = Pubsub(host, self.router, msg_id_constructor=_message_id,
+                             max_inbound_rpc_size=MAX_SHARE_SIZE * 4)
+        self.pubsub.set_topic_validator(topic, self._validator, True)
+        self._outbox_send, self._outbox_recv = trio.open_memory_channel[bytes](_OUTBOX)
+        self.dropped = 0
+
+    def announce(self, raw_share: bytes) -> None:
+        """Queue a share of ours for publication (never blocks; sync recovers anything dropped)."""
+        try:
+            self._outbox_send.send_nowait(raw_share)
+        except trio.WouldBlock:
+            self.dropped += 1
+            log.warning("gossip outbox full: a share was not announced (peers will sync it)")
+
+    def block(self, peer: str) -> None:
+        """Ignore everything ``peer`` publishes or forwards (a banned peer)."""
+        self.pubsub.add_to_blacklist(ID.from_base58(peer))
+
+    def mesh_size(self) -> int:
+        return len(self.router.mesh.get(self.topic, ()))
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        async with background_trio_service(self.pubsub), background_trio_service(self.router):
+            await self.pubsub.wait_until_ready()
+            subscription = await self.pubsub.subscribe(self.topic)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._drain, subscription)
+                nursery.start_soon(self._publish_loop)
+                task_status.started()
+                await trio.sleep_forever()
+
+    async def _drain(self, subscription: Any) -> None:
+        while True:
+            await subscription.get()
+
+    async def _publish_loop(self) -> None:
+        async for raw in self._outbox_recv:
+            await self.pubsub.publish(self.topic, raw)
+
+    async def _validator(self, forwarder: ID, message: rpc_pb2.Message) -> bool:
+        if forwarder == self.host.get_id():
+            return True  # our own share, validated when our miner found it
+        return await self._validate_share(str(forwarder), bytes(message.data))

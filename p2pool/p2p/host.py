@@ -1,0 +1,109 @@
+"""The libp2p host: TCP with Noise and yamux, a persistent Ed25519 identity, and our protocol names.
+
+The identity key lives in the data directory (``p2p_identity.key``, 32-byte seed, mode 0600), so
+a node's peer ID survives restarts. Every protocol ID and topic carries the network's name and id,
+so nodes of different networks never exchange shares.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import multiaddr
+import multiaddr.exceptions
+from libp2p import new_host
+from libp2p.abc import IHost
+from libp2p.crypto.ed25519 import Ed25519PrivateKey
+from libp2p.crypto.keys import KeyPair
+from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import InvalidAddrError, PeerInfo, info_from_p2p_addr
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+
+from sharechain.params import NetworkParams
+
+log = logging.getLogger("otedama.p2p")
+IDENTITY_FILE = "p2p_identity.key"
+# What the multiaddr and libp2p parsers raise for text that is not a usable address.
+ADDRESS_ERRORS = (ValueError, TypeError, multiaddr.exceptions.Error, InvalidAddrError)
+
+
+class AddressError(ValueError):
+    """A multiaddr given by the operator (or a peer) that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class ProtocolNames:
+    """The network-specific libp2p names: the sync stream protocol and the shares gossip topic."""
+
+    sync: TProtocol
+    shares_topic: str
+
+    @classmethod
+    def for_network(cls, params: NetworkParams) -> ProtocolNames:
+        prefix = f"/otedama/{params.name}/{params.network_id.hex()}"
+        return cls(TProtocol(f"{prefix}/sync/1.0.0"), f"{prefix}/shares/1")
+
+
+def load_identity(path: Path) -> KeyPair:
+    """The node's key pair from ``path``, created (owner-only) on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = Ed25519PrivateKey.new()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key.to_bytes())
+            handle.flush()
+            os.fsync(handle.fileno())
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("identity key %s was readable by others (mode %o); restricting it to the owner", path, mode)
+        path.chmod(0o600)
+    seed = path.read_bytes()
+    if len(seed) != 32:
+        raise AddressError(f"identity key {path} is damaged ({len(seed)} bytes, expected 32); move it away to "
+                           "create a new identity (the node's peer ID will change)")
+    private = Ed25519PrivateKey.from_bytes(seed)
+    return KeyPair(private, private.get_public_key())
+
+
+def parse_listen(text: str) -> multiaddr.Multiaddr:
+    try:
+        addr = multiaddr.Multiaddr(text)
+    except ADDRESS_ERRORS as exc:
+        raise AddressError(f"--p2p {text!r} is not a multiaddr such as /ip4/0.0.0.0/tcp/9338: {exc}") from None
+    names = [p.name for p in addr.protocols()]
+    if len(names) != 2 or names[0] not in ("ip4", "ip6") or names[1] != "tcp":
+        raise AddressError(f"--p2p {text!r}: expected /ip4/ADDRESS/tcp/PORT (or /ip6/...)")
+    return addr
+
+
+def parse_peer(text: str) -> PeerInfo:
+    """A full peer multiaddr (``/ip4/1.2.3.4/tcp/9338/p2p/12D3...``) as libp2p peer info."""
+    try:
+        info = info_from_p2p_addr(multiaddr.Multiaddr(text))
+    except ADDRESS_ERRORS as exc:
+        raise AddressError(f"peer address {text!r} is not a multiaddr ending in /p2p/PEER_ID: {exc}") from None
+    if not info.addrs:
+        raise AddressError(f"peer address {text!r} has no transport address before /p2p/")
+    return info
+
+
+def peer_addr(addr: multiaddr.Multiaddr, peer_id: ID) -> str:
+    """``addr`` with ``/p2p/<peer_id>`` appended (once)."""
+    text = str(addr)
+    suffix = f"/p2p/{peer_id}"
+    return text if text.endswith(suffix) else text + suffix
+
+
+def build_host(key_pair: KeyPair, listen: list[multiaddr.Multiaddr]) -> IHost:
+    """A libp2p host on TCP, secured only with Noise, multiplexed with yamux."""
+    noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
+    return new_host(key_pair=key_pair, listen_addrs=listen, sec_opt={NOISE_PROTOCOL_ID: noise},
+                    muxer_preference="YAMUX")

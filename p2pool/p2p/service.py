@@ -1,0 +1,233 @@
+"""The P2P service a node runs in its nursery: host, gossip, sync both ways, peers, and their status.
+
+It is the only place that knows all the parts: shares our miners find are announced by gossip;
+shares from peers are validated through ``Pool.add_share`` like our own; the pool is told to hold
+miners back while the node is behind its peers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+from libp2p.peer.id import ID
+
+from p2pool.metrics import NodeMetrics
+from p2pool.p2p.banlist import BanList
+from p2pool.p2p.gossip import ShareGossip
+from p2pool.p2p.host import IDENTITY_FILE, ProtocolNames, build_host, load_identity, parse_listen, parse_peer
+from p2pool.p2p.messages import GetPeers, Peers
+from p2pool.p2p.peers import PeerConfig, PeerEvents, PeerManager
+from p2pool.p2p.peerstore import AddressBook
+from p2pool.p2p.ratelimit import RateLimiter
+from p2pool.p2p.scoring import Offense
+from p2pool.p2p.sync import MainChainIndex, SyncProgress, progress
+from p2pool.p2p.sync_client import ClientHooks, RequestFailed, SyncClient, SyncConfig
+from p2pool.p2p.sync_server import ServerHooks, SyncServer
+from p2pool.pool import Pool
+from sharechain.bitcoin.hashing import hash_to_hex
+from sharechain.bitcoin.serialize import ParseError
+from sharechain.params import NetworkParams
+from sharechain.result import AddStatus
+from sharechain.share import MAX_SHARE_SIZE, Share
+
+log = logging.getLogger("otedama.p2p")
+
+
+@dataclass(frozen=True)
+class P2PConfig:
+    listen: tuple[str, ...]
+    bootstrap: tuple[str, ...] = ()
+    peers: PeerConfig = field(default_factory=PeerConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    # Miners wait while the best peer is more than this many shares ahead.
+    behind_threshold: int = 3
+    # With peers to ask, miners wait at start until one has answered (or this many seconds passed).
+    initial_wait: float = 15.0
+    # Per-peer limits: gossiped shares and sync requests (tokens per second, burst).
+    gossip_rate: tuple[float, float] = (20.0, 200.0)
+    request_rate: tuple[float, float] = (50.0, 500.0)
+
+
+@dataclass
+class _State:
+    initial_pending: bool = False
+    started_at: float = field(default_factory=time.monotonic)
+
+
+class P2PService:
+    def __init__(self, params: NetworkParams, pool: Pool, datadir: Path, config: P2PConfig,
+                 metrics: NodeMetrics) -> None:
+        self.params = params
+        self.pool = pool
+        self.config = config
+        self.metrics = metrics
+        self.listen = [parse_listen(text) for text in config.listen]
+        bootstrap = [parse_peer(text) for text in config.bootstrap]
+        key_pair = load_identity(datadir / IDENTITY_FILE)
+        self.peer_id = str(ID.from_pubkey(key_pair.public_key))
+        self.names = ProtocolNames.for_network(params)
+        self.host = build_host(key_pair, self.listen)
+        self.index = MainChainIndex()
+        self.book = AddressBook(datadir / "peers.sqlite")
+        self.peers = PeerManager(self.host, BanList(datadir / "bans.json"), self.book,
+                                 PeerEvents(self._joined, self._left, self._exchange, self._banned),
+                                 bootstrap, config.peers)
+        self.gossip = ShareGossip(self.host, self.names.shares_topic, self._on_gossip)
+        self.server = SyncServer(pool.chain, pool.store, self.index,
+                                 ServerHooks(self.peers.penalize, self._allow_request, self.peers.known_peers,
+                                             self.peers.good))
+        self.client = SyncClient(self.host, self.names.sync, pool, self.index,
+                                 ClientHooks(self.peers.penalize, self.peers.good, self._sync_peers,
+                                             self._update, self.peers.mark_foreign), config.sync)
+        self._gossip_limit = RateLimiter(*config.gossip_rate)
+        self._request_limit = RateLimiter(*config.request_rate)
+        self._state = _State(initial_pending=bool(bootstrap) or len(self.book) > 0)
+        self.addrs: list[str] = []
+
+    # --- running -------------------------------------------------------------------------------------
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        stop = trio.Event()
+        try:
+            async with trio.open_nursery() as nursery:
+                task_status.started(await nursery.start(self._run_host, stop))
+                try:
+                    await trio.sleep_forever()
+                finally:
+                    stop.set()
+        finally:
+            self.pool.announce = None
+            self.book.close()
+
+    async def _run_host(self, stop: trio.Event, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """The host and our tasks, shielded from outside cancellation until ``stop``: cancelled libp2p
+        internals leave sockets open, so on the way out every connection is closed first, explicitly."""
+        self.host.set_stream_handler(self.names.sync, self.server.handle)
+        with trio.CancelScope(shield=True):
+            async with self.host.run(self.listen), trio.open_nursery() as nursery:
+                await self._start(nursery, task_status)
+                await stop.wait()
+                with trio.move_on_after(5):
+                    await self.host.close()
+                nursery.cancel_scope.cancel()
+
+    async def _start(self, nursery: trio.Nursery, task_status: Any) -> None:
+        """Our tasks in ``nursery``; ``started`` with our listen addresses once they run."""
+        await nursery.start(self.gossip.run)
+        await nursery.start(self.peers.run)
+        nursery.start_soon(self.client.run)
+        nursery.start_soon(self._initial_deadline)
+        self.pool.announce = self.announce
+        self.pool.p2p_status = self.status
+        self.addrs = [str(a) for a in self.host.get_addrs()]
+        log.info("P2P peer ID %s, listening on %s", self.peer_id, ", ".join(self.addrs) or "-")
+        self._update()
+        task_status.started(self.addrs)
+
+    async def _initial_deadline(self) -> None:
+        await trio.sleep(self.config.initial_wait)
+        if self._state.initial_pending:
+            log.info("no peer answered within %.0f s; mining on our own sharechain", self.config.initial_wait)
+            self._state.initial_pending = False
+            self._update()
+
+    def announce(self, share: Share) -> None:
+        self.gossip.announce(share.serialize())
+
+    # --- peers ----------------------------------------------------------------------------------------
+    def _sync_peers(self) -> list[str]:
+        return [p for p in self.peers.connected() if p not in self.peers.foreign]
+
+    def _joined(self, peer: str) -> None:
+        log.info("peer %s connected (%d peers)", peer, len(self.peers.connected()))
+        self._update()
+
+    def _left(self, peer: str) -> None:
+        log.info("peer %s disconnected (%d peers)", peer, len(self.peers.connected()))
+        self.client.forget(peer)
+        self._gossip_limit.forget(peer)
+        self._update()
+
+    def _banned(self, peer: str) -> None:
+        self.gossip.block(peer)
+
+    async def _exchange(self, peer: str) -> None:
+        """A new peer: learn its tip (and sync if it is ahead) and the peers it knows."""
+        await self.client.poll_tip(peer)
+        if self._state.initial_pending and peer in self.client.tips:
+            self._state.initial_pending = False
+        self._update()
+        try:
+            reply = await self.client.request(peer, GetPeers())
+        except RequestFailed:
+            return
+        assert isinstance(reply, Peers)
+        learned = self.peers.learn(peer, list(reply.addrs))
+        log.debug("peer exchange with %s: %d addresses", peer, learned)
+
+    def _allow_request(self, peer: str, cost: float) -> bool:
+        return not self.peers.is_banned(peer) and self._request_limit.allow(peer, trio.current_time(), cost)
+
+    # --- gossip ---------------------------------------------------------------------------------------
+    async def _on_gossip(self, peer: str, raw: bytes) -> bool:
+        """Validate a gossiped share in full; True lets gossipsub forward it."""
+        if self.peers.is_banned(peer):
+            return False
+        if len(raw) > MAX_SHARE_SIZE:
+            self.peers.penalize(peer, Offense.OVERSIZED_MESSAGE, f"gossiped share of {len(raw)} bytes")
+            return False
+        if not self._gossip_limit.allow(peer, trio.current_time()):
+            self.peers.penalize(peer, Offense.FLOOD, "gossiped shares over the rate limit")
+            return False
+        try:
+            share = Share.parse(raw)
+        except ParseError as exc:
+            self.peers.penalize(peer, Offense.MALFORMED_MESSAGE, f"unreadable gossiped share: {exc}")
+            return False
+        if share.hash in self.pool.chain:
+            self.client.note_share(peer, share.hash)
+            return True
+        result = self.pool.add_share(share, source=f"peer {peer[-8:]}")
+        if result.status is AddStatus.INVALID:
+            self.peers.penalize(peer, Offense.INVALID_SHARE, f"invalid share {hash_to_hex(share.hash)[:16]}: "
+                                                             f"{result.error}")
+            return False
+        if result.status is AddStatus.ORPHAN:
+            await self.client.fetch_parents(peer, result.missing)
+        if share.hash not in self.pool.chain:
+            return False
+        self.peers.good(peer)
+        self.client.note_share(peer, share.hash)
+        self._update()
+        return True
+
+    # --- status ---------------------------------------------------------------------------------------
+    def progress(self) -> SyncProgress:
+        tip = self.pool.chain.tip
+        return progress(tip.height if tip else -1, self.client.tips, tip.chain_work if tip else 0,
+                        self.client.syncing, self.config.behind_threshold)
+
+    def _update(self) -> None:
+        self.metrics.peers_connected.set(len(self.peers.connected()))
+        self.pool.set_syncing(self._state.initial_pending or self.progress().behind)
+
+    def status(self) -> dict[str, Any]:
+        now = trio.current_time()
+        sync = self.progress()
+        peers = [{"id": p, "direction": "inbound" if p in self.peers.inbound else "outbound",
+                  "score": round(self.peers.scores.score(p, now), 1),
+                  "tip_height": self.client.tips[p].height if p in self.client.tips else None}
+                 for p in self.peers.connected()]
+        return {
+            "peer_id": self.peer_id,
+            "peers": len(peers),
+            "sync": {**sync.as_dict(), "waiting_for_peers": self._state.initial_pending},
+            "p2p": {"listen": self.addrs, "peers": peers, "network_protocol": str(self.names.sync),
+                    "topic": self.names.shares_topic, "gossip_mesh": self.gossip.mesh_size(),
+                    "banned": len(self.peers.bans.active(time.time())),
+                    "known_addresses": len(self.book)},
+        }

@@ -1,0 +1,321 @@
+"""Catching up with peers: tip polls, hash inventories, batched downloads from several peers at once,
+and fetching the missing parents of a gossiped share from the peer that sent it.
+
+The decisions (locators, which batch goes to whom, chain order) are made in :mod:`p2pool.p2p.sync`;
+this module does the requests. Everything received is verified: proof of work in batches with the
+kernels as it arrives, then every consensus rule through ``Pool.add_shares``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import trio
+from libp2p.abc import IHost
+from libp2p.custom_types import TProtocol
+from libp2p.exceptions import BaseLibp2pError
+from libp2p.peer.id import ID
+from libp2p.protocol_muxer.exceptions import ProtocolNotSupportedError
+
+from kernels.factory import verify_headers
+from p2pool.p2p.messages import (
+    MAX_BY_HASH,
+    MAX_HASHES,
+    REPLY_TO,
+    FrameDecoder,
+    GetHashes,
+    GetSharesByHash,
+    GetTip,
+    Hashes,
+    Message,
+    OversizedMessage,
+    RemoteProtocolError,
+    Shares,
+    Tip,
+)
+from p2pool.p2p.scoring import Offense
+from p2pool.p2p.stream import StreamClosed, read_message, write_message
+from p2pool.p2p.sync import DownloadPlan, MainChainIndex, PeerTip, best_peer, locator
+from p2pool.pool import Pool
+from sharechain.bitcoin.serialize import ParseError
+from sharechain.bitcoin.target import bits_to_target
+from sharechain.bitcoin.transaction import NULL_HASH
+from sharechain.result import AddStatus
+from sharechain.share import Share
+
+log = logging.getLogger("otedama.p2p.sync")
+_APPLY_CHUNK = 100
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    request_timeout: float = 10.0
+    batch_size: int = 500
+    per_peer: int = 2
+    tip_interval: float = 10.0
+    # Levels of missing parents fetched by hash before falling back to a full sync with that peer.
+    parent_rounds: int = 8
+    pow_kernel: str = "hashlib"
+
+
+@dataclass
+class ClientHooks:
+    penalize: Callable[[str, Offense, str], None]
+    good: Callable[[str], None]
+    peers: Callable[[], list[str]]  # connected peers that speak our sync protocol
+    changed: Callable[[], None]  # tips, heights or the syncing flag changed
+    foreign: Callable[[str], None]  # the peer does not speak our network's protocol
+
+
+class RequestFailed(Exception):
+    """A request got no usable answer (the peer has already been penalized if it was its fault)."""
+
+
+class SyncClient:
+    def __init__(self, host: IHost, protocol: TProtocol, pool: Pool, index: MainChainIndex, hooks: ClientHooks,
+                 config: SyncConfig = SyncConfig()) -> None:
+        self.host = host
+        self.protocol = protocol
+        self.pool = pool
+        self.chain = pool.chain
+        self.index = index
+        self.hooks = hooks
+        self.config = config
+        self.tips: dict[str, PeerTip] = {}
+        self.syncing = False
+        self._wake = trio.Event()
+        self._last_poll = -math.inf
+
+    # --- requests -----------------------------------------------------------------------------------
+    async def request(self, peer: str, message: Message) -> Message:
+        with trio.move_on_after(self.config.request_timeout):
+            try:
+                return await self._exchange(peer, message)
+            except OversizedMessage as exc:
+                self.hooks.penalize(peer, Offense.OVERSIZED_MESSAGE, str(exc))
+                raise RequestFailed(str(exc)) from None
+            except RemoteProtocolError as exc:
+                self.hooks.penalize(peer, Offense.MALFORMED_MESSAGE, str(exc))
+                raise RequestFailed(str(exc)) from None
+        self.hooks.penalize(peer, Offense.UNANSWERED_REQUEST, f"no answer to {type(message).__name__}")
+        raise RequestFailed(f"{peer} did not answer {type(message).__name__} in time")
+
+    async def _exchange(self, peer: str, message: Message) -> Message:
+        try:
+            stream = await self.host.new_stream(ID.from_base58(peer), [self.protocol])
+        except (BaseLibp2pError, OSError, trio.BrokenResourceError, ValueError) as exc:
+            if isinstance(exc.__cause__, ProtocolNotSupportedError):
+                self.hooks.foreign(peer)
+            raise RequestFailed(f"cannot open a sync stream to {peer}: {exc}") from None
+        try:
+            await write_message(stream, message)
+            reply = await read_message(stream, FrameDecoder())
+        except StreamClosed as exc:
+            raise RequestFailed(f"{peer}: {exc}") from None
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(2):
+                try:
+                    await stream.close()
+                except BaseLibp2pError:
+                    pass
+        if reply is None:
+            raise RequestFailed(f"{peer} closed the stream without answering")
+        if not isinstance(reply, REPLY_TO[type(message)]):
+            raise RemoteProtocolError(f"{type(reply).__name__} in answer to {type(message).__name__}")
+        return reply
+
+    # --- tips -----------------------------------------------------------------------------------------
+    async def poll_tip(self, peer: str) -> PeerTip | None:
+        try:
+            reply = await self.request(peer, GetTip())
+        except RequestFailed as exc:
+            log.debug("tip poll: %s", exc)
+            return None
+        assert isinstance(reply, Tip)
+        tip = PeerTip(reply.hash, reply.height, reply.chain_work)
+        self.tips[peer] = tip
+        self.hooks.good(peer)
+        self.hooks.changed()
+        if tip.chain_work > self._our_work():
+            self.wake()
+        return tip
+
+    def note_share(self, peer: str, share_hash: bytes) -> None:
+        """``peer`` relayed a share we accepted: it has at least that much chain work."""
+        record = self.chain.get(share_hash)
+        known = self.tips.get(peer)
+        if record is not None and (known is None or record.chain_work > known.chain_work):
+            self.tips[peer] = PeerTip(record.hash, record.height, record.chain_work)
+
+    def forget(self, peer: str) -> None:
+        self.tips.pop(peer, None)
+        self.hooks.changed()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _our_work(self) -> int:
+        tip = self.chain.tip
+        return tip.chain_work if tip else 0
+
+    # --- the driver -----------------------------------------------------------------------------------
+    async def run(self) -> None:
+        while True:
+            with trio.move_on_after(self.config.tip_interval):
+                await self._wake.wait()
+            self._wake = trio.Event()
+            if trio.current_time() - self._last_poll >= self.config.tip_interval:
+                await self.poll_all()
+            await self.catch_up()
+
+    async def poll_all(self) -> None:
+        self._last_poll = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            for peer in self.hooks.peers():
+                nursery.start_soon(self.poll_tip, peer)
+
+    async def catch_up(self) -> None:
+        """Download from the best peers until no peer announces more work than we have."""
+        last: bytes | None = None
+        stalls = 0
+        try:
+            while (source := best_peer(self.tips, self._our_work(), self.chain)) is not None:
+                if not self.syncing:
+                    self.syncing = True
+                    self.hooks.changed()
+                before = self._our_work()
+                last = await self._round(source, last)
+                if self._our_work() == before:
+                    stalls += 1
+                    if stalls >= 2:  # the peer's claim does not pan out: ask again at the next poll
+                        self.tips.pop(source, None)
+                        stalls = 0
+                else:
+                    stalls = 0
+        finally:
+            if self.syncing:
+                self.syncing = False
+                self.hooks.changed()
+
+    async def _round(self, source: str, last: bytes | None) -> bytes | None:
+        self.index.update(self.chain)
+        hashes = locator(self.index)
+        if last is not None:
+            hashes = (last, *hashes[:63])
+        try:
+            reply = await self.request(source, GetHashes(hashes, NULL_HASH, MAX_HASHES))
+        except RequestFailed:
+            self.tips.pop(source, None)
+            return None
+        assert isinstance(reply, Hashes)
+        if not reply.hashes:
+            self.tips.pop(source, None)
+            return None
+        wanted = [h for h in reply.hashes if h not in self.chain]
+        log.info("sync: %d shares to fetch from the inventory of %s (%d listed)", len(wanted), source[-8:],
+                 len(reply.hashes))
+        if wanted:
+            await self._download(source, wanted)
+        return reply.hashes[-1]
+
+    async def _download(self, source: str, wanted: list[bytes]) -> None:
+        plan = DownloadPlan[tuple[str, Share]](self.config.batch_size, self.config.per_peer,
+                                               self.config.request_timeout)
+        plan.add_inventory(wanted)
+        source_tip = self.tips.get(source)
+        work = source_tip.chain_work if source_tip else 0
+        done_send, done_recv = trio.open_memory_channel[None](math.inf)
+        async with trio.open_nursery() as nursery:
+            while not plan.idle and not plan.stalled:
+                peers = [p for p in self.hooks.peers()
+                         if p == source or (p in self.tips and self.tips[p].chain_work >= work)]
+                if not peers:
+                    break
+                for request in plan.assign(peers, trio.current_time()):
+                    nursery.start_soon(self._fetch_batch, plan, request.peer, request.number, request.hashes,
+                                       done_send)
+                ready = plan.release()
+                if ready:
+                    await self._apply(ready)
+                    continue
+                with trio.move_on_after(0.5):
+                    await done_recv.receive()
+            nursery.cancel_scope.cancel()
+
+    async def _fetch_batch(self, plan: DownloadPlan[tuple[str, Share]], peer: str, number: int,
+                           hashes: tuple[bytes, ...], done: trio.MemorySendChannel[None]) -> None:
+        try:
+            reply = await self.request(peer, GetSharesByHash(hashes))
+        except RequestFailed:
+            plan.failed(peer, number)
+        else:
+            assert isinstance(reply, Shares)
+            shares = self.check_batch(peer, reply.shares, set(hashes))
+            if shares is None:
+                plan.failed(peer, number)
+            else:
+                plan.received(peer, number, {s.hash: (peer, s) for s in shares})
+                self.hooks.good(peer)
+        done.send_nowait(None)
+
+    def check_batch(self, peer: str, raws: tuple[bytes, ...], wanted: set[bytes]) -> list[Share] | None:
+        """Parse shares and check their proof of work in one kernel batch; None (and a penalty) if any fails."""
+        try:
+            shares = [Share.parse(raw) for raw in raws]
+        except ParseError as exc:
+            self.hooks.penalize(peer, Offense.MALFORMED_MESSAGE, f"unreadable share: {exc}")
+            return None
+        if any(s.hash not in wanted for s in shares):
+            self.hooks.penalize(peer, Offense.PROTOCOL_VIOLATION, "sent shares that were not asked for")
+            return None
+        try:
+            targets = [bits_to_target(s.info.share_bits) for s in shares]
+        except ValueError as exc:
+            self.hooks.penalize(peer, Offense.INVALID_SHARE, f"share target does not decode: {exc}")
+            return None
+        headers = b"".join(s.header.serialize() for s in shares)
+        if shares and not all(verify_headers(headers, targets, kind=self.config.pow_kernel)):
+            self.hooks.penalize(peer, Offense.INVALID_SHARE, "share without its proof of work")
+            return None
+        return shares
+
+    async def _apply(self, items: list[tuple[str, Share]]) -> None:
+        for start in range(0, len(items), _APPLY_CHUNK):
+            chunk = items[start : start + _APPLY_CHUNK]
+            results = self.pool.add_shares([share for _, share in chunk], source="sync")
+            for (peer, _), result in zip(chunk, results, strict=True):
+                if result.status is AddStatus.INVALID:
+                    self.hooks.penalize(peer, Offense.INVALID_SHARE, f"invalid share in sync: {result.error}")
+            self.hooks.changed()
+            await trio.lowlevel.checkpoint()
+
+    # --- parents of a gossiped share ------------------------------------------------------------------
+    async def fetch_parents(self, peer: str, missing: tuple[bytes, ...]) -> bool:
+        """Fetch ``missing`` (and their own missing parents, a few levels deep) from ``peer``."""
+        todo = list(missing)
+        for _ in range(self.config.parent_rounds):
+            todo = [h for h in dict.fromkeys(todo) if h not in self.chain][:MAX_BY_HASH]
+            if not todo:
+                return True
+            try:
+                reply = await self.request(peer, GetSharesByHash(tuple(todo)))
+            except RequestFailed:
+                return False
+            assert isinstance(reply, Shares)
+            shares = self.check_batch(peer, reply.shares, set(todo))
+            if not shares:
+                return False
+            todo = []
+            for result in self.pool.add_shares(shares, source=peer):
+                if result.status is AddStatus.INVALID:
+                    self.hooks.penalize(peer, Offense.INVALID_SHARE, f"invalid parent share: {result.error}")
+                    return False
+                todo += result.missing
+            self.hooks.changed()
+        # Deeper than a few levels: a full sync with that peer.
+        self.tips.pop(peer, None)
+        await self.poll_tip(peer)
+        return all(h in self.chain for h in missing)
