@@ -62,6 +62,8 @@ class Pool:
         self.wait_while_syncing = wait_while_syncing
         self.syncing = False
         self.p2p_status: Callable[[], dict[str, Any]] | None = None
+        # Called with every share that joined the chain (ours, from peers or sync), once stored.
+        self.on_accepted: Callable[[list[Share]], None] | None = None
 
     def attach_stratum(self, stratum: StratumServer) -> None:
         self._stratum = stratum
@@ -156,10 +158,13 @@ class Pool:
             elif result.status is AddStatus.INVALID:
                 self.metrics.shares_invalid.inc()
                 log.warning("share %s from %s refused: %s", hash_to_hex(share.hash)[:16], source, result.error)
+        if accepted and self.on_accepted is not None:
+            self.on_accepted(accepted)
         tip = self.chain.tip
         if new_tip and tip is not None:
             self.metrics.sharechain_height.set(tip.height)
-            self._new_work(clean=False)
+            # Work on the old tip could only make side shares: miners switch at once.
+            self._new_work(clean=True)
         return results
 
     async def _submit_block(self, context: JobContext, solution: Solution) -> None:

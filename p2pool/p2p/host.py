@@ -21,6 +21,7 @@ from libp2p.crypto.ed25519 import Ed25519PrivateKey
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import InvalidAddrError, PeerInfo, info_from_p2p_addr
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
@@ -102,8 +103,15 @@ def peer_addr(addr: multiaddr.Multiaddr, peer_id: ID) -> str:
     return text if text.endswith(suffix) else text + suffix
 
 
-def build_host(key_pair: KeyPair, listen: list[multiaddr.Multiaddr]) -> IHost:
-    """A libp2p host on TCP, secured only with Noise, multiplexed with yamux."""
+def build_host(key_pair: KeyPair, listen: list[multiaddr.Multiaddr], max_connections: int = 64) -> IHost:
+    """A libp2p host on TCP, secured only with Noise, multiplexed with yamux.
+
+    libp2p's own connection manager would dial every address in its peer store until it holds 100
+    connections; ours (:mod:`p2pool.p2p.peers`) decides whom to dial, so that one is kept idle, and
+    its pruning only starts above ``max_connections``.
+    """
     noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
+    connections = ConnectionConfig(max_connections=max_connections + 16, min_connections=0, low_watermark=0,
+                                   high_watermark=max_connections + 8, auto_connect_interval=3600.0)
     return new_host(key_pair=key_pair, listen_addrs=listen, sec_opt={NOISE_PROTOCOL_ID: noise},
-                    muxer_preference="YAMUX")
+                    muxer_preference="YAMUX", connection_config=connections)

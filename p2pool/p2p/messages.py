@@ -25,6 +25,7 @@ MAX_SHARES = 2_000  # shares per Shares reply
 MAX_PEERS = 100
 MAX_ADDR_SIZE = 300
 MAX_WORK_BYTES = 40
+MAX_RECENT_DEPTH = 100
 
 _LENGTH = struct.Struct("<I")
 
@@ -97,6 +98,17 @@ class Hashes:
 
 
 @dataclass(frozen=True)
+class GetRecent:
+    """Every share (main chain or not) at most ``depth`` heights below the tip, as :class:`Hashes`.
+
+    Gossip may drop side shares; this is how nodes reconcile them while they can still be uncles.
+    """
+
+    TYPE: ClassVar[int] = 10
+    depth: int
+
+
+@dataclass(frozen=True)
 class GetPeers:
     TYPE: ClassVar[int] = 8
 
@@ -109,11 +121,11 @@ class Peers:
     addrs: tuple[str, ...]
 
 
-Message = GetTip | Tip | GetShares | Shares | GetSharesByHash | GetHashes | Hashes | GetPeers | Peers
-REQUESTS = (GetTip, GetShares, GetSharesByHash, GetHashes, GetPeers)
+Message = GetTip | Tip | GetShares | Shares | GetSharesByHash | GetHashes | Hashes | GetPeers | Peers | GetRecent
+REQUESTS = (GetTip, GetShares, GetSharesByHash, GetHashes, GetPeers, GetRecent)
 # The reply type each request expects.
 REPLY_TO: dict[type, type] = {GetTip: Tip, GetShares: Shares, GetSharesByHash: Shares, GetHashes: Hashes,
-                              GetPeers: Peers}
+                              GetPeers: Peers, GetRecent: Hashes}
 
 
 # --- encoding --------------------------------------------------------------------------------------
@@ -145,6 +157,10 @@ def _payload(message: Message) -> bytes:
         return _hash_list(message.hashes, MAX_BY_HASH)
     if isinstance(message, Hashes):
         return _hash_list(message.hashes, MAX_HASHES)
+    if isinstance(message, GetRecent):
+        if not 0 <= message.depth <= MAX_RECENT_DEPTH:
+            raise LocalProtocolError(f"depth {message.depth} over {MAX_RECENT_DEPTH}")
+        return _LENGTH.pack(message.depth)
     if isinstance(message, Peers):
         encoded = [a.encode() for a in message.addrs]
         if len(encoded) > MAX_PEERS or any(len(a) > MAX_ADDR_SIZE for a in encoded):
@@ -190,6 +206,11 @@ def _decode_body(body: bytes) -> Message:
         message = GetSharesByHash(_read_hashes(reader, MAX_BY_HASH))
     elif kind == Hashes.TYPE:
         message = Hashes(_read_hashes(reader, MAX_HASHES))
+    elif kind == GetRecent.TYPE:
+        depth = reader.read_u32()
+        if depth > MAX_RECENT_DEPTH:
+            raise ParseError(f"recent depth {depth} over the limit of {MAX_RECENT_DEPTH}")
+        message = GetRecent(depth)
     elif kind == Peers.TYPE:
         raw = [reader.read_varbytes(MAX_ADDR_SIZE) for _ in range(reader.read_count(MAX_PEERS))]
         try:

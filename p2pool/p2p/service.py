@@ -25,7 +25,8 @@ from p2pool.p2p.peers import PeerConfig, PeerEvents, PeerManager
 from p2pool.p2p.peerstore import AddressBook
 from p2pool.p2p.ratelimit import RateLimiter
 from p2pool.p2p.scoring import Offense
-from p2pool.p2p.sync import MainChainIndex, SyncProgress, progress
+from p2pool.p2p.messages import MAX_RECENT_DEPTH
+from p2pool.p2p.sync import MainChainIndex, RecentShares, SyncProgress, progress
 from p2pool.p2p.sync_client import ClientHooks, RequestFailed, SyncClient, SyncConfig
 from p2pool.p2p.sync_server import ServerHooks, SyncServer
 from p2pool.pool import Pool
@@ -71,14 +72,19 @@ class P2PService:
         key_pair = load_identity(datadir / IDENTITY_FILE)
         self.peer_id = str(ID.from_pubkey(key_pair.public_key))
         self.names = ProtocolNames.for_network(params)
-        self.host = build_host(key_pair, self.listen)
+        self.host = build_host(key_pair, self.listen, config.peers.target_outbound + config.peers.max_inbound)
         self.index = MainChainIndex()
+        self.recent = RecentShares(MAX_RECENT_DEPTH)
+        top = pool.chain.tip.height if pool.chain.tip else 0
+        for record in pool.chain.records():
+            if record.height >= top - MAX_RECENT_DEPTH:
+                self.recent.add(record.height, record.hash)
         self.book = AddressBook(datadir / "peers.sqlite")
         self.peers = PeerManager(self.host, BanList(datadir / "bans.json"), self.book,
                                  PeerEvents(self._joined, self._left, self._exchange, self._banned),
                                  bootstrap, config.peers)
         self.gossip = ShareGossip(self.host, self.names.shares_topic, self._on_gossip)
-        self.server = SyncServer(pool.chain, pool.store, self.index,
+        self.server = SyncServer(pool.chain, pool.store, self.index, self.recent,
                                  ServerHooks(self.peers.penalize, self._allow_request, self.peers.known_peers,
                                              self.peers.good))
         self.client = SyncClient(self.host, self.names.sync, pool, self.index,
@@ -100,7 +106,7 @@ class P2PService:
                 finally:
                     stop.set()
         finally:
-            self.pool.announce = None
+            self.pool.announce = self.pool.on_accepted = None
             self.book.close()
 
     async def _run_host(self, stop: trio.Event, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -123,6 +129,7 @@ class P2PService:
         nursery.start_soon(self._initial_deadline)
         self.pool.announce = self.announce
         self.pool.p2p_status = self.status
+        self.pool.on_accepted = self._accepted
         self.addrs = [str(a) for a in self.host.get_addrs()]
         log.info("P2P peer ID %s, listening on %s", self.peer_id, ", ".join(self.addrs) or "-")
         self._update()
@@ -137,6 +144,10 @@ class P2PService:
 
     def announce(self, share: Share) -> None:
         self.gossip.announce(share.serialize())
+
+    def _accepted(self, shares: list[Share]) -> None:
+        for share in shares:
+            self.recent.add(share.info.height, share.hash)
 
     # --- peers ----------------------------------------------------------------------------------------
     def _sync_peers(self) -> list[str]:

@@ -75,6 +75,30 @@ class MainChainIndex:
         return record is not None and self.at(record.height) == share_hash
 
 
+class RecentShares:
+    """Hashes of every share near the tip by height, main chain or not (what :class:`GetRecent` serves)."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self._by_height: dict[int, set[bytes]] = {}
+        self._top = -1
+
+    def add(self, height: int, share_hash: bytes) -> None:
+        if height < self._top - self.keep:
+            return
+        self._by_height.setdefault(height, set()).add(share_hash)
+        if height > self._top:
+            self._top = height
+            for old in [h for h in self._by_height if h < height - self.keep]:
+                del self._by_height[old]
+
+    def hashes(self, depth: int) -> list[bytes]:
+        """Shares at most ``depth`` heights below the highest one, lowest heights first."""
+        low = self._top - min(depth, self.keep)
+        return [h for height in sorted(k for k in self._by_height if k >= low)
+                for h in sorted(self._by_height[height])]
+
+
 def locator(index: MainChainIndex, max_entries: int = 64) -> tuple[bytes, ...]:
     """The tip, the 10 shares below it, then exponentially spaced ancestors, ending with the oldest."""
     if not len(index):

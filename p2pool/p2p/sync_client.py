@@ -27,6 +27,7 @@ from p2pool.p2p.messages import (
     REPLY_TO,
     FrameDecoder,
     GetHashes,
+    GetRecent,
     GetSharesByHash,
     GetTip,
     Hashes,
@@ -58,6 +59,8 @@ class SyncConfig:
     tip_interval: float = 10.0
     # Levels of missing parents fetched by hash before falling back to a full sync with that peer.
     parent_rounds: int = 8
+    # Heights below the tip reconciled share by share with each peer (side shares gossip dropped).
+    recent_depth: int = 10
     pow_kernel: str = "hashlib"
 
 
@@ -167,15 +170,48 @@ class SyncClient:
             with trio.move_on_after(self.config.tip_interval):
                 await self._wake.wait()
             self._wake = trio.Event()
-            if trio.current_time() - self._last_poll >= self.config.tip_interval:
+            polled = trio.current_time() - self._last_poll >= self.config.tip_interval
+            if polled:
                 await self.poll_all()
             await self.catch_up()
+            if polled:
+                await self.reconcile_all()
 
     async def poll_all(self) -> None:
         self._last_poll = trio.current_time()
         async with trio.open_nursery() as nursery:
             for peer in self.hooks.peers():
                 nursery.start_soon(self.poll_tip, peer)
+
+    async def reconcile_all(self) -> None:
+        async with trio.open_nursery() as nursery:
+            for peer in self.hooks.peers():
+                nursery.start_soon(self.reconcile, peer)
+
+    async def reconcile(self, peer: str) -> int:
+        """Fetch the shares near the tip that ``peer`` has and we lack; returns how many joined."""
+        try:
+            reply = await self.request(peer, GetRecent(self.config.recent_depth))
+        except RequestFailed:
+            return 0
+        assert isinstance(reply, Hashes)
+        wanted = [h for h in reply.hashes if h not in self.chain and h not in self.chain.orphans]
+        joined = 0
+        for start in range(0, len(wanted), MAX_BY_HASH):
+            joined += await self._fetch_and_add(peer, wanted[start : start + MAX_BY_HASH])
+        return joined
+
+    async def _fetch_and_add(self, peer: str, hashes: list[bytes]) -> int:
+        try:
+            reply = await self.request(peer, GetSharesByHash(tuple(hashes)))
+        except RequestFailed:
+            return 0
+        assert isinstance(reply, Shares)
+        shares = self.check_batch(peer, reply.shares, set(hashes))
+        if not shares:
+            return 0
+        await self._apply([(peer, s) for s in sorted(shares, key=lambda s: s.info.height)])
+        return sum(1 for s in shares if s.hash in self.chain)
 
     async def catch_up(self) -> None:
         """Download from the best peers until no peer announces more work than we have."""
@@ -283,14 +319,20 @@ class SyncClient:
         return shares
 
     async def _apply(self, items: list[tuple[str, Share]]) -> None:
+        missing: dict[str, list[bytes]] = {}
         for start in range(0, len(items), _APPLY_CHUNK):
             chunk = items[start : start + _APPLY_CHUNK]
             results = self.pool.add_shares([share for _, share in chunk], source="sync")
             for (peer, _), result in zip(chunk, results, strict=True):
                 if result.status is AddStatus.INVALID:
                     self.hooks.penalize(peer, Offense.INVALID_SHARE, f"invalid share in sync: {result.error}")
+                missing.setdefault(peer, []).extend(result.missing)
             self.hooks.changed()
             await trio.lowlevel.checkpoint()
+        # Uncles (or parents) the synced shares name but the inventory did not list.
+        for peer, hashes in missing.items():
+            if hashes:
+                await self.fetch_parents(peer, tuple(hashes))
 
     # --- parents of a gossiped share ------------------------------------------------------------------
     async def fetch_parents(self, peer: str, missing: tuple[bytes, ...]) -> bool:

@@ -22,6 +22,7 @@ from p2pool.p2p.messages import (
     FrameDecoder,
     GetHashes,
     GetPeers,
+    GetRecent,
     GetShares,
     GetSharesByHash,
     GetTip,
@@ -35,7 +36,7 @@ from p2pool.p2p.messages import (
 )
 from p2pool.p2p.scoring import Offense
 from p2pool.p2p.stream import StreamClosed, read_message, write_message
-from p2pool.p2p.sync import MainChainIndex, following
+from p2pool.p2p.sync import MainChainIndex, RecentShares, following
 from sharechain.bitcoin.transaction import NULL_HASH
 from sharechain.chain import ShareChain
 from sharechain.store import ShareStore
@@ -58,11 +59,12 @@ class ServerHooks:
 
 
 class SyncServer:
-    def __init__(self, chain: ShareChain, store: ShareStore, index: MainChainIndex, hooks: ServerHooks,
-                 idle_timeout: float = 60.0) -> None:
+    def __init__(self, chain: ShareChain, store: ShareStore, index: MainChainIndex, recent: RecentShares,
+                 hooks: ServerHooks, idle_timeout: float = 60.0) -> None:
         self.chain = chain
         self.store = store
         self.index = index
+        self.recent = recent
         self.hooks = hooks
         self.idle_timeout = idle_timeout
 
@@ -80,6 +82,8 @@ class SyncServer:
             return Shares(self._raw_shares(hashes))
         if isinstance(request, GetSharesByHash):
             return Shares(self._raw_shares([h for h in request.hashes if h in self.chain]))
+        if isinstance(request, GetRecent):
+            return Hashes(tuple(self.recent.hashes(request.depth)[-MAX_HASHES:]))
         if isinstance(request, GetPeers):
             return Peers(tuple(self.hooks.known_peers(peer)[:MAX_PEERS]))
         raise RemoteProtocolError(f"{type(request).__name__} is a reply, not a request")

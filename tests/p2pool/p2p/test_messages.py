@@ -12,6 +12,7 @@ from p2pool.p2p.messages import (
     FrameDecoder,
     GetHashes,
     GetPeers,
+    GetRecent,
     GetShares,
     GetSharesByHash,
     GetTip,
@@ -47,7 +48,7 @@ def test_exact_bytes_of_get_tip_and_tip():
 @pytest.mark.parametrize("message", [
     GetTip(), GetPeers(), Tip(H2, 123456, 2**200 + 5), Tip(b"\x00" * 32, -1, 0),
     GetShares((H1, H2), b"\x00" * 32, 500), GetHashes((H1,), H2, 20000), Shares((b"abc", b"", b"x" * 1000)),
-    GetSharesByHash((H1, H2)), Hashes(()), Hashes((H1,) * 100), Peers(("/ip4/1.2.3.4/tcp/9338/p2p/12D3Koo",)),
+    GetSharesByHash((H1, H2)), Hashes(()), Hashes((H1,) * 100), GetRecent(10), Peers(("/ip4/1.2.3.4/tcp/9338/p2p/12D3Koo",)),
 ])
 def test_round_trip(message):
     assert decode_all(encode(message)) == [message]

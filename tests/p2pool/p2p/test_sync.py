@@ -123,3 +123,15 @@ def test_best_peer_and_progress():
     assert behind.target_height == 12 and behind.behind and 0 < behind.fraction < 1
     level = progress(11, tips, 150, syncing=False, behind_threshold=3)
     assert not level.behind and level.target_height == 11 and level.fraction == 1.0
+
+
+def test_recent_shares_keep_every_share_near_the_top():
+    from p2pool.p2p.sync import RecentShares
+
+    recent = RecentShares(keep=3)
+    for height, tag in [(1, 1), (2, 2), (2, 3), (3, 4), (5, 5), (4, 6)]:
+        recent.add(height, bytes([tag]) * 32)
+    assert recent.hashes(10) == [bytes([t]) * 32 for t in (2, 3, 4, 6, 5)]  # heights 2..5
+    assert recent.hashes(1) == [bytes([6]) * 32, bytes([5]) * 32]
+    recent.add(1, b"\x09" * 32)  # too old to keep
+    assert b"\x09" * 32 not in recent.hashes(10)
