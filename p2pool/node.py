@@ -105,7 +105,7 @@ class Node:
         await trio.sleep_forever()
 
     async def _start_api(self, nursery: trio.Nursery, pool: Pool) -> tuple[str, int]:
-        api = Api(pool.status, pool.problems, self.metrics)
+        api = Api(pool.status, pool.problems, self.metrics, self.p2p.control if self.p2p else None)
         api_host, api_port = self.config.api_endpoint()
         return api_host, await nursery.start(serve_http, api.handle, api_host, api_port)
 

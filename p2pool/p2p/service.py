@@ -20,12 +20,11 @@ from p2pool.metrics import NodeMetrics
 from p2pool.p2p.banlist import BanList
 from p2pool.p2p.gossip import ShareGossip
 from p2pool.p2p.host import IDENTITY_FILE, ProtocolNames, build_host, load_identity, parse_listen, parse_peer
-from p2pool.p2p.messages import GetPeers, Peers
+from p2pool.p2p.messages import MAX_RECENT_DEPTH, GetPeers, Peers
 from p2pool.p2p.peers import PeerConfig, PeerEvents, PeerManager
 from p2pool.p2p.peerstore import AddressBook
 from p2pool.p2p.ratelimit import RateLimiter
 from p2pool.p2p.scoring import Offense
-from p2pool.p2p.messages import MAX_RECENT_DEPTH
 from p2pool.p2p.sync import MainChainIndex, RecentShares, SyncProgress, progress
 from p2pool.p2p.sync_client import ClientHooks, RequestFailed, SyncClient, SyncConfig
 from p2pool.p2p.sync_server import ServerHooks, SyncServer
@@ -182,6 +181,21 @@ class P2PService:
 
     def _allow_request(self, peer: str, cost: float) -> bool:
         return not self.peers.is_banned(peer) and self._request_limit.allow(peer, trio.current_time(), cost)
+
+    async def control(self, action: str, argument: str) -> tuple[bool, str]:
+        """The operator's peer control (the API's POST /api/p2p/connect and /disconnect)."""
+        if action == "disconnect":
+            if argument not in self.peers.connected():
+                return False, f"not connected to {argument}"
+            self.peers.disconnect(argument)
+            return True, f"disconnecting {argument}"
+        try:
+            info = parse_peer(argument)
+        except ValueError as exc:
+            return False, str(exc)
+        if await self.peers.connect(info, "operator"):
+            return True, f"connected to {info.peer_id}"
+        return False, f"could not connect to {argument}"
 
     # --- gossip ---------------------------------------------------------------------------------------
     async def _on_gossip(self, peer: str, raw: bytes) -> bool:

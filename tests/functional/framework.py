@@ -1,8 +1,10 @@
 """Functional-test framework in the manner of Bitcoin Core's: real nodes, waits on observable state.
 
-``NodeProcess`` runs ``otedama run`` as a real child process on 127.0.0.1 with free ports and its
-own datadir; tests poll its HTTP API (never sleep for a fixed time) through :func:`wait_until`.
-Every wait is multiplied by ``OTEDAMA_TIMEOUT_FACTOR`` (default 1) for slow machines.
+``NodeProcess`` runs ``otedama run`` (or ``otedama bootstrap``, a seed node) as a real child process
+on 127.0.0.1 with free ports and its own datadir; tests poll its HTTP API (never sleep for a fixed
+time) through :func:`wait_until`. :func:`connect_nodes` and :func:`sync_sharechains` state and await
+a topology. Every wait is multiplied by ``OTEDAMA_TIMEOUT_FACTOR`` (default 1) for slow machines.
+(In-process federations, for tests that drive nodes directly, are in ``federation.py``.)
 """
 
 from __future__ import annotations
@@ -50,9 +52,10 @@ def wait_until(predicate: Callable[[], T], timeout: float = 60, what: str = "con
 class NodeProcess:
     """One ``otedama run`` child process."""
 
-    def __init__(self, datadir: Path, *extra_args: str, name: str = "node") -> None:
+    def __init__(self, datadir: Path, *extra_args: str, name: str = "node", command: str = "run") -> None:
         self.datadir = datadir
         self.name = name
+        self.command = command
         self.stratum_port = free_port()
         self.api_port = free_port()
         self.p2p_port = free_port()
@@ -63,9 +66,9 @@ class NodeProcess:
     @property
     def args(self) -> list[str]:
         p2p = [] if "--no-p2p" in self.extra_args else ["--p2p", f"/ip4/127.0.0.1/tcp/{self.p2p_port}"]
-        return [sys.executable, "-m", "p2pool", "run", "--datadir", str(self.datadir),
-                "--stratum", f"127.0.0.1:{self.stratum_port}", "--api", f"127.0.0.1:{self.api_port}",
-                *p2p, *self.extra_args]
+        stratum = ["--stratum", f"127.0.0.1:{self.stratum_port}"] if self.command == "run" else []
+        return [sys.executable, "-m", "p2pool", self.command, "--datadir", str(self.datadir), *stratum,
+                "--api", f"127.0.0.1:{self.api_port}", *p2p, *self.extra_args]
 
     def start(self) -> NodeProcess:
         self.datadir.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +97,23 @@ class NodeProcess:
     def status(self) -> dict[str, Any]:
         return self.get("/api/status")
 
+    def post(self, path: str, body: str) -> Any:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.api_port}{path}", data=body.encode(), method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return json.loads(reply.read())
+        except urllib.error.HTTPError as exc:
+            return json.loads(exc.read())
+
+    @property
+    def p2p_addr(self) -> str:
+        """This node's full multiaddr, as peers dial it."""
+        return f"/ip4/127.0.0.1/tcp/{self.p2p_port}/p2p/{self.status()['peer_id']}"
+
+    def tip(self) -> tuple[str | None, int]:
+        sharechain = self.status()["sharechain"]
+        return sharechain["tip"], sharechain["shares"]
+
     def kill(self) -> None:
         """``kill -9``: no chance to flush or close anything."""
         if self.process is not None and self.process.poll() is None:
@@ -118,3 +138,28 @@ class NodeProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def connect_nodes(a: NodeProcess, b: NodeProcess, timeout: float = 30) -> None:
+    """``a`` dials ``b`` (through a's local API); returns once each lists the other as a peer."""
+    reply = a.post("/api/p2p/connect", b.p2p_addr)
+    assert reply.get("ok"), f"{a.name} could not connect to {b.name}: {reply}"
+    a_id, b_id = a.status()["peer_id"], b.status()["peer_id"]
+
+    def linked() -> bool:
+        return (any(p["id"] == b_id for p in a.status()["p2p"]["peers"])
+                and any(p["id"] == a_id for p in b.status()["p2p"]["peers"]))
+
+    wait_until(linked, timeout, f"{a.name} and {b.name} to see each other")
+
+
+def sync_sharechains(nodes: list[NodeProcess], timeout: float = 60) -> str:
+    """Wait until every node reports the same sharechain tip and share count; returns the tip."""
+    def same() -> str | None:
+        tips = {node.tip() for node in nodes}
+        return next(iter(tips))[0] if len(tips) == 1 else None
+
+    try:
+        return wait_until(same, timeout, f"{len(nodes)} sharechains to agree")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: " + "; ".join(f"{n.name} {n.tip()}" for n in nodes)) from None

@@ -1,0 +1,58 @@
+"""A 3|2 partition that mines on both sides, then heals: every node converges on the heavier chain
+and computes the same payouts."""
+
+from __future__ import annotations
+
+from sharechain.bitcoin.address import encode_segwit
+from sharechain.bitcoin.hashing import hash160, hash_to_int
+from sharechain.params import DEVNET
+from tests.functional.federation import connect_nodes, federation, peer_id, sync_sharechains, wait_for
+from tests.functional.sharegen import make_chain
+
+VALUE = 50_0000_0000
+
+
+def address(n: int) -> str:
+    return encode_segwit(DEVNET.address_format.bech32_hrp, 0, hash160(b"partition" + bytes([n])))
+
+
+async def test_partition_heals_to_the_heaviest_chain(tmp_path):
+    history = make_chain(30)
+    base = history[-1].info.height
+    async with federation(tmp_path) as fed:
+        a0 = await fed.add_node(shares=history)
+        side_a = [a0, await fed.add_node(a0, shares=history), await fed.add_node(a0, shares=history)]
+        b0 = await fed.add_node(shares=history)
+        side_b = [b0, await fed.add_node(b0, shares=history)]
+        fed.mine(side_a[0], address(0))
+        fed.mine(side_a[1], address(1))
+        fed.mine(side_b[0], address(2))
+        # Each side builds its own chain on the common history, unaware of the other.
+        await wait_for(lambda: all(n.pool.chain.tip.height >= base + 10 for n in side_a + side_b),
+                       "ten new shares on both sides", timeout=120)
+        fed.stop_mining()
+        tip_a = await sync_sharechains(side_a, all_shares=False)
+        tip_b = await sync_sharechains(side_b, all_shares=False)
+        assert tip_a != tip_b
+        assert tip_b not in side_a[0].pool.chain and tip_a not in side_b[0].pool.chain
+        records = {tip_a: side_a[0].pool.chain.get(tip_a), tip_b: side_b[0].pool.chain.get(tip_b)}
+        heaviest = max(records, key=lambda h: (records[h].chain_work, -hash_to_int(h)))
+        assert {peer_id(n) for n in side_b}.isdisjoint(p for n in side_a for p in n.p2p.peers.connected())
+
+        await connect_nodes(side_a[2], side_b[0])  # heal
+        nodes = side_a + side_b
+        final = await sync_sharechains(nodes, timeout=60)
+        assert final == heaviest
+        # Every node now holds both sides' shares, and every node splits a coinbase the same way:
+        # for the tip and for each of the last ten main-chain shares.
+        main = [r.hash for r in nodes[0].pool.chain.main_chain(10)]
+        for share_hash in main:
+            expected = nodes[0].pool.chain.payouts(share_hash, VALUE)
+            assert len(expected) >= 2
+            for node in nodes[1:]:
+                assert node.pool.chain.payouts(share_hash, VALUE) == expected
+        # And the next share any of them would mine pays alike.
+        script = bytes.fromhex("0014") + b"\x07" * 20
+        now = max(r.timestamp for r in nodes[0].pool.chain.main_chain(11)) + 1
+        prepared = {repr(node.pool.chain.prepare(script, now, VALUE)) for node in nodes}
+        assert len(prepared) == 1
