@@ -4,7 +4,9 @@ Around libp2p 0.8.1's defaults: its per-topic spam limit (10 messages/s, silentl
 own) and its IP-diversity mesh rule are turned off, because our own per-peer limits and scoring
 apply instead; its 32-message subscription queue is drained continuously (every share is handled
 in the validator, not from the subscription); message IDs are content hashes, so a share relayed
-by several peers is one message. Gossip is never the only way a share arrives: sync covers losses.
+by several peers is one message. Its blacklist is not used (in 0.8.1 blacklisting a peer whose
+stream is already gone raises inside pubsub and stops it): the validator refuses banned peers.
+Gossip is never the only way a share arrives: sync covers losses.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from sharechain.share import MAX_SHARE_SIZE
 log = logging.getLogger("otedama.p2p.gossip")
 _OUTBOX = 1024
 
-# Called with (forwarding peer, raw share); True to accept and forward.
-ShareValidator = Callable[[str, bytes], Awaitable[bool]]
+# Called with (forwarding peer, originating peer, raw share); True to accept and forward.
+ShareValidator = Callable[[str, str, bytes], Awaitable[bool]]
 
 
 def _message_id(message: rpc_pb2.Message) -> bytes:
@@ -60,10 +62,6 @@ class ShareGossip:
             self.dropped += 1
             log.warning("gossip outbox full: a share was not announced (peers will sync it)")
 
-    def block(self, peer: str) -> None:
-        """Ignore everything ``peer`` publishes or forwards (a banned peer)."""
-        self.pubsub.add_to_blacklist(ID.from_base58(peer))
-
     def mesh_size(self) -> int:
         return len(self.router.mesh.get(self.topic, ()))
 
@@ -88,4 +86,8 @@ class ShareGossip:
     async def _validator(self, forwarder: ID, message: rpc_pb2.Message) -> bool:
         if forwarder == self.host.get_id():
             return True  # our own share, validated when our miner found it
-        return await self._validate_share(str(forwarder), bytes(message.data))
+        try:
+            origin = str(ID(message.from_id))
+        except ValueError:
+            origin = ""
+        return await self._validate_share(str(forwarder), origin, bytes(message.data))

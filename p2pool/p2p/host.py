@@ -107,11 +107,27 @@ def build_host(key_pair: KeyPair, listen: list[multiaddr.Multiaddr], max_connect
     """A libp2p host on TCP, secured only with Noise, multiplexed with yamux.
 
     libp2p's own connection manager would dial every address in its peer store until it holds 100
-    connections; ours (:mod:`p2pool.p2p.peers`) decides whom to dial, so that one is kept idle, and
-    its pruning only starts above ``max_connections``.
+    connections; ours (:mod:`p2pool.p2p.peers`) decides whom to dial, so that one is stopped once
+    the host runs (:func:`stop_auto_connector`), and its pruning only starts above ``max_connections``.
     """
     noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
     connections = ConnectionConfig(max_connections=max_connections + 16, min_connections=0, low_watermark=0,
                                    high_watermark=max_connections + 8, auto_connect_interval=3600.0)
     return new_host(key_pair=key_pair, listen_addrs=listen, sec_opt={NOISE_PROTOCOL_ID: noise},
                     muxer_preference="YAMUX", connection_config=connections)
+
+
+async def stop_auto_connector(host: IHost) -> None:
+    """Stop libp2p's connection manager from dialing every peer it has heard of (ours decides)."""
+    auto = getattr(host.get_network(), "auto_connector", None)
+    if auto is not None:
+        await auto.stop()
+
+
+async def close_host(host: IHost) -> None:
+    """Close every connection explicitly, having first forgotten every peer address so that nothing
+    (gossipsub retries its streams to departing peers) dials again while the host goes down."""
+    peerstore = host.get_peerstore()
+    for peer in peerstore.peer_ids():
+        peerstore.clear_addrs(peer)
+    await host.close()

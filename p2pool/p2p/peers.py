@@ -23,9 +23,12 @@ from libp2p.peer.peerinfo import PeerInfo
 from p2pool.p2p.banlist import BanList
 from p2pool.p2p.host import ADDRESS_ERRORS, peer_addr
 from p2pool.p2p.peerstore import AddressBook, AddressError
-from p2pool.p2p.scoring import Offense, PeerScores
+from p2pool.p2p.scoring import Offense, PeerScores, ScoreConfig
 
 log = logging.getLogger("otedama.p2p.peers")
+# A share with valid proof of work that breaks a rule is deliberate (it cost work to make), as Bitcoin
+# Core treats an invalid block: banned at once. The rest keep the scoring module's defaults.
+SCORES = ScoreConfig(invalid_share=-120.0)  # below the ban threshold even from the best score
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class PeerManager:
     events: PeerEvents
     bootstrap: list[PeerInfo]
     config: PeerConfig = PeerConfig()
-    scores: PeerScores = field(default_factory=PeerScores)
+    scores: PeerScores = field(default_factory=lambda: PeerScores(SCORES))
     wall_clock: Callable[[], float] = time.time
     inbound: set[str] = field(default_factory=set)
     outbound: set[str] = field(default_factory=set)
@@ -156,8 +159,8 @@ class PeerManager:
         with trio.move_on_after(5):
             try:
                 await self.host.disconnect(ID.from_base58(peer))
-            except (BaseLibp2pError, OSError, trio.BrokenResourceError):
-                pass
+            except (BaseLibp2pError, OSError, trio.BrokenResourceError) as exc:
+                log.debug("disconnecting %s: %s", peer, exc)
 
     # --- running -------------------------------------------------------------------------------------------
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:

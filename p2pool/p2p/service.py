@@ -19,7 +19,16 @@ from libp2p.peer.id import ID
 from p2pool.metrics import NodeMetrics
 from p2pool.p2p.banlist import BanList
 from p2pool.p2p.gossip import ShareGossip
-from p2pool.p2p.host import IDENTITY_FILE, ProtocolNames, build_host, load_identity, parse_listen, parse_peer
+from p2pool.p2p.host import (
+    IDENTITY_FILE,
+    ProtocolNames,
+    build_host,
+    close_host,
+    load_identity,
+    parse_listen,
+    parse_peer,
+    stop_auto_connector,
+)
 from p2pool.p2p.messages import MAX_RECENT_DEPTH, GetPeers, Peers
 from p2pool.p2p.peers import PeerConfig, PeerEvents, PeerManager
 from p2pool.p2p.peerstore import AddressBook
@@ -109,20 +118,27 @@ class P2PService:
             self.book.close()
 
     async def _run_host(self, stop: trio.Event, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        """The host and our tasks, shielded from outside cancellation until ``stop``: cancelled libp2p
-        internals leave sockets open, so on the way out every connection is closed first, explicitly."""
+        """The host and our tasks, shielded from outside cancellation until ``stop``.
+
+        libp2p cancelled from outside leaves sockets open, so the way out is ordered: first our own
+        tasks stop (nothing dials any more), then every connection is closed explicitly while libp2p
+        still runs, then its services (gossip) are cancelled.
+        """
         self.host.set_stream_handler(self.names.sync, self.server.handle)
         with trio.CancelScope(shield=True):
-            async with self.host.run(self.listen), trio.open_nursery() as nursery:
-                await self._start(nursery, task_status)
-                await stop.wait()
+            async with self.host.run(self.listen), trio.open_nursery() as services:
+                await stop_auto_connector(self.host)
+                await services.start(self.gossip.run)
+                async with trio.open_nursery() as workers:
+                    await self._start(workers, task_status)
+                    await stop.wait()
+                    workers.cancel_scope.cancel()
                 with trio.move_on_after(5):
-                    await self.host.close()
-                nursery.cancel_scope.cancel()
+                    await close_host(self.host)
+                services.cancel_scope.cancel()
 
     async def _start(self, nursery: trio.Nursery, task_status: Any) -> None:
         """Our tasks in ``nursery``; ``started`` with our listen addresses once they run."""
-        await nursery.start(self.gossip.run)
         await nursery.start(self.peers.run)
         nursery.start_soon(self.client.run)
         nursery.start_soon(self._initial_deadline)
@@ -163,7 +179,7 @@ class P2PService:
         self._update()
 
     def _banned(self, peer: str) -> None:
-        self.gossip.block(peer)
+        self.client.forget(peer)
 
     async def _exchange(self, peer: str) -> None:
         """A new peer: learn its tip (and sync if it is ahead) and the peers it knows."""
@@ -198,9 +214,9 @@ class P2PService:
         return False, f"could not connect to {argument}"
 
     # --- gossip ---------------------------------------------------------------------------------------
-    async def _on_gossip(self, peer: str, raw: bytes) -> bool:
+    async def _on_gossip(self, peer: str, origin: str, raw: bytes) -> bool:
         """Validate a gossiped share in full; True lets gossipsub forward it."""
-        if self.peers.is_banned(peer):
+        if self.peers.is_banned(peer) or self.peers.is_banned(origin):
             return False
         if len(raw) > MAX_SHARE_SIZE:
             self.peers.penalize(peer, Offense.OVERSIZED_MESSAGE, f"gossiped share of {len(raw)} bytes")
@@ -217,9 +233,11 @@ class P2PService:
             self.client.note_share(peer, share.hash)
             return True
         result = self.pool.add_share(share, source=f"peer {peer[-8:]}")
-        if result.status is AddStatus.INVALID:
+        if result.status is AddStatus.INVALID and _peers_fault(result.error):
             self.peers.penalize(peer, Offense.INVALID_SHARE, f"invalid share {hash_to_hex(share.hash)[:16]}: "
                                                              f"{result.error}")
+            return False
+        if result.status is AddStatus.INVALID:
             return False
         if result.status is AddStatus.ORPHAN:
             await self.client.fetch_parents(peer, result.missing)
@@ -256,3 +274,8 @@ class P2PService:
                     "banned": len(self.peers.bans.active(time.time())),
                     "known_addresses": len(self.book)},
         }
+
+
+def _peers_fault(error: str | None) -> bool:
+    """Every broken rule is the sender's fault but one: a timestamp ahead of *our* clock (ours may lag)."""
+    return "in the future" not in (error or "")

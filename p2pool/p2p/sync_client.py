@@ -18,7 +18,7 @@ from libp2p.abc import IHost
 from libp2p.custom_types import TProtocol
 from libp2p.exceptions import BaseLibp2pError
 from libp2p.peer.id import ID
-from libp2p.protocol_muxer.exceptions import ProtocolNotSupportedError
+from libp2p.protocol_muxer.exceptions import MultiselectClientError, ProtocolNotSupportedError
 
 from kernels.factory import verify_headers
 from p2pool.p2p.messages import (
@@ -110,7 +110,7 @@ class SyncClient:
         try:
             stream = await self.host.new_stream(ID.from_base58(peer), [self.protocol])
         except (BaseLibp2pError, OSError, trio.BrokenResourceError, ValueError) as exc:
-            if isinstance(exc.__cause__, ProtocolNotSupportedError):
+            if _unsupported(exc):
                 self.hooks.foreign(peer)
             raise RequestFailed(f"cannot open a sync stream to {peer}: {exc}") from None
         try:
@@ -324,7 +324,7 @@ class SyncClient:
             chunk = items[start : start + _APPLY_CHUNK]
             results = self.pool.add_shares([share for _, share in chunk], source="sync")
             for (peer, _), result in zip(chunk, results, strict=True):
-                if result.status is AddStatus.INVALID:
+                if result.status is AddStatus.INVALID and "in the future" not in (result.error or ""):
                     self.hooks.penalize(peer, Offense.INVALID_SHARE, f"invalid share in sync: {result.error}")
                 missing.setdefault(peer, []).extend(result.missing)
             self.hooks.changed()
@@ -361,3 +361,11 @@ class SyncClient:
         self.tips.pop(peer, None)
         await self.poll_tip(peer)
         return all(h in self.chain for h in missing)
+
+
+def _unsupported(exc: BaseException) -> bool:
+    """Whether opening a stream failed because the peer does not speak the protocol (another network)."""
+    cause = exc.__cause__
+    if isinstance(cause, ProtocolNotSupportedError):
+        return True
+    return isinstance(cause, MultiselectClientError) and "not supported" in str(cause)

@@ -117,6 +117,7 @@ class Federation:
     nodes: list[Node] = field(default_factory=list)
     miners: dict[int, trio.CancelScope] = field(default_factory=dict)
     scopes: dict[int, trio.CancelScope] = field(default_factory=dict)
+    stopped: dict[int, trio.Event] = field(default_factory=dict)
 
     async def add_node(self, *bootstrap: Node, shares: Sequence = (), network_name: str = "devnet",
                        p2p: dict[str, Any] | None = None, name: str | None = None, seed: bool = False,
@@ -131,17 +132,30 @@ class Federation:
                             bootstrap=[p2p_addr(b) for b in bootstrap], miner=False, seed=seed,
                             stratum_submit_interval=2.0,
                             extra={"p2p": {"sync": SyncConfig(tip_interval=2.0), **(p2p or {})}})
-        node = Node(config)
-        scope = trio.CancelScope()
-        self.scopes[index] = scope
-        await self.nursery.start(self._run_node, node, scope)
-        self.nodes.append(node)
-        return node
+        self.nodes.append(Node(config))
+        await self._start(index)
+        return self.nodes[index]
 
-    async def _run_node(self, node: Node, scope: trio.CancelScope, *, task_status: Any = trio.TASK_STATUS_IGNORED
-                        ) -> None:
-        with scope:
-            await node.run(task_status=task_status)
+    async def _start(self, index: int) -> None:
+        self.scopes[index] = trio.CancelScope()
+        self.stopped[index] = trio.Event()
+        await self.nursery.start(self._run_node, index)
+
+    async def _run_node(self, index: int, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            with self.scopes[index]:
+                await self.nodes[index].run(task_status=task_status)
+        finally:
+            self.stopped[index].set()
+
+    async def restart_node(self, node: Node) -> Node:
+        """Stop ``node`` (cleanly, as on SIGTERM) and start it again on the same data directory."""
+        index = self.nodes.index(node)
+        self.stop_node(node)
+        await self.stopped[index].wait()
+        self.nodes[index] = Node(node.config)
+        await self._start(index)
+        return self.nodes[index]
 
     def stop_node(self, node: Node) -> None:
         index = self.nodes.index(node)

@@ -1,0 +1,156 @@
+"""A scriptable misbehaving peer: a real libp2p host (TCP, Noise, yamux, GossipSub) that speaks the
+network's protocols and says whatever a test tells it to: invalid shares, malformed or oversized
+frames, floods of requests, shares of another network."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import multiaddr
+import trio
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.exceptions import BaseLibp2pError
+from libp2p.peer.id import ID
+from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.tools.anyio_service import background_trio_service
+
+from p2pool.p2p.gossip import _message_id
+from p2pool.p2p.host import ProtocolNames, build_host, close_host, parse_peer, stop_auto_connector
+from p2pool.p2p.messages import (
+    FrameDecoder,
+    GetHashes,
+    GetPeers,
+    GetRecent,
+    GetTip,
+    Hashes,
+    Message,
+    Peers,
+    Shares,
+    Tip,
+    encode,
+)
+from p2pool.p2p.stream import StreamClosed, read_message
+from sharechain.bitcoin.transaction import NULL_HASH
+from sharechain.params import NetworkParams
+
+LISTEN = [multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]
+
+
+class ConnectionGone(Exception):
+    """The bad peer has no usable connection to that peer any more."""
+
+
+class BadPeer:
+    def __init__(self, params: NetworkParams) -> None:
+        self.names = ProtocolNames.for_network(params)
+        self.host = build_host(create_new_key_pair(), LISTEN)
+        self.peer_id = str(self.host.get_id())
+        self.router = GossipSub(protocols=[PROTOCOL_ID_V11, PROTOCOL_ID], degree=6, degree_low=4, degree_high=12,
+                                heartbeat_interval=1, spam_protection_enabled=False, eclipse_protection_enabled=False)
+        self.pubsub = Pubsub(self.host, self.router, msg_id_constructor=_message_id)
+        self.host.set_stream_handler(self.names.sync, self._answer)
+
+    async def _answer(self, stream: Any) -> None:
+        """Answer sync requests as a peer with an empty sharechain would (it passes for one of us)."""
+        replies = {GetTip: Tip(NULL_HASH, -1, 0), GetPeers: Peers(())}
+        try:
+            while (request := await read_message(stream, FrameDecoder())) is not None:
+                reply = replies.get(type(request), Hashes(()) if type(request) in (GetHashes, GetRecent) else Shares(()))
+                await stream.write(encode(reply))
+        except (StreamClosed, BaseLibp2pError, ValueError):
+            pass
+        finally:
+            with trio.move_on_after(1):
+                try:
+                    await stream.close()
+                except BaseLibp2pError:
+                    pass
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self._run_shielded, stop)
+            task_status.started()
+            try:
+                await trio.sleep_forever()
+            finally:
+                stop.set()
+
+    async def _run_shielded(self, stop: trio.Event, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        # As in the node: libp2p cancelled from outside leaves sockets open, so close the host first.
+        with trio.CancelScope(shield=True):
+            async with self.host.run(LISTEN), background_trio_service(self.pubsub), \
+                    background_trio_service(self.router), trio.open_nursery() as nursery:
+                await stop_auto_connector(self.host)
+                await self.pubsub.wait_until_ready()
+                nursery.start_soon(self._drain, await self.pubsub.subscribe(self.names.shares_topic))
+                task_status.started()
+                await stop.wait()
+                with trio.move_on_after(5):
+                    await close_host(self.host)
+                nursery.cancel_scope.cancel()
+
+    async def _drain(self, subscription: Any) -> None:
+        while True:
+            await subscription.get()
+
+    async def connect(self, addr: str) -> bool:
+        """Dial ``addr`` afresh (dropping what is left of an earlier connection the other side closed)."""
+        info = parse_peer(addr)
+        try:
+            with trio.fail_after(10):
+                await self.host.disconnect(info.peer_id)
+                await self.host.connect(info)
+            return True
+        except (BaseLibp2pError, OSError, trio.TooSlowError):
+            return False
+
+    def connected_to(self, peer: str) -> bool:
+        return bool(self.host.get_network().get_connections(ID.from_base58(peer)))
+
+    async def wait_mesh(self, peer: str, timeout: float = 20) -> None:
+        """Until ``peer`` is in our gossip mesh for the shares topic (so a publish reaches it)."""
+        with trio.fail_after(timeout):
+            while ID.from_base58(peer) not in self.router.mesh.get(self.names.shares_topic, set()):
+                await trio.sleep(0.05)
+
+    async def publish(self, data: bytes) -> None:
+        """Gossip ``data`` on the shares topic, valid or not."""
+        await self.pubsub.publish(self.names.shares_topic, data)
+
+    async def send(self, peer: str, data: bytes, *, protocol: str | None = None) -> Message | None:
+        """Open a sync stream, write ``data`` as is and return the reply (None: the stream was closed).
+
+        :class:`ConnectionGone` when no stream can be opened (the peer hung up on us)."""
+        try:
+            with trio.fail_after(10):
+                stream = await self.host.new_stream(ID.from_base58(peer), [protocol or self.names.sync])
+        except (BaseLibp2pError, trio.TooSlowError, OSError) as exc:
+            raise ConnectionGone(str(exc)) from None
+        try:
+            with trio.fail_after(10):
+                await stream.write(data)
+                return await read_message(stream, FrameDecoder())
+        except (BaseLibp2pError, StreamClosed, trio.TooSlowError, OSError):
+            return None
+        finally:
+            with trio.move_on_after(1):
+                try:
+                    await stream.reset()
+                except BaseLibp2pError:
+                    pass
+
+    async def request(self, peer: str, message: Message) -> Message | None:
+        return await self.send(peer, encode(message))
+
+
+def oversized_frame_header(length: int = 64 << 20) -> bytes:
+    """A frame announcing ``length`` bytes, far over the limit: refused before any is buffered."""
+    return struct.pack("<I", length) + b"\x01"
+
+
+def malformed_frame() -> bytes:
+    """A frame of an unknown message type."""
+    return struct.pack("<I", 3) + b"\x7f\x00\x00"
