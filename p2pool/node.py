@@ -114,11 +114,10 @@ class Node:
         config = self.config
         if not config.p2p:
             return ()
-        p2p_config = P2PConfig(
-            listen=tuple(config.p2p), bootstrap=tuple(config.peers_to_dial()),
-            peers=PeerConfig(target_outbound=config.max_outbound, max_inbound=config.max_inbound),
-            **config.extra.get("p2p", {}),
-        )
+        peers = PeerConfig(target_outbound=config.max_outbound, max_inbound=config.max_inbound)
+        p2p_config = P2PConfig(listen=tuple(config.p2p), bootstrap=tuple(config.peers_to_dial()), peers=peers)
+        # Tuning for tests and benchmarks (timers, limits): NodeConfig.extra["p2p"] overrides fields.
+        p2p_config = replace(p2p_config, **config.extra.get("p2p", {}))
         try:
             self.p2p = P2PService(self.params, pool, self.datadir, p2p_config, self.metrics)
         except (AddressError, HostAddressError, PeerStoreError, BanListError) as exc:

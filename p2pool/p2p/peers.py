@@ -45,9 +45,9 @@ class PeerConfig:
 class PeerEvents:
     """What the rest of the service wants to hear about peers."""
 
-    joined: Callable[[str], None]
+    joined: Callable[[str], None]  # a new peer: the service polls its tip and asks it for peers
     left: Callable[[str], None]
-    exchange: Callable[[str], Any]  # async: ask a new peer for the peers it knows
+    ask_peers: Callable[[str], Any]  # async: ask a connected peer for the peers it knows (learn)
     banned: Callable[[str], None]
 
 
@@ -101,6 +101,7 @@ class PeerManager:
         self.me = str(self.host.get_id())
         self._nursery: trio.Nursery | None = None
         self._dialing: set[str] = set()
+        self._asked = 0
 
     # --- queries --------------------------------------------------------------------------------------
     def connected(self) -> list[str]:
@@ -195,6 +196,8 @@ class PeerManager:
         return False
 
     async def _maintain(self, nursery: trio.Nursery) -> None:
+        """Dial toward the outbound target: bootstrap peers first, then the address book; when the book
+        runs dry, ask one connected peer (in turn) for the peers it knows."""
         now = self.wall_clock()
         self.bans.prune(now)
         missing = self.config.target_outbound - len(self.outbound)
@@ -207,8 +210,11 @@ class PeerManager:
             info = _info(peer, addrs)
             if info is not None and all(str(w.peer_id) != peer for w in wanted):
                 wanted.append(info)
-        for info in wanted[: max(missing, len(self.bootstrap))]:
+        for info in wanted[:missing]:
             nursery.start_soon(self.connect, info, "book")
+        if len(wanted) < missing and self.connected():
+            self._asked += 1
+            nursery.start_soon(self.events.ask_peers, self.connected()[self._asked % len(self.connected())])
 
     async def _handle_events(self) -> None:
         async for kind, peer, inbound in self._events_recv:
@@ -238,8 +244,6 @@ class PeerManager:
         else:
             self.outbound.add(peer)
         self.events.joined(peer)
-        if self._nursery is not None:
-            self._nursery.start_soon(self.events.exchange, peer)
 
     def learn(self, source: str, addrs: list[str]) -> int:
         """Addresses a peer told us about go into the address book; returns how many peers were usable."""

@@ -89,7 +89,7 @@ class P2PService:
                 self.recent.add(record.height, record.hash)
         self.book = AddressBook(datadir / "peers.sqlite")
         self.peers = PeerManager(self.host, BanList(datadir / "bans.json"), self.book,
-                                 PeerEvents(self._joined, self._left, self._exchange, self._banned),
+                                 PeerEvents(self._joined, self._left, self._ask_peers, self._banned),
                                  bootstrap, config.peers)
         self.gossip = ShareGossip(self.host, self.names.shares_topic, self._on_gossip)
         self.server = SyncServer(pool.chain, pool.store, self.index, self.recent,
@@ -102,6 +102,7 @@ class P2PService:
         self._request_limit = RateLimiter(*config.request_rate)
         self._state = _State(initial_pending=bool(bootstrap) or len(self.book) > 0)
         self.addrs: list[str] = []
+        self._workers: trio.Nursery | None = None
 
     # --- running -------------------------------------------------------------------------------------
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -139,6 +140,7 @@ class P2PService:
 
     async def _start(self, nursery: trio.Nursery, task_status: Any) -> None:
         """Our tasks in ``nursery``; ``started`` with our listen addresses once they run."""
+        self._workers = nursery
         await nursery.start(self.peers.run)
         nursery.start_soon(self.client.run)
         nursery.start_soon(self._initial_deadline)
@@ -171,6 +173,8 @@ class P2PService:
     def _joined(self, peer: str) -> None:
         log.info("peer %s connected (%d peers)", peer, len(self.peers.connected()))
         self._update()
+        if self._workers is not None:
+            self._workers.start_soon(self._exchange, peer)
 
     def _left(self, peer: str) -> None:
         log.info("peer %s disconnected (%d peers)", peer, len(self.peers.connected()))
@@ -187,6 +191,9 @@ class P2PService:
         if self._state.initial_pending and peer in self.client.tips:
             self._state.initial_pending = False
         self._update()
+        await self._ask_peers(peer)
+
+    async def _ask_peers(self, peer: str) -> None:
         try:
             reply = await self.client.request(peer, GetPeers())
         except RequestFailed:

@@ -121,7 +121,7 @@ class Federation:
 
     async def add_node(self, *bootstrap: Node, shares: Sequence = (), network_name: str = "devnet",
                        p2p: dict[str, Any] | None = None, name: str | None = None, seed: bool = False,
-                       datadir: Path | None = None) -> Node:
+                       datadir: Path | None = None, **overrides: Any) -> Node:
         """Start a node (no built-in miner; see :meth:`mine`) with ``shares`` already in its store."""
         index = len(self.nodes)
         datadir = datadir or self.root / (name or f"node{index}")
@@ -131,7 +131,7 @@ class Federation:
                             stratum="127.0.0.1:0", api="127.0.0.1:0", p2p=["/ip4/127.0.0.1/tcp/0"],
                             bootstrap=[p2p_addr(b) for b in bootstrap], miner=False, seed=seed,
                             stratum_submit_interval=2.0,
-                            extra={"p2p": {"sync": SyncConfig(tip_interval=2.0), **(p2p or {})}})
+                            extra={"p2p": {"sync": SyncConfig(tip_interval=2.0), **(p2p or {})}}, **overrides)
         self.nodes.append(Node(config))
         await self._start(index)
         return self.nodes[index]
