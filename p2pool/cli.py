@@ -100,7 +100,7 @@ def _compact_bits(text: str) -> int:
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    logging.basicConfig(level=level.upper(), format="%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # libp2p logs routine events (a peer going away, a full queue) as errors; ours say what matters.

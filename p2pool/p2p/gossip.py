@@ -4,7 +4,8 @@ Around libp2p 0.8.1's defaults: its per-topic spam limit (10 messages/s, silentl
 own) and its IP-diversity mesh rule are turned off, because our own per-peer limits and scoring
 apply instead; its 32-message subscription queue is drained continuously (every share is handled
 in the validator, not from the subscription); message IDs are content hashes, so a share relayed
-by several peers is one message. Its blacklist is not used (in 0.8.1 blacklisting a peer whose
+by several peers is one message. Every connected peer of our network is a "direct peer", so shares
+are flooded over every connection rather than only the mesh. Its blacklist is not used (in 0.8.1 blacklisting a peer whose
 stream is already gone raises inside pubsub and stops it): the validator refuses banned peers.
 Gossip is never the only way a share arrives: sync covers losses.
 """
@@ -19,6 +20,7 @@ from typing import Any
 import trio
 from libp2p.abc import IHost
 from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
@@ -61,6 +63,24 @@ class ShareGossip:
         except trio.WouldBlock:
             self.dropped += 1
             log.warning("gossip outbox full: a share was not announced (peers will sync it)")
+
+    def add_direct(self, peer: str) -> None:
+        """Send every share to ``peer``, mesh or not (it is one of ours: its sync protocol answered).
+
+        Shares are few (one every few seconds network-wide), so flooding them over every connection
+        costs little and takes the mesh's formation and heartbeat gossip out of their delivery time.
+        """
+        peer_id = ID.from_base58(peer)
+        self.router.direct_peers[peer_id] = PeerInfo(peer_id, [])
+        for mesh in self.router.mesh.values():
+            mesh.discard(peer_id)
+
+    def remove_direct(self, peer: str) -> None:
+        self.router.direct_peers.pop(ID.from_base58(peer), None)
+
+    def links(self) -> int:
+        """Peers every share is sent to (see :meth:`add_direct`)."""
+        return len(self.router.direct_peers)
 
     def mesh_size(self) -> int:
         return len(self.router.mesh.get(self.topic, ()))

@@ -19,6 +19,7 @@ from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
 from libp2p.exceptions import BaseLibp2pError
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
+from libp2p.peer.peerstore import PeerStoreError
 
 from p2pool.p2p.banlist import BanList
 from p2pool.p2p.host import ADDRESS_ERRORS, peer_addr
@@ -37,6 +38,8 @@ class PeerConfig:
     max_inbound: int = 32
     dial_timeout: float = 10.0
     maintain_interval: float = 5.0
+    # While short of outbound peers with nobody new to dial, ask a connected peer for more this often.
+    exchange_interval: float = 30.0
     # Peers that do not speak our network's protocol are not dialled again for this long.
     foreign_backoff: float = 3600.0
 
@@ -102,6 +105,7 @@ class PeerManager:
         self._nursery: trio.Nursery | None = None
         self._dialing: set[str] = set()
         self._asked = 0
+        self._next_exchange = 0.0
 
     # --- queries --------------------------------------------------------------------------------------
     def connected(self) -> list[str]:
@@ -110,7 +114,11 @@ class PeerManager:
     def peer_addrs(self, peer: str) -> list[str]:
         """Dialable addresses of a connected peer (its listen addresses, learned by identify)."""
         out = []
-        for addr in self.host.get_peerstore().addrs(ID.from_base58(peer)):
+        try:
+            addrs = self.host.get_peerstore().addrs(ID.from_base58(peer))
+        except PeerStoreError:  # identify has not told us its addresses (yet)
+            return []
+        for addr in addrs:
             text = str(addr)
             if "/tcp/" in text and "/0.0.0.0/" not in text and "/p2p-circuit" not in text:
                 out.append(peer_addr(addr, ID.from_base58(peer)))
@@ -212,7 +220,8 @@ class PeerManager:
                 wanted.append(info)
         for info in wanted[:missing]:
             nursery.start_soon(self.connect, info, "book")
-        if len(wanted) < missing and self.connected():
+        if len(wanted) < missing and self.connected() and trio.current_time() >= self._next_exchange:
+            self._next_exchange = trio.current_time() + self.config.exchange_interval
             self._asked += 1
             nursery.start_soon(self.events.ask_peers, self.connected()[self._asked % len(self.connected())])
 
@@ -251,7 +260,7 @@ class PeerManager:
         learned = 0
         for text in addrs:
             info = _info_from_text(text)
-            if info is None or str(info.peer_id) in (self.me, source):
+            if info is None or str(info.peer_id) in (self.me, source) or text in self.book.get(str(info.peer_id)):
                 continue
             try:
                 self.book.add(str(info.peer_id), [text], now, "pex")

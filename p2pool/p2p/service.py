@@ -179,15 +179,19 @@ class P2PService:
     def _left(self, peer: str) -> None:
         log.info("peer %s disconnected (%d peers)", peer, len(self.peers.connected()))
         self.client.forget(peer)
+        self.gossip.remove_direct(peer)
         self._gossip_limit.forget(peer)
         self._update()
 
     def _banned(self, peer: str) -> None:
         self.client.forget(peer)
+        self.gossip.remove_direct(peer)
 
     async def _exchange(self, peer: str) -> None:
         """A new peer: learn its tip (and sync if it is ahead) and the peers it knows."""
         await self.client.poll_tip(peer)
+        if peer in self.client.tips and peer in self.peers.connected():
+            self.gossip.add_direct(peer)
         if self._state.initial_pending and peer in self.client.tips:
             self._state.initial_pending = False
         self._update()
@@ -278,6 +282,7 @@ class P2PService:
             "sync": {**sync.as_dict(), "waiting_for_peers": self._state.initial_pending},
             "p2p": {"listen": self.addrs, "peers": peers, "network_protocol": str(self.names.sync),
                     "topic": self.names.shares_topic, "gossip_mesh": self.gossip.mesh_size(),
+                    "gossip_links": self.gossip.links(),
                     "banned": len(self.peers.bans.active(time.time())),
                     "known_addresses": len(self.book)},
         }

@@ -116,7 +116,13 @@ class SyncServer:
                 if not self.hooks.allow(peer, cost):
                     self.hooks.penalize(peer, Offense.FLOOD, f"sync requests over the rate limit ({type(request).__name__})")
                     return
-                reply = self.answer(peer, request)
+                try:
+                    reply = self.answer(peer, request)
+                except RemoteProtocolError:
+                    raise
+                except Exception:  # our bug: log it, drop this stream, keep serving everyone else
+                    log.exception("answering %s from %s failed", type(request).__name__, peer)
+                    return
                 self.hooks.served(peer)
                 await write_message(stream, reply)
         except OversizedMessage as exc:

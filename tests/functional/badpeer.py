@@ -12,6 +12,7 @@ import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.exceptions import BaseLibp2pError
 from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
@@ -111,9 +112,12 @@ class BadPeer:
         return bool(self.host.get_network().get_connections(ID.from_base58(peer)))
 
     async def wait_mesh(self, peer: str, timeout: float = 20) -> None:
-        """Until ``peer`` is in our gossip mesh for the shares topic (so a publish reaches it)."""
+        """Until a publish reaches ``peer``: it is a direct peer (nodes flood shares to their peers) and
+        has told us it subscribes to the shares topic."""
+        peer_id = ID.from_base58(peer)
+        self.router.direct_peers[peer_id] = PeerInfo(peer_id, [])
         with trio.fail_after(timeout):
-            while ID.from_base58(peer) not in self.router.mesh.get(self.names.shares_topic, set()):
+            while peer_id not in self.pubsub.peer_topics.get(self.names.shares_topic, set()):
                 await trio.sleep(0.05)
 
     async def publish(self, data: bytes) -> None:

@@ -44,7 +44,7 @@ async def seed(datadir: Path, *bootstrap: str, shares: list = ()) -> AsyncIterat
 async def test_a_share_travels_by_gossip(tmp_path, history):
     async with seed(tmp_path / "a", shares=history[:-1]) as a, \
             seed(tmp_path / "b", a.endpoints.p2p_addrs[0], shares=history[:-1]) as b:
-        await wait_for(lambda: a.p2p.gossip.mesh_size() and b.p2p.gossip.mesh_size(), "a gossip mesh")
+        await wait_for(lambda: a.p2p.gossip.links() and b.p2p.gossip.links(), "gossip links")
         share = history[-1]
         assert a.pool.add_share(share).status is AddStatus.ADDED
         a.p2p.announce(share)
