@@ -189,8 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         operator_errors = group.subgroup(lambda exc: isinstance(exc, (ConfigError, StoreError)))
         if operator_errors is None:
             raise
-        for exc in _leaves(operator_errors):
-            print(f"otedama: error: {exc}", file=sys.stderr)
+        for error in _leaves(operator_errors):
+            print(f"otedama: error: {error}", file=sys.stderr)
         return 2
 
 

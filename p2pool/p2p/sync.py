@@ -243,9 +243,9 @@ class DownloadPlan(Generic[T]):
     def expire(self, now: float) -> list[tuple[str, int]]:
         """Batches whose peer is past the deadline: taken back, and returned as (peer, number)."""
         late = [(b.peer, b.number) for b in self._batches.values() if b.peer is not None and now >= b.deadline]
-        for peer, number in late:
+        for _, number in late:
             self._batches[number].peer = None
-        return late  # type: ignore[return-value]
+        return late
 
     def release(self) -> list[T]:
         """Shares of the completed batches that come next in chain order."""

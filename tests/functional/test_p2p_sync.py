@@ -34,6 +34,10 @@ def test_late_and_restarted_nodes_sync_the_whole_window(tmp_path, history):
         assert status["sync"]["have_height"] == status["sync"]["target_height"] == WINDOW - 1
         assert not status["sync"]["behind"] and status["p2p"]["peers"][0]["id"] == seed.status()["peer_id"]
         assert "otedama_peers_connected 1.0" in late.get("/metrics")
+        # While it was behind, its Stratum server would have told miners to wait.
+        log = late.log_path.read_text()
+        assert log.index("miners wait until it has caught up") < log.index("sharechain caught up")
+        assert f"P2P peer ID {status['peer_id']}" in log
 
         # The late node goes down; meanwhile the seed learns many more shares.
         assert late.stop() == 0 and seed.stop() == 0
