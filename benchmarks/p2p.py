@@ -171,25 +171,28 @@ def main() -> None:
     parser.add_argument("--shares", type=int, default=200, help="shares timed for propagation")
     parser.add_argument("--gap", type=float, default=0.05, help="seconds between announced shares")
     parser.add_argument("--window", type=int, default=720, help="shares to sync (devnet's PPLNS window: 720)")
+    parser.add_argument("--warmup", type=int, default=10,
+                        help="shares sent first and not counted (the nodes' start-up polls and exchanges)")
     parser.add_argument("--skip-propagation", action="store_true")
     parser.add_argument("--skip-in-process", action="store_true", help="only the multi-process propagation")
     args = parser.parse_args()
 
     started = time.perf_counter()
-    chain = make_chain(max(args.window, 20 + args.shares))
+    timed = args.warmup + args.shares
+    chain = make_chain(max(args.window, 20 + timed))
     print(f"built {len(chain)} devnet shares in {time.perf_counter() - started:.1f} s")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if not args.skip_propagation:
             nodes = start_processes(root / "procs", args.nodes, chain[:20])
             try:
-                delays = trio.run(propagation_processes, nodes, chain[20 : 20 + args.shares], args.gap)
+                delays = trio.run(propagation_processes, nodes, chain[20 : 20 + timed], args.gap)[args.warmup :]
             finally:
                 for node in nodes:
                     node.kill()
             report(f"propagation to all {args.nodes} node processes", delays)
             if not args.skip_in_process:
-                delays = trio.run(propagation, root / "prop", args.nodes, chain[: 20 + args.shares], 20, args.gap)
+                delays = trio.run(propagation, root / "prop", args.nodes, chain[: 20 + timed], 20, args.gap)[args.warmup :]
                 report(f"propagation to all {args.nodes} nodes in one process", delays)
         window = chain[: args.window]
         for seeds in (1, 3):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -61,6 +62,7 @@ class SyncConfig:
     parent_rounds: int = 8
     # Heights below the tip reconciled share by share with each peer (side shares gossip dropped).
     recent_depth: int = 10
+    reconcile_interval: float = 30.0
     pow_kernel: str = "hashlib"
 
 
@@ -90,7 +92,9 @@ class SyncClient:
         self.tips: dict[str, PeerTip] = {}
         self.syncing = False
         self._wake = trio.Event()
-        self._last_poll = -math.inf
+        # When each peer last told us its tip (a poll, or a share it relayed); when to reconcile with it.
+        self._heard: dict[str, float] = {}
+        self._reconcile_at: dict[str, float] = {}
 
     # --- requests -----------------------------------------------------------------------------------
     async def request(self, peer: str, message: Message) -> Message:
@@ -140,6 +144,7 @@ class SyncClient:
         assert isinstance(reply, Tip)
         tip = PeerTip(reply.hash, reply.height, reply.chain_work)
         self.tips[peer] = tip
+        self._heard[peer] = max(self._heard.get(peer, -math.inf), trio.current_time())
         self.hooks.good(peer)
         self.hooks.changed()
         if tip.chain_work > self._our_work():
@@ -148,6 +153,7 @@ class SyncClient:
 
     def note_share(self, peer: str, share_hash: bytes) -> None:
         """``peer`` relayed a share we accepted: it has at least that much chain work."""
+        self._heard[peer] = max(self._heard.get(peer, -math.inf), trio.current_time())
         record = self.chain.get(share_hash)
         known = self.tips.get(peer)
         if record is not None and (known is None or record.chain_work > known.chain_work):
@@ -155,6 +161,8 @@ class SyncClient:
 
     def forget(self, peer: str) -> None:
         self.tips.pop(peer, None)
+        self._heard.pop(peer, None)
+        self._reconcile_at.pop(peer, None)
         self.hooks.changed()
 
     def wake(self) -> None:
@@ -166,27 +174,43 @@ class SyncClient:
 
     # --- the driver -----------------------------------------------------------------------------------
     async def run(self) -> None:
+        """Catch up whenever woken; poll each peer's tip when it has been quiet for ``tip_interval`` and
+        reconcile recent shares with it every ``reconcile_interval``, each peer on its own (jittered)
+        schedule so that a node never asks all its peers at once."""
         while True:
-            with trio.move_on_after(self.config.tip_interval):
+            with trio.move_on_after(self._next_due()):
                 await self._wake.wait()
             self._wake = trio.Event()
-            polled = trio.current_time() - self._last_poll >= self.config.tip_interval
-            if polled:
-                await self.poll_all()
+            await self.poll_due()
             await self.catch_up()
-            if polled:
-                await self.reconcile_all()
+            await self.reconcile_due()
 
-    async def poll_all(self) -> None:
-        self._last_poll = trio.current_time()
+    def _next_due(self) -> float:
+        now = trio.current_time()
+        peers = self.hooks.peers()
+        due = [self._heard.get(p, -math.inf) + self.config.tip_interval for p in peers]
+        due += [self._reconcile_at.get(p, now) for p in peers]
+        return max(0.05, min(due, default=now + self.config.tip_interval) - now)
+
+    async def poll_due(self) -> None:
+        now = trio.current_time()
+        due = [p for p in self.hooks.peers() if now - self._heard.get(p, -math.inf) >= self.config.tip_interval]
         async with trio.open_nursery() as nursery:
-            for peer in self.hooks.peers():
+            for peer in due:
+                self._heard[peer] = now + random.uniform(0, self.config.tip_interval / 4)
                 nursery.start_soon(self.poll_tip, peer)
 
-    async def reconcile_all(self) -> None:
+    async def reconcile_due(self) -> None:
+        now = trio.current_time()
+        interval = self.config.reconcile_interval
         async with trio.open_nursery() as nursery:
             for peer in self.hooks.peers():
-                nursery.start_soon(self.reconcile, peer)
+                if peer not in self._reconcile_at:
+                    self._reconcile_at[peer] = now + random.uniform(0, interval)
+                elif now >= self._reconcile_at[peer]:
+                    self._reconcile_at[peer] = now + interval * random.uniform(0.8, 1.2)
+                    nursery.start_soon(self.reconcile, peer)
+
 
     async def reconcile(self, peer: str) -> int:
         """Fetch the shares near the tip that ``peer`` has and we lack; returns how many joined."""

@@ -131,7 +131,7 @@ class Federation:
                             stratum="127.0.0.1:0", api="127.0.0.1:0", p2p=["/ip4/127.0.0.1/tcp/0"],
                             bootstrap=[p2p_addr(b) for b in bootstrap], miner=False, seed=seed,
                             stratum_submit_interval=2.0,
-                            extra={"p2p": {"sync": SyncConfig(tip_interval=2.0), **(p2p or {})}}, **overrides)
+                            extra={"p2p": {"sync": SyncConfig(tip_interval=2.0, reconcile_interval=2.0), **(p2p or {})}}, **overrides)
         self.nodes.append(Node(config))
         await self._start(index)
         return self.nodes[index]
