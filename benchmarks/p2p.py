@@ -138,7 +138,10 @@ async def sync_rate(root: Path, window: list, seeds: int) -> tuple[float, float]
     """Shares/s from the fresh node's start, and over the download alone (from its first inventory
     request to its last share accepted)."""
     async with federation(root) as fed:
-        sources = [await fed.add_node(seed=True, shares=window, p2p=QUIET) for _ in range(seeds)]
+        sources: list = []
+        for _ in range(seeds):  # the seeds know each other first, so that they settle before the measure
+            sources.append(await fed.add_node(*sources, seed=True, shares=window, p2p=QUIET))
+        await wait_for(lambda: all(len(s.p2p.peers.connected()) == seeds - 1 for s in sources), "seed links", 30)
         started = trio.current_time()
         inventory: list[float] = []
         original = SyncClient.request

@@ -55,7 +55,7 @@ _APPLY_CHUNK = 100
 @dataclass(frozen=True)
 class SyncConfig:
     request_timeout: float = 10.0
-    batch_size: int = 500
+    batch_size: int = 250
     per_peer: int = 2
     tip_interval: float = 10.0
     # Levels of missing parents fetched by hash before falling back to a full sync with that peer.
