@@ -136,6 +136,8 @@ class SyncClient:
 
     # --- tips -----------------------------------------------------------------------------------------
     async def poll_tip(self, peer: str) -> PeerTip | None:
+        # Counts as hearing from it: the scheduled polls leave it alone while this one is in flight.
+        self._heard[peer] = max(self._heard.get(peer, -math.inf), trio.current_time())
         try:
             reply = await self.request(peer, GetTip())
         except RequestFailed as exc:
