@@ -16,6 +16,7 @@ from typing import Any
 import trio
 from libp2p.peer.id import ID
 
+from p2pool.config import ConfigError
 from p2pool.metrics import NodeMetrics
 from p2pool.p2p.banlist import BanList
 from p2pool.p2p.gossip import ShareGossip
@@ -128,6 +129,10 @@ class P2PService:
         self.host.set_stream_handler(self.names.sync, self.server.handle)
         with trio.CancelScope(shield=True):
             async with self.host.run(self.listen), trio.open_nursery() as services:
+                # libp2p does not fail when it cannot listen: it just listens on nothing.
+                if len(self.host.get_transport_addrs()) < len(self.listen):
+                    raise ConfigError(f"cannot listen for peers on {', '.join(map(str, self.listen))} (is the "
+                                      "port in use by another node? choose another with --p2p)")
                 await stop_auto_connector(self.host)
                 await services.start(self.gossip.run)
                 async with trio.open_nursery() as workers:

@@ -3,11 +3,15 @@ whole PPLNS window from a seed node (``otedama bootstrap``) and end on its tip."
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+
 import pytest
 
 from sharechain.bitcoin.hashing import hash_to_hex
 from sharechain.params import DEVNET
-from tests.functional.framework import NodeProcess, sync_sharechains
+from tests.functional.framework import REPO, NodeProcess, sync_sharechains
 from tests.functional.sharegen import make_chain, store_shares
 
 WINDOW = DEVNET.pplns_window
@@ -51,3 +55,15 @@ def test_late_and_restarted_nodes_sync_the_whole_window(tmp_path, history):
         for node in (late, seed):
             if node is not None:
                 node.kill()
+
+
+def test_p2p_port_in_use_is_refused_clearly(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "p2pool", "bootstrap", "--datadir", str(tmp_path / "seed"),
+                                 "--api", "127.0.0.1:0", "--p2p", f"/ip4/127.0.0.1/tcp/{port}"], cwd=REPO,
+                                capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert f"cannot listen for peers on /ip4/127.0.0.1/tcp/{port}" in result.stderr
