@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 from sharechain.bitcoin.target import target_from_work, target_to_bits
-
 from tests.functional.framework import REPO, NodeProcess, free_port, wait_until
 
 
