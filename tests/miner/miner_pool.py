@@ -2,73 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from fractions import Fraction
 from typing import Any
 
-import trio
-
 from kernels import Scanner, ScanResult
-from p2pool.stratum.difficulty import difficulty_to_target
-from p2pool.stratum.job import Solution, StratumJob
-from sharechain.bitcoin.address import address_to_script
-from sharechain.bitcoin.hashing import hex_to_hash
-from sharechain.bitcoin.target import bits_to_target
-from sharechain.params import REGTEST
-from tests.fixtures.vectors import VECTORS_DIR
+from p2pool.stratum.job import StratumJob
+from tests.p2pool.stratum.stratum_vector import USER, VECTOR, VectorProvider, easy_job
 
-VECTOR: dict[str, Any] = json.loads((VECTORS_DIR / "cpuminer-stratum-session.json").read_text())
-USER = "bcrt1qq6hag67dl53wl99vzg42z8eyzfz2xlkvwk6f7m"
+__all__ = ["USER", "VECTOR", "Provider", "RecordingScanner", "job"]
 
 
 def job(job_id: str, share_difficulty: Fraction, clean: bool = False, base: str = "job1") -> StratumJob:
     """The vector's job with our id and share difficulty (tiny difficulties make shares cheap)."""
-    params = VECTOR["jobs"][base]["params"]
-    template = VECTOR["jobs"][base]["built_from_core_template"]
-    return StratumJob(
-        job_id=job_id,
-        prev_hash=hex_to_hash(VECTOR["jobs"][base]["prevhash_display"]),
-        coinb1=bytes.fromhex(params[2]),
-        coinb2=bytes.fromhex(params[3]),
-        merkle_branch=tuple(bytes.fromhex(h) for h in params[4]),
-        version=int(params[5], 16),
-        bits=int(params[6], 16),
-        ntime=int(params[7], 16),
-        min_ntime=template["mintime"],
-        max_ntime=template["curtime"] + 7200,
-        clean=clean,
-        share_target=difficulty_to_target(share_difficulty),
-        block_target=bits_to_target(int(params[6], 16)),
-    )
+    return easy_job(job_id, share_difficulty, base=base, clean=clean)
 
 
-class Provider:
-    """Serves its current job to every miner and records the solutions the server hands over."""
-
-    def __init__(self, current: StratumJob | None) -> None:
-        self.job = current
-        self.solutions: list[Solution] = []
-        self._changed = trio.Event()
-
-    def job_for(self, payout_script: bytes) -> StratumJob | None:
-        return self.job
-
-    def parse_payout_address(self, address: str) -> bytes:
-        return address_to_script(address, REGTEST.address_format)
-
-    async def submit(self, solution: Solution) -> None:
-        self.solutions.append(solution)
-        self._changed.set()
-        self._changed = trio.Event()
-
-    async def wait_for(self, count: int, job_id: str | None = None) -> list[Solution]:
-        """Wait until ``count`` solutions (of ``job_id`` if given) arrived."""
-        while True:
-            found = [s for s in self.solutions if job_id is None or s.job.job_id == job_id]
-            if len(found) >= count:
-                return found
-            await self._changed.wait()
+# Serves its current job to every miner and records the solutions the server hands over.
+Provider = VectorProvider
 
 
 class RecordingScanner:

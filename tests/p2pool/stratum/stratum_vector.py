@@ -72,9 +72,15 @@ class VectorProvider:
         self.received = trio.Event()
 
     async def wait_for_solutions(self, count: int) -> list[Solution]:
-        while len(self.solutions) < count:
+        return await self.wait_for(count)
+
+    async def wait_for(self, count: int, job_id: str | None = None) -> list[Solution]:
+        """Wait until ``count`` solutions (of ``job_id`` if given) arrived."""
+        while True:
+            found = [s for s in self.solutions if job_id is None or s.job.job_id == job_id]
+            if len(found) >= count:
+                return found if job_id is not None else self.solutions
             await self.received.wait()
-        return self.solutions
 
 
 def lines(data: bytes) -> list[dict[str, Any]]:
