@@ -155,7 +155,7 @@ class ShareChain:
         if share.hash in self._records or share.hash in self.orphans:
             return AddResult(AddStatus.DUPLICATE, share.hash)
         try:
-            check_standalone(share, self.params)
+            outputs = check_standalone(share, self.params)
         except InvalidShare as exc:
             return AddResult(AddStatus.INVALID, share.hash, error=str(exc))
         missing = self._missing(share.info)
@@ -164,7 +164,7 @@ class ShareChain:
             return AddResult(AddStatus.ORPHAN, share.hash, missing=tuple(missing))
         old_tip = self._tip
         try:
-            check_in_context(share, self, now)
+            check_in_context(share, self, now, outputs)
         except InvalidShare as exc:
             return AddResult(AddStatus.INVALID, share.hash, error=str(exc))
         accepted = [share]

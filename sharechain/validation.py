@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from sharechain.chain import ShareChain
 
 
-def check_standalone(share: Share, params: NetworkParams) -> None:
+def check_standalone(share: Share, params: NetworkParams) -> tuple[list[Payout], int]:
     """Rules that need nothing but the share: proof of work first (cheapest to check, costliest to fake)."""
     info = share.info
     try:
@@ -42,7 +42,7 @@ def check_standalone(share: Share, params: NetworkParams) -> None:
         raise InvalidShare("empty payout script")
     if len(info.uncles) > params.max_uncles or len(set(info.uncles)) != len(info.uncles):
         raise InvalidShare("too many or repeated uncles")
-    _split_outputs(share, params)
+    return _split_outputs(share, params)
 
 
 def _split_outputs(share: Share, params: NetworkParams) -> tuple[list[Payout], int]:
@@ -62,8 +62,11 @@ def _split_outputs(share: Share, params: NetworkParams) -> tuple[list[Payout], i
     return payouts, sum(value for _, value in payouts)
 
 
-def check_in_context(share: Share, chain: ShareChain, now: int) -> None:
-    """Rules that need the share's ancestors: linkage, target, time, uncles, payouts."""
+def check_in_context(share: Share, chain: ShareChain, now: int,
+                     outputs: tuple[list[Payout], int] | None = None) -> None:
+    """Rules that need the share's ancestors: linkage, target, time, uncles, payouts.
+
+    ``outputs`` is what :func:`check_standalone` returned, so the coinbase is not split twice."""
     params = chain.params
     info = share.info
     parent = chain.get(info.prev_hash) if info.height else None
@@ -79,7 +82,7 @@ def check_in_context(share: Share, chain: ShareChain, now: int) -> None:
     if info.timestamp > now + params.max_future_seconds:
         raise InvalidShare("timestamp too far in the future")
     chain.check_uncles(info)
-    payouts, value = _split_outputs(share, params)
+    payouts, value = outputs if outputs is not None else _split_outputs(share, params)
     weights = chain.candidate_weights(info)
     expected = split_reward(value, weights, info.payout_script, params)
     if payouts != expected:
