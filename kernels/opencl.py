@@ -13,8 +13,12 @@ logic (2 x 64 rounds, less what precomputation saves: the first block via the mi
 of the second block and nonce-free schedule words on the host, round 0 of the second hash, and
 rounds 61-63, since only the top word H7 is needed to reject a nonce). That is roughly 2,500 instructions per
 nonce where the ISA has a funnel-shift rotate and 3-input logic (NVIDIA SHF/LOP3), about twice that
-without, so hashes/s follows the device's 32-bit integer operations per second. On CPU devices
-(PoCL) each work-item hashes CPU_VEC nonces in OpenCL vector lanes so that they map onto SIMD.
+without, so hashes/s follows the device's 32-bit integer operations per second. On NVIDIA GPUs those
+logic, shift and add instructions share one pipe (ALU) while a second pipe (FMA) that executes integer
+multiply-adds sits almost idle; the scan variants in GPU_VARIANTS move additions and some rotations
+onto it (see the top of sha256d.cl and docs/kernels.md). Each GPU times every variant when the engine
+is built and keeps its fastest. On CPU devices (PoCL) each work-item hashes CPU_VEC nonces in OpenCL
+vector lanes so that they map onto SIMD, with the plain kernel.
 """
 
 from __future__ import annotations
@@ -53,6 +57,16 @@ GROUP_SIZE = 64  # work-items per work-group; global sizes are rounded up to a m
 CPU_VEC = 8  # nonces per work-item on CPU devices (OpenCL vector lanes; see sha256d.cl)
 MAX_LAUNCH = 1 << 28
 
+PLAIN = "plain"  # the scan kernel as written (every device; CPU devices use only this one)
+# Scan-only variants tried on GPUs: build options for sha256d.cl (its FMA_* switches).
+GPU_VARIANTS: dict[str, tuple[str, ...]] = {
+    "fma-adds": ("-DSCAN_ONLY", "-DFMA_ADDS=2"),
+    "fma-round-adds-rotates": ("-DSCAN_ONLY", "-DFMA_ADDS=1", "-DFMA_ROTATES=1"),
+    "fma-adds-rotates": ("-DSCAN_ONLY", "-DFMA_ADDS=2", "-DFMA_ROTATES=1"),
+}
+TUNE_SECONDS = 0.03  # a variant's timed launch grows until it takes at least this long
+TUNE_HEADER76 = bytes(range(76))  # any header: the timing does not depend on it
+
 
 @functools.cache
 def opencl_devices() -> tuple[cl.Device, ...]:
@@ -79,7 +93,9 @@ def _source() -> str:
 class _Device:
     """One device's context, queue, compiled kernels and current launch size."""
 
-    def __init__(self, device: cl.Device) -> None:
+    def __init__(self, device: cl.Device, variants: Sequence[str] | None = None) -> None:
+        """Build the kernels; ``variants`` are the GPU_VARIANTS to build and time besides the plain
+        scan (default: all of them on GPUs, none on CPU devices)."""
         self.name = f"{device.name.strip()} ({device.platform.name.strip()})"
         self.launch = MIN_LAUNCH
         self.lock = threading.Lock()
@@ -88,13 +104,49 @@ class _Device:
         self.queue = cl.CommandQueue(self.context)
         # One fixed work-group size: PoCL compiles a kernel variant per size it meets.
         self.group_size = min(GROUP_SIZE, device.max_work_group_size)
-        self.vec = CPU_VEC if device.type & cl.device_type.CPU else 1
-        program = cl.Program(self.context, _source()).build(options=["-cl-std=CL1.2", f"-DVEC={self.vec}"])
-        self.scan_kernel = cl.Kernel(program, "scan")
+        is_cpu = bool(device.type & cl.device_type.CPU)
+        self.vec = CPU_VEC if is_cpu else 1
+        options = ["-cl-std=CL1.2", f"-DVEC={self.vec}"]
+        program = cl.Program(self.context, _source()).build(options=options)
         self.verify_kernel = cl.Kernel(program, "verify")
+        self.scan_kernels = {PLAIN: cl.Kernel(program, "scan")}
+        if variants is None:
+            variants = () if is_cpu else tuple(GPU_VARIANTS)
+        for name in variants:
+            built = cl.Program(self.context, _source()).build(options=options + list(GPU_VARIANTS[name]))
+            self.scan_kernels[name] = cl.Kernel(built, "scan")
+        self.variant = PLAIN  # the scan kernel in use
+        self.variant_rates: dict[str, float] = {}  # hashes/s of each variant when tuned
+        if len(self.scan_kernels) > 1:
+            self.tune()
 
-    def run_scan(self, pre: cl.Buffer, tgt_hi: int, launches: list[tuple[int, int]]) -> np.ndarray:
-        """Counters and slots of each launch (one row per launch: count, then CAP nonces)."""
+    def tune(self) -> None:
+        """Time every scan variant on this device and keep the fastest."""
+        pre = self.constant(np.array(precompute(TUNE_HEADER76), dtype=np.uint32))
+        self.variant_rates = {name: self._rate(pre, name) for name in self.scan_kernels}
+        self.variant = max(self.variant_rates, key=self.variant_rates.__getitem__)
+
+    def _rate(self, pre: cl.Buffer, variant: str) -> float:
+        """Hashes/s of one launch of ``variant``, grown until it takes TUNE_SECONDS (best of two)."""
+        count = MIN_LAUNCH
+        self.run_scan(pre, 0, [(0, count)], variant)  # the first launch may finish compiling
+        while True:
+            seconds = min(self._time(pre, count, variant) for _ in range(2))
+            if seconds >= TUNE_SECONDS or count >= MAX_LAUNCH:
+                return count / seconds
+            count = min(count * 2, MAX_LAUNCH)
+
+    def _time(self, pre: cl.Buffer, count: int, variant: str) -> float:
+        began = time.perf_counter()
+        self.run_scan(pre, 0, [(0, count)], variant)
+        return time.perf_counter() - began
+
+    def run_scan(
+        self, pre: cl.Buffer, tgt_hi: int, launches: list[tuple[int, int]], variant: str | None = None
+    ) -> np.ndarray:
+        """Counters and slots of each launch (one row per launch: count, then CAP nonces), run with
+        ``variant`` (default: the tuned one)."""
+        kernel = self.scan_kernels[variant or self.variant]
         results = np.zeros((len(launches), 1 + CAP), dtype=np.uint32)
         mf = cl.mem_flags
         with self.lock:
@@ -108,11 +160,12 @@ class _Device:
                     buf,
                     np.uint32(CAP),
                     np.uint32(slot),
+                    np.uint32(1),  # fma_one
                 )
-                self.scan_kernel.set_args(*args)
+                kernel.set_args(*args)
                 cl.enqueue_nd_range_kernel(
                     self.queue,
-                    self.scan_kernel,
+                    kernel,
                     (_global_size(-(-count // self.vec), self.group_size),),
                     (self.group_size,),
                 )
@@ -149,10 +202,15 @@ def _engine() -> tuple[_Device, ...]:
 
 @functools.cache
 def _build_engine() -> tuple[_Device, ...]:
+    return build_devices()
+
+
+def build_devices(variants: Sequence[str] | None = None) -> tuple[_Device, ...]:
+    """Every OpenCL device with its kernels built; ``variants`` as for ``_Device``."""
     devices = opencl_devices()
     if not devices:
         raise RuntimeError("no OpenCL device (pyopencl missing, or no OpenCL platform installed)")
-    return tuple(_Device(d) for d in devices)
+    return tuple(_Device(d, variants) for d in devices)
 
 
 @dataclass
@@ -178,13 +236,30 @@ class OpenCLScanner:
 
     name = "opencl"
 
-    def __init__(self, device_indexes: Sequence[int] | None = None) -> None:
-        devices = _engine()
+    def __init__(
+        self,
+        device_indexes: Sequence[int] | None = None,
+        variant: str | None = None,
+        *,
+        devices: Sequence[_Device] | None = None,
+    ) -> None:
+        """``variant`` pins one scan kernel variant on every device (default: each device's fastest);
+        ``devices`` replaces the process-wide engine (build_devices: variants on a CPU device)."""
+        devices = _engine() if devices is None else tuple(devices)
         self.devices = devices if device_indexes is None else tuple(devices[i] for i in device_indexes)
+        for device in self.devices:
+            if variant is not None and variant not in device.scan_kernels:
+                raise ValueError(f"{device.name} has no scan variant {variant!r}: {sorted(device.scan_kernels)}")
+        self.variant = variant
 
     @property
     def device_names(self) -> list[str]:
         return [d.name for d in self.devices]
+
+    @property
+    def device_variants(self) -> list[str]:
+        """The scan variant each device runs."""
+        return [self.variant or d.variant for d in self.devices]
 
     def scan(self, header76: bytes, target: int, start_nonce: int, count: int) -> ScanResult:
         check_scan_args(header76, target, start_nonce, count)
@@ -193,14 +268,14 @@ class OpenCLScanner:
         pre = np.array(precompute(header76), dtype=np.uint32)
         tgt_hi = top_word(target)
         launches = _Launches(start_nonce, start_nonce + count)
-        per_device = run_all([_DeviceWork(d, pre, tgt_hi, launches) for d in self.devices])
+        per_device = run_all([_DeviceWork(d, pre, tgt_hi, launches, self.variant) for d in self.devices])
         blocks = sorted((b for found in per_device for b in found), key=lambda b: b[0])
         nonces: list[int] = []
         for start, n, row in blocks:
             if len(nonces) >= MAX_NONCES:
                 break
             if row[0] > CAP:  # overflowed: more candidates than slots, rescan in halves
-                nonces += _exact(self.devices[0], header76, pre, target, start, n)
+                nonces += _exact(self.devices[0], header76, pre, target, start, n, self.variant)
             else:
                 nonces += sorted(confirm(header76, target, row[1 : 1 + row[0]].tolist()))
         return ScanResult(tuple(nonces[:MAX_NONCES]), count)
@@ -209,29 +284,31 @@ class OpenCLScanner:
 class _DeviceWork:
     """One device's loop: take a group of launches, run it, keep each launch's result block."""
 
-    def __init__(self, device: _Device, pre: np.ndarray, tgt_hi: int, launches: _Launches) -> None:
-        self.device, self.pre, self.tgt_hi, self.launches = device, pre, tgt_hi, launches
+    def __init__(self, device: _Device, pre: np.ndarray, tgt_hi: int, launches: _Launches, variant: str | None) -> None:
+        self.device, self.pre, self.tgt_hi, self.launches, self.variant = device, pre, tgt_hi, launches, variant
 
     def __call__(self) -> list[tuple[int, int, np.ndarray]]:
         pre = self.device.constant(self.pre)
         blocks = []
         while group := self.launches.take(self.device):
             began = time.perf_counter()
-            results = self.device.run_scan(pre, self.tgt_hi, group)
+            results = self.device.run_scan(pre, self.tgt_hi, group, self.variant)
             self.device.adapt(group[0][1], time.perf_counter() - began)
             blocks += [(start, n, row) for (start, n), row in zip(group, results)]
         return blocks
 
 
-def _exact(device: _Device, header76: bytes, pre: np.ndarray, target: int, start: int, count: int) -> list[int]:
+def _exact(
+    device: _Device, header76: bytes, pre: np.ndarray, target: int, start: int, count: int, variant: str | None
+) -> list[int]:
     """The first MAX_NONCES solutions in a range whose candidates overflowed one launch's slots."""
-    results = device.run_scan(device.constant(pre), top_word(target), [(start, count)])
+    results = device.run_scan(device.constant(pre), top_word(target), [(start, count)], variant)
     if results[0, 0] <= CAP:
         return sorted(confirm(header76, target, results[0, 1 : 1 + results[0, 0]].tolist()))
     half = count // 2
-    found = _exact(device, header76, pre, target, start, half)
+    found = _exact(device, header76, pre, target, start, half, variant)
     if len(found) < MAX_NONCES:
-        found += _exact(device, header76, pre, target, start + half, count - half)
+        found += _exact(device, header76, pre, target, start + half, count - half, variant)
     return found[:MAX_NONCES]
 
 

@@ -39,8 +39,40 @@ typedef uint16 vt;
 #error "VEC must be 1, 2, 4, 8 or 16"
 #endif
 
+// Pipe balancing for GPUs whose logic, shift and add instructions share one integer ALU pipe while
+// multiplies run on another (NVIDIA since Volta: LOP3, SHF and IADD3 on the ALU pipe, IMAD on the FMA
+// pipe, each issuing a warp every two cycles). With FMA_ADDS=1 the rounds' additions are written as
+// x * fma_one + y, where fma_one is a kernel argument equal to 1 that the compiler cannot fold, so
+// they become IMADs; FMA_ADDS=2 does the same for the message schedule's additions. FMA_ROTATES=1
+// computes the rotations of BSIG0 as mul_hi(x, 2^(32-n)) + x * 2^(32-n) (two multiplies instead of
+// one funnel shift). kernels/opencl.py builds these variants with SCAN_ONLY (the batch check stays
+// plain), times them on each GPU and keeps the fastest; CPU devices use the plain kernel.
+#ifndef FMA_ADDS
+#define FMA_ADDS 0
+#endif
+#ifndef FMA_ROTATES
+#define FMA_ROTATES 0
+#endif
+#if FMA_ADDS >= 1
+#define RADD(x, y) ((x) * fma_one + (y))
+#else
+#define RADD(x, y) ((x) + (y))
+#endif
+#if FMA_ADDS >= 2
+#define SADD(x, y) ((x) * fma_one + (y))
+#else
+#define SADD(x, y) ((x) + (y))
+#endif
+
 #define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+#if FMA_ROTATES
+// x rotated right by n, both halves from the multiplier; P(n) = 2^(32-n) is computed from fma_one.
+#define P(n) (fma_one << (32 - (n)))
+#define ROTR_MUL(x, n) (mul_hi((x), (vt)P(n)) + (x) * P(n))
+#define BSIG0(x) (ROTR_MUL(x, 2) ^ ROTR_MUL(x, 13) ^ ROTR_MUL(x, 22))
+#else
 #define BSIG0(x) (ROTR(x, 2) ^ ROTR(x, 13) ^ ROTR(x, 22))
+#endif
 #define BSIG1(x) (ROTR(x, 6) ^ ROTR(x, 11) ^ ROTR(x, 25))
 #define SSIG0(x) (ROTR(x, 7) ^ ROTR(x, 18) ^ ((x) >> 3))
 #define SSIG1(x) (ROTR(x, 17) ^ ROTR(x, 19) ^ ((x) >> 10))
@@ -51,9 +83,9 @@ typedef uint16 vt;
 // One round on variables of type T; the caller passes the eight working variables in rotated order.
 #define ROUND(T, a, b, c, d, e, f, g, h, kw)                    \
     do {                                                        \
-        T t1_ = (h) + BSIG1(e) + CH(e, f, g) + (kw);            \
-        (d) += t1_;                                             \
-        (h) = t1_ + BSIG0(a) + MAJ(a, b, c);                    \
+        T t1_ = RADD(RADD(RADD(h, BSIG1(e)), CH(e, f, g)), kw); \
+        (d) = RADD(d, t1_);                                     \
+        (h) = RADD(RADD(t1_, BSIG0(a)), MAJ(a, b, c));          \
     } while (0)
 
 // Eight rounds from round t; A..H name the variables holding the roles a..h at round t.
@@ -90,10 +122,11 @@ __constant uint K[64] = {
 // Message schedule words from..63 of w (a macro so that `from` is a constant when unrolling).
 #define EXPAND(w, from)                                                            \
     _Pragma("unroll") for (int t_ = (from); t_ < 64; t_++)                          \
-        (w)[t_] = SSIG1((w)[t_ - 2]) + (w)[t_ - 7] + SSIG0((w)[t_ - 15]) + (w)[t_ - 16]
+        (w)[t_] = SADD(SADD(SADD(SSIG1((w)[t_ - 2]), (w)[t_ - 7]), SSIG0((w)[t_ - 15])), (w)[t_ - 16])
 
+#ifndef SCAN_ONLY
 // A full 64-round compression of the schedule `w` (already expanded) into `s`.
-static void compress(uint *s, const uint *w)
+static inline __attribute__((always_inline)) void compress(uint *s, const uint *w)
 {
     uint a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], h = s[7];
 #pragma unroll
@@ -102,12 +135,13 @@ static void compress(uint *s, const uint *w)
     }
     s[0] += a; s[1] += b; s[2] += c; s[3] += d; s[4] += e; s[5] += f; s[6] += g; s[7] += h;
 }
+#endif
 
 // Work-item i hashes the VEC nonces base + VEC*i + lane that are below base + count. A nonce whose
 // hash's top 32 bits are <= tgt_hi is a candidate: it bumps results[0] and, while there is room,
 // fills results[1 + k], k < cap. `slot` picks this launch's own block of 1 + cap words.
 __kernel void scan(__constant const uint *pre, uint base, uint count, uint tgt_hi,
-                   __global uint *results, uint cap, uint slot)
+                   __global uint *results, uint cap, uint slot, uint fma_one)
 {
     uint first = (uint)get_global_id(0) * VEC;
     if (first >= count)
@@ -183,6 +217,7 @@ __kernel void scan(__constant const uint *pre, uint base, uint count, uint tgt_h
     }
 }
 
+#ifndef SCAN_ONLY
 // out[i] = 1 when sha256d(header i) <= target i. `words` holds each header as 20 big-endian words;
 // `targets` each target as 8 little-endian words (word 7 the most significant).
 __kernel void verify(__global const uint *words, __global const uint *targets, __global uchar *out, uint n)
@@ -227,3 +262,4 @@ __kernel void verify(__global const uint *words, __global const uint *targets, _
     }
     out[i] = ok;
 }
+#endif

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from kernels import Scanner, available_kinds, make_scanner
 
-SCANNER_KINDS = ["hashlib", "numba", "numba-1-thread", "opencl"]
+# The OpenCL scan kernel's GPU variants (kernels.opencl.GPU_VARIANTS), pinned, on the CPU device
+# here: the same cases check that each one hashes exactly like the plain kernel.
+OPENCL_VARIANT_KINDS = ["opencl-fma-adds", "opencl-fma-round-adds-rotates", "opencl-fma-adds-rotates"]
+SCANNER_KINDS = ["hashlib", "numba", "numba-1-thread", "opencl", *OPENCL_VARIANT_KINDS]
 
 
 def require(kind: str) -> None:
@@ -19,7 +24,20 @@ def require(kind: str) -> None:
         pytest.skip(reason)
 
 
+@functools.cache
+def variant_devices():  # type: ignore[no-untyped-def]
+    """The OpenCL devices with every GPU variant built (once per test session: building takes seconds)."""
+    from kernels import opencl
+
+    return opencl.build_devices(tuple(opencl.GPU_VARIANTS))
+
+
 def build(kind: str) -> Scanner:
+    if kind in OPENCL_VARIANT_KINDS:
+        require("opencl")
+        from kernels.opencl import OpenCLScanner
+
+        return OpenCLScanner(variant=kind.removeprefix("opencl-"), devices=variant_devices())
     if kind == "numba-1-thread":
         require("numba")
         return make_scanner("numba", threads=1)
@@ -33,7 +51,7 @@ def scanner(request: pytest.FixtureRequest) -> Scanner:
     return build(request.param)
 
 
-@pytest.fixture(params=["numba", "numba-1-thread", "opencl"])
+@pytest.fixture(params=["numba", "numba-1-thread", "opencl", *OPENCL_VARIANT_KINDS])
 def fast_scanner(request: pytest.FixtureRequest) -> Scanner:
     """The compiled implementations only, for ranges too long for the hashlib loop."""
     return build(request.param)

@@ -1,4 +1,5 @@
-"""OpenCL specifics: candidate overflow, several devices sharing one scan, adaptive launch sizes."""
+"""OpenCL specifics: candidate overflow, several devices sharing one scan, adaptive launch sizes,
+the GPU scan variants and their tuning."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 
 from kernels import ScanResult
 from kernels.base import MAX_NONCES
-from tests.kernels.conftest import require
+from tests.kernels.conftest import require, variant_devices
 from tests.kernels.header_vectors import MAINNET
 
 
@@ -59,3 +60,37 @@ def test_every_nonce_of_a_launch_group_is_hashed(opencl) -> None:  # type: ignor
         start = block.nonce - offset
         result = scanner.scan(block.header[:76], block.network_target, start, 3 * launch)
         assert result == ScanResult((block.nonce,), 3 * launch)
+
+
+def test_tuning_times_every_variant_and_keeps_the_fastest(opencl) -> None:  # type: ignore[no-untyped-def]
+    device = variant_devices()[0]
+    assert set(device.variant_rates) == {opencl.PLAIN, *opencl.GPU_VARIANTS}
+    assert all(rate > 0 for rate in device.variant_rates.values())
+    assert device.variant == max(device.variant_rates, key=device.variant_rates.__getitem__)
+    scanner = opencl.OpenCLScanner(devices=[device])
+    assert scanner.device_variants == [device.variant]
+    assert opencl.OpenCLScanner(variant="fma-adds", devices=[device]).device_variants == ["fma-adds"]
+
+
+def test_cpu_devices_build_only_the_plain_scan(opencl) -> None:  # type: ignore[no-untyped-def]
+    """Variants are for GPUs; a CPU device (PoCL here) runs the plain kernel without tuning."""
+    for device in opencl.OpenCLScanner().devices:
+        if device.vec > 1:
+            assert list(device.scan_kernels) == [opencl.PLAIN]
+            assert device.variant == opencl.PLAIN and device.variant_rates == {}
+
+
+def test_unknown_or_unbuilt_variant_is_refused(opencl) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="no scan variant 'fast'"):
+        opencl.OpenCLScanner(variant="fast", devices=variant_devices())
+    plain_only = [d for d in opencl.OpenCLScanner().devices if len(d.scan_kernels) == 1]
+    if plain_only:
+        with pytest.raises(ValueError, match="no scan variant 'fma-adds'"):
+            opencl.OpenCLScanner(variant="fma-adds", devices=plain_only)
+
+
+def test_variant_candidate_overflow_rescans_with_the_same_variant(opencl) -> None:  # type: ignore[no-untyped-def]
+    scanner = opencl.OpenCLScanner(variant="fma-adds-rotates", devices=variant_devices())
+    header76 = MAINNET[2].header[:76]
+    result = scanner.scan(header76, (1 << 256) - 1, 5, 70_000)
+    assert result == ScanResult(tuple(range(5, 5 + MAX_NONCES)), 70_000)
