@@ -4,8 +4,13 @@ Usage: .venv/bin/python benchmarks/kernels.py [--seconds 3]
 
 Prints, in one run: the hashlib loop, Numba on 1 thread and on all cores, OpenCL on each device
 present (and on all of them together when there are several), each as hashes/s and as a ratio to
-the hashlib loop; then verify_headers in headers/s per kind. Each figure is the best of three
-timed runs of about --seconds each, so a busy machine shows less than its real speed, not more.
+the hashlib loop; then verify_headers in headers/s per kind. For each OpenCL device it also runs
+the straightforward kernel of baseline_sha256d.cl and every scan variant the device built (GPUs:
+kernels.opencl.GPU_VARIANTS), each with its ratio to that baseline; "tuned" marks the variant
+the scanner chose. Each figure is the best of three timed runs of about --seconds each, so a busy
+machine shows less than its real speed, not more.
+
+On a GPU machine without pyopencl, see docs/performance.md ("Measuring on a GPU").
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import argparse
 import os
 import platform
 import random
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kernels import Scanner, available_kinds, make_scanner, verify_headers
 from kernels.parallel import cpu_count
+from kernels.sha256 import midstate
+
+BASELINE_CL = Path(__file__).resolve().parent / "baseline_sha256d.cl"
 
 HEADER76 = bytes.fromhex(
     "0100000081cd02ab7e569e8bcd9317e2fe99f2de44d49ab2b8851ba4a308000000000000e320b6c2fffc8d750423db8b1eb942ae"
@@ -95,14 +104,63 @@ def scan_section(seconds: float) -> None:
         row("numba, 1 thread", wall, base, cpu)
         row(f"numba, {cpu_count()} threads", scan_rate(make_scanner("numba"), 1 << 22, seconds), base)
     if "opencl" in kinds:
-        from kernels.opencl import OpenCLScanner
+        opencl_section(base, seconds)
 
-        first, start = timed(OpenCLScanner)
-        print(f"  (opencl start: platform, program build or cache load: {start:.2f} s)")
-        for i, name in enumerate(first.device_names):
-            row(f"opencl, {name}", scan_rate(OpenCLScanner([i]), 1 << 24, seconds), base)
-        if len(first.device_names) > 1:
-            row("opencl, all devices", scan_rate(first, 1 << 26, seconds), base)
+
+def opencl_section(base: float, seconds: float) -> None:
+    from kernels.opencl import OpenCLScanner
+
+    scanner, start = timed(OpenCLScanner)
+    print(f"  (opencl start: platform, program builds or cache loads, variant timing: {start:.2f} s)")
+    for i, device in enumerate(scanner.devices):
+        chunk = 1 << 24 if device.vec > 1 else 1 << 32  # a GPU call needs ~0.1 s of work at least
+        baseline = baseline_rate(device, seconds)
+        print(f"  opencl, {device.name}")
+        row("  baseline: straightforward kernel", baseline, base, versus=baseline)
+        for variant in device.scan_kernels:
+            rate = scan_rate(OpenCLScanner([i], variant), chunk, seconds)
+            tuned = " (tuned)" if variant == device.variant else ""
+            row(f"  {variant}{tuned}", rate, base, versus=baseline)
+    if len(scanner.devices) > 1:
+        row("opencl, all devices", scan_rate(scanner, 1 << 32, seconds), base)
+
+
+def baseline_rate(device, seconds: float) -> float:  # type: ignore[no-untyped-def]
+    """Hashes/s of baseline_sha256d.cl on one kernels.opencl device: launches grown until one takes
+    25 ms, queued four at a time like the real scanner, with no per-scan host work (in its favour)."""
+    import numpy as np
+    import pyopencl as cl
+
+    program = cl.Program(device.context, BASELINE_CL.read_text()).build(options=["-cl-std=CL1.2"])
+    kernel = cl.Kernel(program, "scan")
+    words = np.array(midstate(HEADER76) + struct.unpack(">3I", HEADER76[64:76]), dtype=np.uint32)
+    mf = cl.mem_flags
+    mid = cl.Buffer(device.context, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=words)
+    results = np.zeros(256, dtype=np.uint32)
+    out = cl.Buffer(device.context, mf.READ_WRITE | mf.COPY_HOST_PTR, hostbuf=results)
+    group = device.group_size
+    tgt_hi = TARGET >> 224
+    nonce = 0
+
+    def launches(size: int, n: int) -> int:
+        nonlocal nonce
+        for _ in range(n):
+            if nonce + size > 1 << 32:
+                nonce = 0
+            kernel.set_args(mid, np.uint32(nonce), np.uint32(tgt_hi), out, np.uint32(255))
+            cl.enqueue_nd_range_kernel(device.queue, kernel, (size,), (group,))
+            nonce += size
+        cl.enqueue_copy(device.queue, results, out, is_blocking=True)
+        return size * n
+
+    size = 1 << 16
+    while size < 1 << 30:
+        began = time.perf_counter()
+        launches(size, 1)
+        if time.perf_counter() - began >= 0.025:
+            break
+        size *= 2
+    return best_rate(lambda: launches(size, 4), seconds)
 
 
 def verify_section(seconds: float) -> None:
@@ -124,11 +182,13 @@ def verify_section(seconds: float) -> None:
         print(f"  {kind:<30} {rate / 1e6:8.2f} M headers/s")
 
 
-def row(label: str, rate: float, base: float, cpu_rate: float | None = None) -> None:
+def row(label: str, rate: float, base: float, cpu_rate: float | None = None, versus: float | None = None) -> None:
     """One line; ``cpu_rate`` (per CPU second of the scanning thread) shows a one-thread speed that
-    other processes on the machine cannot lower."""
+    other processes on the machine cannot lower; ``versus`` adds a ratio to the OpenCL baseline."""
     extra = f"  ({cpu_rate / 1e6:.2f} M per CPU-second)" if cpu_rate else ""
-    print(f"  {label:<48} {rate / 1e6:8.2f} M hashes/s  {rate / base:7.1f} x hashlib{extra}")
+    if versus:
+        extra += f"  {rate / versus:5.2f} x baseline"
+    print(f"  {label:<48} {rate / 1e6:10.2f} M hashes/s  {rate / base:8.1f} x hashlib{extra}")
 
 
 def main() -> None:

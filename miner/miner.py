@@ -23,7 +23,7 @@ from sharechain.bitcoin.hashing import hash_to_int, sha256d
 log = logging.getLogger(__name__)
 
 _MIN_CHUNK = 1 << 12
-_MAX_CHUNK = 1 << 28
+_MAX_CHUNK = 1 << 32  # a whole nonce range: a GPU at ~10 G hashes/s needs ~2.5e9 per chunk_seconds
 
 
 @dataclass(frozen=True)
