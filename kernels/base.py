@@ -28,6 +28,10 @@ class ScanResult:
 class Scanner(Protocol):
     name: str
 
+    def describe(self) -> str:
+        """What the scan runs on, for operators' logs (threads, devices, kernel variants)."""
+        ...
+
     def scan(self, header76: bytes, target: int, start_nonce: int, count: int) -> ScanResult:
         """Every nonce n in [start_nonce, start_nonce+count) (wrapping not needed; caller keeps
         start+count <= 2**32) whose sha256d(header76 + n.to_bytes(4,'little')), read as a

@@ -43,6 +43,9 @@ class NumbaScanner:
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.threads = threads or cpu_count()
 
+    def describe(self) -> str:
+        return f"numba, {self.threads} thread{'s' if self.threads > 1 else ''}"
+
     def scan(self, header76: bytes, target: int, start_nonce: int, count: int) -> ScanResult:
         check_scan_args(header76, target, start_nonce, count)
         if count == 0:

@@ -256,6 +256,11 @@ class OpenCLScanner:
     def device_names(self) -> list[str]:
         return [d.name for d in self.devices]
 
+    def describe(self) -> str:
+        return "opencl: " + "; ".join(
+            f"{name}, kernel {variant}" for name, variant in zip(self.device_names, self.device_variants)
+        )
+
     @property
     def device_variants(self) -> list[str]:
         """The scan variant each device runs."""

@@ -21,6 +21,9 @@ class HashlibScanner:
 
     name = "hashlib"
 
+    def describe(self) -> str:
+        return "hashlib loop, 1 thread"
+
     def scan(self, header76: bytes, target: int, start_nonce: int, count: int) -> ScanResult:
         check_scan_args(header76, target, start_nonce, count)
         prefix = hashlib.sha256(header76)

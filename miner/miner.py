@@ -280,5 +280,5 @@ async def run_miner(config: MinerConfig, *, task_status: trio.TaskStatus[Miner] 
     """Build the kernel and mine until cancelled; ``task_status.started`` gets the :class:`Miner`."""
     parse_url(config.url)
     scanner = await trio.to_thread.run_sync(make_scanner, config.kernel_kind, config.threads)
-    log.info("miner: %s kernel, %s", scanner.name, f"{config.threads} threads" if config.threads else "all cores")
+    log.info("miner: %s", scanner.describe())
     await Miner(config, scanner).run(task_status=task_status)

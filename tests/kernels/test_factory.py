@@ -62,3 +62,17 @@ def test_opencl_without_devices_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(kernels.opencl, "opencl_devices", lambda: ())
     with pytest.raises(RuntimeError, match="no OpenCL device"):
         kernels.opencl._build_engine.__wrapped__()
+
+
+def test_scanners_describe_what_they_run_on() -> None:
+    """The miner logs this at start: threads for CPU kernels, devices and kernel variant for OpenCL."""
+    assert make_scanner("hashlib").describe() == "hashlib loop, 1 thread"
+    if "numba" in available_kinds():
+        assert make_scanner("numba", threads=1).describe() == "numba, 1 thread"
+        assert make_scanner("numba", threads=2).describe() == "numba, 2 threads"
+    if "opencl" in available_kinds():
+        scanner = kernels.opencl.OpenCLScanner()
+        assert scanner.describe().startswith("opencl: ")
+        for name, variant in zip(scanner.device_names, scanner.device_variants, strict=True):
+            assert f"{name}, kernel {variant}" in scanner.describe()
+            assert variant in (kernels.opencl.PLAIN, *kernels.opencl.GPU_VARIANTS)

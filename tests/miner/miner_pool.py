@@ -33,6 +33,9 @@ class RecordingScanner:
         self._piece = piece
         self._lock = threading.Lock()
 
+    def describe(self) -> str:
+        return f"recording {self.inner.describe()}"
+
     def scan(self, header76: bytes, target: int, start_nonce: int, count: int) -> ScanResult:
         record: dict[str, Any] = {"header76": header76, "start": start_nonce, "count": count, "done": None}
         with self._lock:
