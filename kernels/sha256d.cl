@@ -66,9 +66,9 @@ typedef uint16 vt;
 
 #define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 #if FMA_ROTATES
-// x rotated right by n, both halves from the multiplier; P(n) = 2^(32-n) is computed from fma_one.
-#define P(n) (fma_one << (32 - (n)))
-#define ROTR_MUL(x, n) (mul_hi((x), (vt)P(n)) + (x) * P(n))
+// x rotated right by n, both halves from the multiplier; FMA_POW2(n) = 2^(32-n), made from fma_one.
+#define FMA_POW2(n) (fma_one << (32 - (n)))
+#define ROTR_MUL(x, n) (mul_hi((x), (vt)FMA_POW2(n)) + (x) * FMA_POW2(n))
 #define BSIG0(x) (ROTR_MUL(x, 2) ^ ROTR_MUL(x, 13) ^ ROTR_MUL(x, 22))
 #else
 #define BSIG0(x) (ROTR(x, 2) ^ ROTR(x, 13) ^ ROTR(x, 22))
