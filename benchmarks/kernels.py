@@ -134,10 +134,9 @@ def baseline_rate(device, seconds: float) -> float:  # type: ignore[no-untyped-d
     program = cl.Program(device.context, BASELINE_CL.read_text()).build(options=["-cl-std=CL1.2"])
     kernel = cl.Kernel(program, "scan")
     words = np.array(midstate(HEADER76) + struct.unpack(">3I", HEADER76[64:76]), dtype=np.uint32)
-    mf = cl.mem_flags
-    mid = cl.Buffer(device.context, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=words)
+    mid = device.constant(words)
     results = np.zeros(256, dtype=np.uint32)
-    out = cl.Buffer(device.context, mf.READ_WRITE | mf.COPY_HOST_PTR, hostbuf=results)
+    out = cl.Buffer(device.context, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR, hostbuf=results)
     group = device.group_size
     tgt_hi = TARGET >> 224
     nonce = 0
