@@ -93,9 +93,10 @@ def _source() -> str:
 class _Device:
     """One device's context, queue, compiled kernels and current launch size."""
 
-    def __init__(self, device: cl.Device, variants: Sequence[str] | None = None) -> None:
+    def __init__(self, device: cl.Device, variants: Sequence[str] | None = None, vec: int | None = None) -> None:
         """Build the kernels; ``variants`` are the GPU_VARIANTS to build and time besides the plain
-        scan (default: all of them on GPUs, none on CPU devices)."""
+        scan (default: all of them on GPUs, none on CPU devices); ``vec`` nonces per work-item
+        (default: CPU_VEC on CPU devices, 1 on GPUs; tests run the GPU configuration on PoCL)."""
         self.name = f"{device.name.strip()} ({device.platform.name.strip()})"
         self.launch = MIN_LAUNCH
         self.lock = threading.Lock()
@@ -105,7 +106,7 @@ class _Device:
         # One fixed work-group size: PoCL compiles a kernel variant per size it meets.
         self.group_size = min(GROUP_SIZE, device.max_work_group_size)
         is_cpu = bool(device.type & cl.device_type.CPU)
-        self.vec = CPU_VEC if is_cpu else 1
+        self.vec = vec or (CPU_VEC if is_cpu else 1)
         options = ["-cl-std=CL1.2", f"-DVEC={self.vec}"]
         program = cl.Program(self.context, _source()).build(options=options)
         self.verify_kernel = cl.Kernel(program, "verify")
@@ -205,12 +206,12 @@ def _build_engine() -> tuple[_Device, ...]:
     return build_devices()
 
 
-def build_devices(variants: Sequence[str] | None = None) -> tuple[_Device, ...]:
-    """Every OpenCL device with its kernels built; ``variants`` as for ``_Device``."""
+def build_devices(variants: Sequence[str] | None = None, vec: int | None = None) -> tuple[_Device, ...]:
+    """Every OpenCL device with its kernels built; ``variants`` and ``vec`` as for ``_Device``."""
     devices = opencl_devices()
     if not devices:
         raise RuntimeError("no OpenCL device (pyopencl missing, or no OpenCL platform installed)")
-    return tuple(_Device(d, variants) for d in devices)
+    return tuple(_Device(d, variants, vec) for d in devices)
 
 
 @dataclass
@@ -244,7 +245,7 @@ class OpenCLScanner:
         devices: Sequence[_Device] | None = None,
     ) -> None:
         """``variant`` pins one scan kernel variant on every device (default: each device's fastest);
-        ``devices`` replaces the process-wide engine (build_devices: variants on a CPU device)."""
+        ``devices`` replaces the process-wide engine (build_devices: the GPU configuration on PoCL)."""
         devices = _engine() if devices is None else tuple(devices)
         self.devices = devices if device_indexes is None else tuple(devices[i] for i in device_indexes)
         for device in self.devices:
