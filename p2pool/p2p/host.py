@@ -15,8 +15,9 @@ from pathlib import Path
 
 import multiaddr
 import multiaddr.exceptions
+import trio
 from libp2p import new_host
-from libp2p.abc import IHost
+from libp2p.abc import IHost, INetConn
 from libp2p.crypto.ed25519 import Ed25519PrivateKey
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
@@ -130,4 +131,59 @@ async def close_host(host: IHost) -> None:
     peerstore = host.get_peerstore()
     for peer in peerstore.peer_ids():
         peerstore.clear_addrs(peer)
-    await host.close()
+    connections = host.get_network().get_connections()
+    try:
+        await host.close()
+    finally:
+        close_sockets(connections)
+
+
+async def disconnect_peer(host: IHost, peer: ID, timeout: float) -> bool:
+    """Close our connections to ``peer``, waiting at most ``timeout`` for libp2p to say goodbye.
+
+    Returns True when libp2p did not finish in time and the connections were torn down here: their
+    sockets closed and the swarm's records of them dropped, without libp2p's "disconnected" event.
+    """
+    network = host.get_network()
+    connections = network.get_connections(peer)
+    try:
+        with trio.move_on_after(timeout):
+            await host.disconnect(peer)
+    finally:
+        forced = close_sockets(connections) > 0
+        if forced:
+            for connection in connections:
+                network.remove_conn(connection)  # type: ignore[attr-defined]  # Swarm's, not in INetwork
+    return forced
+
+
+# The attributes that lead from a libp2p connection (swarm -> yamux -> noise -> raw) to its TCP socket.
+_CONNECTION_LAYERS = ("muxed_conn", "secured_conn", "conn", "read_writer", "read_write_closer", "stream")
+
+
+def close_sockets(connections: list[INetConn]) -> int:
+    """Close the TCP sockets under ``connections`` that are still open; returns how many were.
+
+    libp2p 0.8.1 marks a connection closed before it closes the layers beneath, so a close that is
+    cancelled half-way (a timeout, a node shutting down) leaves the socket open and the connection
+    unclosable: only the garbage collector would ever close it. Closing the socket itself is what
+    remains; libp2p's readers then see a closed resource and end.
+    """
+    closed = 0
+    for connection in connections:
+        stream = _tcp_stream(connection)
+        if stream is not None and stream.socket.fileno() != -1:
+            stream.socket.close()
+            closed += 1
+    return closed
+
+
+def _tcp_stream(connection: object) -> trio.SocketStream | None:
+    layer: object | None = connection
+    for _ in range(2 * len(_CONNECTION_LAYERS)):
+        if layer is None or isinstance(layer, trio.SocketStream):
+            return layer
+        layer = next(
+            (getattr(layer, name) for name in _CONNECTION_LAYERS if getattr(layer, name, None) is not None), None
+        )
+    return None

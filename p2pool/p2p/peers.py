@@ -22,7 +22,7 @@ from libp2p.peer.peerinfo import PeerInfo
 from libp2p.peer.peerstore import PeerStoreError
 
 from p2pool.p2p.banlist import BanList
-from p2pool.p2p.host import ADDRESS_ERRORS, peer_addr
+from p2pool.p2p.host import ADDRESS_ERRORS, disconnect_peer, peer_addr
 from p2pool.p2p.peerstore import AddressBook, AddressError
 from p2pool.p2p.scoring import Offense, PeerScores, ScoreConfig
 
@@ -37,6 +37,8 @@ class PeerConfig:
     target_outbound: int = 8
     max_inbound: int = 32
     dial_timeout: float = 10.0
+    # How long libp2p may take to close a connection (its goodbye frames) before we close the socket.
+    disconnect_timeout: float = 5.0
     maintain_interval: float = 5.0
     # While short of outbound peers with nobody new to dial, ask a connected peer for more this often.
     exchange_interval: float = 30.0
@@ -165,11 +167,14 @@ class PeerManager:
             self._nursery.start_soon(self._disconnect, peer)
 
     async def _disconnect(self, peer: str) -> None:
-        with trio.move_on_after(5):
-            try:
-                await self.host.disconnect(ID.from_base58(peer))
-            except (BaseLibp2pError, OSError, trio.BrokenResourceError) as exc:
-                log.debug("disconnecting %s: %s", peer, exc)
+        try:
+            forced = await disconnect_peer(self.host, ID.from_base58(peer), self.config.disconnect_timeout)
+        except (BaseLibp2pError, OSError, trio.BrokenResourceError) as exc:
+            log.debug("disconnecting %s: %s", peer, exc)
+            return
+        if forced:  # libp2p will not tell: the peer left all the same
+            log.info("peer %s did not close its connection in time; closed it here", peer)
+            self._on_disconnected(peer)
 
     # --- running -------------------------------------------------------------------------------------------
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -229,12 +234,17 @@ class PeerManager:
         async for kind, peer, inbound in self._events_recv:
             if kind == "connected":
                 await self._on_connected(peer, inbound)
-            elif not self.host.get_network().get_connections(ID.from_base58(peer)):
-                known = peer in self.inbound or peer in self.outbound
-                self.inbound.discard(peer)
-                self.outbound.discard(peer)
-                if known:
-                    self.events.left(peer)
+            else:
+                self._on_disconnected(peer)
+
+    def _on_disconnected(self, peer: str) -> None:
+        if self.host.get_network().get_connections(ID.from_base58(peer)):
+            return  # another connection to the peer remains
+        known = peer in self.inbound or peer in self.outbound
+        self.inbound.discard(peer)
+        self.outbound.discard(peer)
+        if known:
+            self.events.left(peer)
 
     async def _on_connected(self, peer: str, inbound: bool) -> None:
         if self.is_banned(peer):

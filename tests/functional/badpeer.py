@@ -18,7 +18,7 @@ from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
 
 from p2pool.p2p.gossip import _message_id
-from p2pool.p2p.host import ProtocolNames, build_host, close_host, parse_peer, stop_auto_connector
+from p2pool.p2p.host import ProtocolNames, build_host, close_host, disconnect_peer, parse_peer, stop_auto_connector
 from p2pool.p2p.messages import (
     FrameDecoder,
     GetHashes,
@@ -101,8 +101,8 @@ class BadPeer:
         """Dial ``addr`` afresh (dropping what is left of an earlier connection the other side closed)."""
         info = parse_peer(addr)
         try:
+            await disconnect_peer(self.host, info.peer_id, 5)
             with trio.fail_after(10):
-                await self.host.disconnect(info.peer_id)
                 await self.host.connect(info)
             return True
         except (BaseLibp2pError, OSError, trio.TooSlowError):
