@@ -168,13 +168,12 @@ class PeerManager:
 
     async def _disconnect(self, peer: str) -> None:
         try:
-            forced = await disconnect_peer(self.host, ID.from_base58(peer), self.config.disconnect_timeout)
+            if await disconnect_peer(self.host, ID.from_base58(peer), self.config.disconnect_timeout):
+                log.info("peer %s did not close its connection in time; closed it here", peer)
         except (BaseLibp2pError, OSError, trio.BrokenResourceError) as exc:
             log.debug("disconnecting %s: %s", peer, exc)
-            return
-        if forced:  # libp2p will not tell: the peer left all the same
-            log.info("peer %s did not close its connection in time; closed it here", peer)
-            self._on_disconnected(peer)
+        # A connection closed here rather than by libp2p comes with no "disconnected" event.
+        self._on_disconnected(peer)
 
     # --- running -------------------------------------------------------------------------------------------
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
