@@ -35,6 +35,7 @@ from p2pool.p2p.messages import (
 from p2pool.p2p.stream import StreamClosed, read_message
 from sharechain.bitcoin.transaction import NULL_HASH
 from sharechain.params import NetworkParams
+from tests.functional.framework import TIMEOUT_FACTOR
 
 LISTEN = [multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]
 
@@ -113,11 +114,13 @@ class BadPeer:
 
     async def wait_mesh(self, peer: str, timeout: float = 20) -> None:
         """Until a publish reaches ``peer``: it is a direct peer (nodes flood shares to their peers) and
-        has told us it subscribes to the shares topic."""
+        has told us it subscribes to the shares topic. :class:`ConnectionGone` if it hangs up meanwhile."""
         peer_id = ID.from_base58(peer)
         self.router.direct_peers[peer_id] = PeerInfo(peer_id, [])
-        with trio.fail_after(timeout):
+        with trio.fail_after(timeout * TIMEOUT_FACTOR):
             while peer_id not in self.pubsub.peer_topics.get(self.names.shares_topic, set()):
+                if not self.connected_to(peer):
+                    raise ConnectionGone(f"{peer} hung up before the shares topic was joined")
                 await trio.sleep(0.05)
 
     async def publish(self, data: bytes) -> None:

@@ -152,7 +152,8 @@ class Federation:
         """Stop ``node`` (cleanly, as on SIGTERM) and start it again on the same data directory."""
         index = self.nodes.index(node)
         self.stop_node(node)
-        await self.stopped[index].wait()
+        with trio.fail_after(60 * TIMEOUT_FACTOR):  # a node that does not stop fails here, not at pytest's timeout
+            await self.stopped[index].wait()
         self.nodes[index] = Node(node.config)
         await self._start(index)
         return self.nodes[index]
