@@ -178,10 +178,13 @@ class Federation:
         with scope:
             await run_miner(config)
 
-    def stop_mining(self) -> None:
+    async def stop_mining(self) -> None:
+        """Stop every miner and wait until no node has one connected, so that no share is still on its way."""
         for scope in self.miners.values():
             scope.cancel()
         self.miners.clear()
+        await wait_for(lambda: all(n.pool is None or n.pool.status()["miners_connected"] == 0 for n in self.nodes),
+                       "the miners to disconnect")
 
 
 @asynccontextmanager

@@ -34,7 +34,7 @@ async def test_five_mining_nodes_agree_on_shares_tip_and_payouts(tmp_path):
         # Mining until blocks came from at least two different nodes and every miner has shares.
         await wait_for(lambda: len(finders(nodes)) >= 2 and len(share_set(first)) >= 20, "blocks from two nodes",
                        timeout=150)
-        fed.stop_mining()
+        await fed.stop_mining()
         final = await sync_sharechains(nodes, timeout=60)
 
         shares = share_set(first)

@@ -90,7 +90,7 @@ async def test_forger_is_banned_and_its_shares_reach_no_honest_node(tmp_path):
         # The honest network keeps mining and agreeing; no forged share is anywhere.
         height = n0.pool.chain.tip.height
         await wait_for(lambda: all(n.pool.chain.tip.height >= height + 3 for n in nodes), "more honest shares")
-        fed.stop_mining()
+        await fed.stop_mining()
         await sync_sharechains(nodes)
         for node in nodes:
             assert not {s.hash for s in forged} & share_set(node)
@@ -168,7 +168,7 @@ async def test_nodes_of_different_networks_refuse_each_other(tmp_path):
         for share in make_chain(3):
             await bad.publish(share.serialize())
         await wait_for(lambda: reg.p2p.peers.is_banned(bad.peer_id), "the cross-network peer to be banned")
-        fed.stop_mining()
+        await fed.stop_mining()
         reg_scripts = {reg.pool.chain.get(h).payout_script for h in share_set(reg)}
         dev_scripts = {dev.pool.chain.get(h).payout_script for h in share_set(dev)}
         assert not reg_scripts & dev_scripts

@@ -30,7 +30,7 @@ async def test_partition_heals_to_the_heaviest_chain(tmp_path):
         # Each side builds its own chain on the common history, unaware of the other.
         await wait_for(lambda: all(n.pool.chain.tip.height >= base + 10 for n in side_a + side_b),
                        "ten new shares on both sides", timeout=120)
-        fed.stop_mining()
+        await fed.stop_mining()
         tip_a = await sync_sharechains(side_a, all_shares=False)
         tip_b = await sync_sharechains(side_b, all_shares=False)
         assert tip_a != tip_b
