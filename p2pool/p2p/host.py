@@ -157,8 +157,9 @@ async def disconnect_peer(host: IHost, peer: ID, timeout: float) -> bool:
     return forced
 
 
-# The attributes that lead from a libp2p connection (swarm -> yamux -> noise -> raw) to its TCP socket.
-_CONNECTION_LAYERS = ("muxed_conn", "secured_conn", "conn", "read_writer", "read_write_closer", "stream")
+# The attributes that lead from a libp2p connection to its TCP socket: swarm connection -> yamux ->
+# noise session -> noise framing -> raw connection -> libp2p's trio stream -> trio.SocketStream.
+_PATH_TO_SOCKET = ("muxed_conn", "secured_conn", "conn", "read_writer", "read_write_closer", "stream", "stream")
 
 
 def close_sockets(connections: list[INetConn]) -> int:
@@ -180,10 +181,6 @@ def close_sockets(connections: list[INetConn]) -> int:
 
 def _tcp_stream(connection: object) -> trio.SocketStream | None:
     layer: object | None = connection
-    for _ in range(2 * len(_CONNECTION_LAYERS)):
-        if layer is None or isinstance(layer, trio.SocketStream):
-            return layer
-        layer = next(
-            (getattr(layer, name) for name in _CONNECTION_LAYERS if getattr(layer, name, None) is not None), None
-        )
-    return None
+    for name in _PATH_TO_SOCKET:
+        layer = getattr(layer, name, None)
+    return layer if isinstance(layer, trio.SocketStream) else None
