@@ -25,3 +25,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# trio has shipped its own type hints since 0.22; the stale stubs of trio-typing (a dependency of
+# libp2p, which needs only its runtime module) would shadow them for mypy.
+rm -rf .venv/lib/python*/site-packages/trio-stubs
