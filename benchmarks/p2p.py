@@ -34,6 +34,7 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from p2pool.events import SharesAccepted, ShareSource, SourceKind
 from p2pool.p2p.messages import GetHashes
 from p2pool.p2p.peers import PeerConfig
 from p2pool.p2p.sync_client import SyncClient, SyncConfig
@@ -57,19 +58,17 @@ async def propagation(root: Path, nodes: int, shares: list, history: int, gap: f
             members.append(await fed.add_node(*dial, seed=True, shares=shares[:history], p2p=QUIET))
         await wait_for(lambda: all(m.p2p.gossip.links() for m in members), "gossip links", 60)
         arrived: dict[bytes, list[float]] = {}
+        def record(event: SharesAccepted) -> None:
+            for share in event.shares:
+                arrived.setdefault(share.hash, []).append(trio.current_time())
+
         for m in members:
-            def record(accepted: list, previous=m.pool.on_accepted) -> None:
-                for share in accepted:
-                    arrived.setdefault(share.hash, []).append(trio.current_time())
-                if previous is not None:
-                    previous(accepted)
-            m.pool.on_accepted = record
+            m.events.subscribe(SharesAccepted, record)
         delays = []
         for i, share in enumerate(shares[history:]):
             origin = members[i % nodes]
             started = trio.current_time()
-            origin.pool.add_share(share)
-            origin.p2p.announce(share)
+            origin.intake.add(share, ShareSource(SourceKind.LOCAL))
             await wait_for(lambda s=share: len(arrived.get(s.hash, ())) == nodes, "a share to reach every node", 30)
             delays.append(max(arrived[share.hash]) - started)
             await trio.sleep(gap)
@@ -77,7 +76,7 @@ async def propagation(root: Path, nodes: int, shares: list, history: int, gap: f
     return delays
 
 
-_ACCEPTED = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) INFO +otedama\.pool: share ([0-9a-f]{16}) from peer")
+_ACCEPTED = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) INFO +otedama\.intake: share ([0-9a-f]{16}) from peer")
 
 
 def start_processes(root: Path, count: int, history: list) -> list[NodeProcess]:
@@ -191,11 +190,11 @@ async def sync_rate(root: Path, window: list, seeds: int) -> tuple[float, float]
         SyncClient.request = timed  # type: ignore[method-assign]
         try:
             fresh = await fed.add_node(*sources, seed=True, p2p=QUIET)
-            await wait_for(lambda: len(fresh.pool.chain) == len(window), "the fresh node to sync", 600)
+            await wait_for(lambda: len(fresh.chain) == len(window), "the fresh node to sync", 600)
         finally:
             SyncClient.request = original  # type: ignore[method-assign]
         finished = trio.current_time()
-        assert fresh.pool.chain.tip.hash == window[-1].hash
+        assert fresh.chain.tip.hash == window[-1].hash
         fed.nursery.cancel_scope.cancel()
     return len(window) / (finished - started), len(window) / (finished - inventory[0])
 

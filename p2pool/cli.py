@@ -165,7 +165,7 @@ def _run_miner(args: argparse.Namespace) -> int:
 
 
 def _run_devnet(args: argparse.Namespace) -> int:
-    from p2pool.p2p.devnet import DevnetConfig, run_devnet
+    from p2pool.devnet import DevnetConfig, run_devnet
 
     _setup_logging(args.log_level)
     if not 1 <= args.nodes <= 50:

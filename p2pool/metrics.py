@@ -1,8 +1,16 @@
-"""Prometheus metrics of one node, on a registry of its own (several nodes can share a process)."""
+"""Prometheus metrics of one node, on a registry of its own (several nodes can share a process).
+
+Counters follow the node's events (the composition root subscribes the ``on_*`` methods); gauges
+that are sampled rather than counted are read from the parts at scrape time (:meth:`NodeMetrics.observe`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from p2pool.events import BlockFound, ChainHealthChanged, ShareRefused, SharesAccepted, TipChanged
 
 
 class NodeMetrics:
@@ -24,3 +32,26 @@ class NodeMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    # --- events -------------------------------------------------------------------------------------
+    def on_shares_accepted(self, event: SharesAccepted) -> None:
+        self.shares_valid.inc(len(event.shares))
+
+    def on_share_refused(self, event: ShareRefused) -> None:
+        self.shares_invalid.inc()
+
+    def on_tip_changed(self, event: TipChanged) -> None:
+        self.sharechain_height.set(event.tip.height)
+
+    def on_block_found(self, event: BlockFound) -> None:
+        self.blocks_found.inc()
+
+    def on_chain_health(self, event: ChainHealthChanged) -> None:
+        self.blockchain_connected.set(1 if event.health.healthy else 0)
+
+    def observe(self, *, hashrate: Callable[[], float] | None = None, miners: Callable[[], float] | None = None,
+                peers: Callable[[], float] | None = None) -> None:
+        """Gauges read from the node's parts when scraped rather than counted from events."""
+        for gauge, read in ((self.hashrate, hashrate), (self.miners_active, miners), (self.peers_connected, peers)):
+            if read is not None:
+                gauge.set_function(read)

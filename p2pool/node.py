@@ -1,26 +1,32 @@
-"""The composition root: builds every part of a node and runs them in one nursery.
+"""The composition root: builds every part of a node, wires their events, and runs them in one nursery.
 
-Parts: the share store and sharechain, the P2P service (gossip, sync and peers over libp2p), the
-chain backend (bitcoind over JSON-RPC, or the embedded dev chain served on 127.0.0.1 and reached the
-same way), the template monitor, the Stratum server, the HTTP API and, unless disabled, the built-in
-miner connected to our own Stratum port. A seed node (``otedama bootstrap``) runs only the store,
-the sharechain, the P2P service and the API.
+Parts: the share store and sharechain, the share intake (the one way a share joins), the P2P service
+(gossip, sync and peers over libp2p), the chain backend (bitcoind over JSON-RPC, or the embedded dev
+chain served on 127.0.0.1 and reached the same way), the template monitor, the work provider and block
+submitter, the Stratum server, metrics, the HTTP API and, unless disabled, the built-in miner connected
+to our own Stratum port. A seed node (``otedama bootstrap``) runs only the store, the sharechain, the
+intake, the P2P service and the API. ``docs/architecture.md`` draws the picture.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import trio
 
 from p2pool.api import Api
+from p2pool.chain.events import ChainHealthChanged, TemplateChanged
+from p2pool.chain.monitor import TemplateMonitor
 from p2pool.chain.rpc import BitcoindClient
 from p2pool.config import ConfigError, NodeConfig
+from p2pool.event_bus import EventBus
+from p2pool.events import BlockFound, NewWork, ShareRefused, SharesAccepted, SyncStateChanged, TipChanged
 from p2pool.http.server import serve_http
+from p2pool.intake import ShareIntake
 from p2pool.metrics import NodeMetrics
 from p2pool.p2p.banlist import BanListError
 from p2pool.p2p.host import AddressError as HostAddressError
@@ -28,10 +34,15 @@ from p2pool.p2p.peers import PeerConfig
 from p2pool.p2p.peerstore import AddressError, PeerStoreError
 from p2pool.p2p.service import P2PConfig, P2PService
 from p2pool.payout_address import resolve_payout_address
-from p2pool.pool import Pool
+from p2pool.status import StatusSources
 from p2pool.stratum.server import StratumConfig, StratumServer
+from p2pool.work.found_blocks import FoundBlocks
+from p2pool.work.provider import WorkProvider
+from p2pool.work.submitter import BlockSubmitter
+from sharechain.chain import ShareChain
 from sharechain.loader import load_chain, open_store, reindex
 from sharechain.params import network
+from sharechain.store import ShareStore
 
 log = logging.getLogger("otedama.node")
 
@@ -48,15 +59,34 @@ class NodeEndpoints:
 
 
 class Node:
-    def __init__(self, config: NodeConfig, *, clock: Callable[[], float] = time.time) -> None:
+    """One node. After ``started`` its parts are readable (tests and benchmarks look at them)."""
+
+    def __init__(self, config: NodeConfig, *, clock: Callable[[], float] = time.time,
+                 p2p_tuning: Mapping[str, Any] | None = None) -> None:
         self.config = config
         self.params = network(config.network)
         self.clock = clock
+        self.p2p_tuning = dict(p2p_tuning or {})
+        self.events = EventBus()
         self.metrics = NodeMetrics()
         self.datadir = config.resolved_datadir()
-        self.pool: Pool | None = None
+        self.store: ShareStore | None = None
+        self.chain: ShareChain | None = None
+        self.intake: ShareIntake | None = None
+        self.found: FoundBlocks | None = None
+        self.work: WorkProvider | None = None
+        self.monitor: TemplateMonitor | None = None
+        self.stratum: StratumServer | None = None
         self.p2p: P2PService | None = None
+        self.sources: StatusSources | None = None
         self.endpoints: NodeEndpoints | None = None
+
+    def status(self) -> dict[str, Any]:
+        assert self.sources is not None, "the node has not started"
+        return self.sources.status()
+
+    def problems(self) -> list[str]:
+        return self.sources.problems() if self.sources is not None else []
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         config = self.config
@@ -64,23 +94,32 @@ class Node:
         payout_address = "" if config.seed else resolve_payout_address(config, self.params, self.datadir)
         store = open_store(self.datadir / "sharechain", self.params, reindex_requested=config.reindex)
         try:
-            chain = self._load(store)
+            self.store, self.chain = store, self._load(store)
+            self.intake = ShareIntake(self.chain, store, self.events.publish, self.clock)
+            self.found = FoundBlocks(store)
+            self.sources = StatusSources(self.params, self.chain, found=self.found)
+            self._wire_metrics()
             async with trio.open_nursery() as nursery:
                 if config.seed:
-                    await self._run_seed(nursery, chain, store, task_status)
+                    await self._run_seed(nursery, task_status)
                 rpc_url = config.bitcoind or await self._start_devchain(nursery)
                 async with BitcoindClient(rpc_url, cookie_file=config.bitcoind_cookie) as backend:
-                    pool = Pool(self.params, chain, store, backend, self.metrics, clock=self.clock,
-                                wait_while_syncing=config.sync_wait)
-                    self.pool = pool
-                    addrs = await self._start_p2p(nursery, pool)
-                    stratum = StratumServer(pool, self._stratum_config())
-                    pool.attach_stratum(stratum)
-                    nursery.start_soon(pool.run_monitor)
+                    submitter = BlockSubmitter(backend, self.found, self.params.address_format, self.events.publish,
+                                               self.clock)
+                    self.work = WorkProvider(self.params, self.chain, self.intake, submitter, self.events.publish,
+                                             self.clock, wait_while_syncing=config.sync_wait)
+                    self.monitor = TemplateMonitor(backend, publish=self.events.publish)
+                    self.stratum = StratumServer(self.work, self._stratum_config())
+                    self._wire_mining(self.work, self.monitor, self.stratum)
+                    stratum = self.stratum
+                    self.metrics.observe(hashrate=stratum.hashrate, miners=lambda: stratum.connection_count)
+                    self.sources = replace(self.sources, work=self.work, stratum=self.stratum.stats)
+                    addrs = await self._start_p2p(nursery)
+                    nursery.start_soon(submitter.run)
+                    nursery.start_soon(self.monitor.run)
                     host, port = config.stratum_endpoint()
-                    stratum_port = await nursery.start(stratum.serve, host, port)
-                    api_host, api_port = await self._start_api(nursery, pool)
-                    nursery.start_soon(pool.run_stats)
+                    stratum_port = await nursery.start(self.stratum.serve, host, port)
+                    api_host, api_port = await self._start_api(nursery)
                     self.endpoints = NodeEndpoints(stratum_port, api_port, _redact(rpc_url),
                                                    self.p2p.peer_id if self.p2p else None, addrs)
                     log.info("otedama %s node: stratum on %s:%d, API on http://%s:%d, chain %s, datadir %s",
@@ -92,40 +131,63 @@ class Node:
         finally:
             store.close()
 
-    async def _run_seed(self, nursery: trio.Nursery, chain: Any, store: Any, task_status: Any) -> None:
-        pool = Pool(self.params, chain, store, None, self.metrics, clock=self.clock)
-        self.pool = pool
-        addrs = await self._start_p2p(nursery, pool)
-        api_host, api_port = await self._start_api(nursery, pool)
-        nursery.start_soon(pool.run_stats)
+    async def _run_seed(self, nursery: trio.Nursery, task_status: Any) -> None:
+        addrs = await self._start_p2p(nursery)
+        api_host, api_port = await self._start_api(nursery)
         self.endpoints = NodeEndpoints(0, api_port, "", self.p2p.peer_id if self.p2p else None, addrs)
         log.info("otedama %s seed node: API on http://%s:%d, datadir %s (no chain backend, no miners)",
                  self.params.name, api_host, api_port, self.datadir)
         task_status.started(self.endpoints)
         await trio.sleep_forever()
 
-    async def _start_api(self, nursery: trio.Nursery, pool: Pool) -> tuple[str, int]:
-        api = Api(pool.status, pool.problems, self.metrics, self.p2p.control if self.p2p else None)
-        api_host, api_port = self.config.api_endpoint()
-        return api_host, await nursery.start(serve_http, api.handle, api_host, api_port)
+    # --- wiring ------------------------------------------------------------------------------------
+    def _wire_metrics(self) -> None:
+        bus, metrics = self.events, self.metrics
+        bus.subscribe(SharesAccepted, metrics.on_shares_accepted)
+        bus.subscribe(ShareRefused, metrics.on_share_refused)
+        bus.subscribe(TipChanged, metrics.on_tip_changed)
+        bus.subscribe(BlockFound, metrics.on_block_found)
+        bus.subscribe(ChainHealthChanged, metrics.on_chain_health)
 
-    async def _start_p2p(self, nursery: trio.Nursery, pool: Pool) -> tuple[str, ...]:
+    def _wire_mining(self, work: WorkProvider, monitor: TemplateMonitor, stratum: StratumServer) -> None:
+        bus = self.events
+        bus.subscribe(TemplateChanged, work.on_template)
+        bus.subscribe(ChainHealthChanged, work.on_chain_health)
+        bus.subscribe(TipChanged, work.on_tip_changed)
+        bus.subscribe(SyncStateChanged, work.on_sync_state)
+        bus.subscribe(NewWork, lambda event: stratum.new_work(event.clean))
+        bus.subscribe(BlockFound, lambda event: monitor.refresh())
+
+    async def _start_p2p(self, nursery: trio.Nursery) -> tuple[str, ...]:
         """Start the P2P service before miners connect, so that a node behind its peers holds them back."""
         config = self.config
         if not config.p2p:
             return ()
+        assert self.chain is not None and self.store is not None and self.intake is not None
         peers = PeerConfig(target_outbound=config.max_outbound, max_inbound=config.max_inbound)
         p2p_config = P2PConfig(listen=tuple(config.p2p), bootstrap=tuple(config.peers_to_dial()), peers=peers)
-        # Tuning for tests and benchmarks (timers, limits): NodeConfig.extra["p2p"] overrides fields.
-        p2p_config = replace(p2p_config, **config.extra.get("p2p", {}))
+        # Tuning for tests and benchmarks (timers, limits): P2PConfig fields to override.
+        p2p_config = replace(p2p_config, **self.p2p_tuning)
         try:
-            self.p2p = P2PService(self.params, pool, self.datadir, p2p_config, self.metrics)
+            self.p2p = P2PService(self.params, self.chain, self.store, self.intake, self.datadir, p2p_config,
+                                  self.events.publish)
         except (AddressError, HostAddressError, PeerStoreError, BanListError) as exc:
             raise ConfigError(str(exc)) from None
+        self.events.subscribe(SharesAccepted, self.p2p.on_shares_accepted)
+        manager = self.p2p.peers
+        self.metrics.observe(peers=lambda: len(manager.connected()))
+        assert self.sources is not None
+        self.sources = replace(self.sources, p2p=self.p2p.status)
         addrs = await nursery.start(self.p2p.run)
         return tuple(addrs)
 
-    def _load(self, store: Any) -> Any:
+    async def _start_api(self, nursery: trio.Nursery) -> tuple[str, int]:
+        api = Api(self.status, self.problems, self.metrics, self.p2p.control if self.p2p else None)
+        api_host, api_port = self.config.api_endpoint()
+        return api_host, await nursery.start(serve_http, api.handle, api_host, api_port)
+
+    # --- starting parts ------------------------------------------------------------------------------
+    def _load(self, store: ShareStore) -> ShareChain:
         if self.config.reindex:
             chain, report = reindex(store, self.params)
             log.info("reindex: kept %d shares, dropped %d", report.kept, len(report.dropped))
@@ -135,6 +197,8 @@ class Node:
         started = time.perf_counter()
         chain = load_chain(store, self.params)
         tip = chain.tip
+        if tip is not None:
+            self.metrics.sharechain_height.set(tip.height)
         log.info("sharechain loaded: %d shares, tip %s at height %s (%.2f s)", len(chain),
                  tip.hash[::-1].hex() if tip else "none", tip.height if tip else "-", time.perf_counter() - started)
         return chain
@@ -161,8 +225,7 @@ class Node:
         host, port = self.config.stratum_endpoint()
         config = StratumConfig(host=host, port=port, target_submit_interval=self.config.stratum_submit_interval)
         if self.config.stratum_difficulty:
-            config = StratumConfig(host=host, port=port, initial_difficulty=self.config.stratum_difficulty,
-                                   target_submit_interval=self.config.stratum_submit_interval)
+            config = replace(config, initial_difficulty=self.config.stratum_difficulty)
         return config
 
 

@@ -7,28 +7,18 @@ and retried with exponential backoff. Every wait uses trio's clock, so tests may
 
 from __future__ import annotations
 
-import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import trio
 
 from p2pool.chain.backend import ChainBackend, ChainError
+from p2pool.chain.events import ChainHealthChanged, Health, TemplateChanged
 from p2pool.chain.template import BlockTemplate, TemplateError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Health:
-    """Healthy, or not with the last error (None: not contacted yet); ``since`` is trio.current_time()
-    when this state began."""
-
-    healthy: bool
-    error: str | None
-    since: float
+__all__ = ["Health", "MonitorConfig", "TemplateMonitor", "template_key"]
 
 
 @dataclass(frozen=True)
@@ -41,34 +31,21 @@ class MonitorConfig:
     retry_max: float = 30.0
 
 
-TemplateCallback = Callable[[BlockTemplate], Awaitable[None] | None]
-HealthCallback = Callable[[Health], Awaitable[None] | None]
-
-
 def template_key(template: BlockTemplate) -> tuple[bytes, int, tuple[bytes, ...]]:
     """What makes a template new work: another parent, other bits or other transactions."""
     return template.prev_hash, template.bits, tuple(template.other_txids())
 
 
-T = TypeVar("T")
-
-
-async def _call(callback: Callable[[T], Awaitable[None] | None] | None, arg: T) -> None:
-    if callback is not None:
-        result = callback(arg)
-        if inspect.isawaitable(result):
-            await result
-
-
 class TemplateMonitor:
-    """Run ``run`` in a nursery (``await nursery.start(monitor.run)``); read ``current`` and ``health``."""
+    """Run ``run`` in a nursery (``await nursery.start(monitor.run)``); read ``current`` and ``health``.
+
+    Announces :class:`TemplateChanged` and :class:`ChainHealthChanged` through ``publish``."""
 
     def __init__(self, backend: ChainBackend, config: MonitorConfig | None = None, *,
-                 on_template: TemplateCallback | None = None, on_health: HealthCallback | None = None) -> None:
+                 publish: Callable[[object], None] | None = None) -> None:
         self.backend = backend
         self.config = config or MonitorConfig()
-        self._on_template = on_template
-        self._on_health = on_health
+        self._publish = publish or (lambda event: None)
         self._current: BlockTemplate | None = None
         self._health: Health | None = None
         self._wake = trio.Event()
@@ -95,12 +72,12 @@ class TemplateMonitor:
             try:
                 template = await self._fetch()
             except (ChainError, TemplateError) as exc:
-                await self._unhealthy(str(exc))
+                self._unhealthy(str(exc))
                 await self._pause(retry)
                 retry = min(retry * 2, self.config.retry_max)
                 continue
             retry = self.config.retry_initial
-            is_new = await self._accept(template)
+            is_new = self._accept(template)
             if not self._long_polling():
                 await self._pause(self.config.poll_interval)
             elif not is_new and trio.current_time() - started < self.config.poll_interval:
@@ -122,22 +99,22 @@ class TemplateMonitor:
             await self._wake.wait()
         self._wake = trio.Event()
 
-    async def _accept(self, template: BlockTemplate) -> bool:
+    def _accept(self, template: BlockTemplate) -> bool:
         if self._health is None or not self._health.healthy:
             if self._health is not None and self._health.error is not None:
                 outage = trio.current_time() - self._health.since
                 log.warning("bitcoind is usable again after %.0f s", outage)
             self._health = Health(True, None, trio.current_time())
-            await _call(self._on_health, self._health)
+            self._publish(ChainHealthChanged(self._health))
         old = self._current
         if old is not None and template_key(old) == template_key(template):
             return False
         self._current = template
         log.debug("new block template: height %d, %d transactions", template.height, len(template.transactions))
-        await _call(self._on_template, template)
+        self._publish(TemplateChanged(template, new_block=old is None or old.prev_hash != template.prev_hash))
         return True
 
-    async def _unhealthy(self, error: str) -> None:
+    def _unhealthy(self, error: str) -> None:
         health = self._health
         if health is not None and not health.healthy and health.error is not None:
             self._health = Health(False, error, health.since)  # same outage: keep quiet
@@ -146,4 +123,4 @@ class TemplateMonitor:
         log.error("%s (no work is given out until it is back; retrying)", error.rstrip("."))
         self._current = None
         self._health = Health(False, error, trio.current_time())
-        await _call(self._on_health, self._health)
+        self._publish(ChainHealthChanged(self._health))

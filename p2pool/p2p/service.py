@@ -1,14 +1,16 @@
 """The P2P service a node runs in its nursery: host, gossip, sync both ways, peers, and their status.
 
-It is the only place that knows all the parts: shares our miners find are announced by gossip;
-shares from peers are validated through ``Pool.add_share`` like our own; the pool is told to hold
-miners back while the node is behind its peers.
+It is the only place that knows all the P2P parts. Shares from peers join through the node's
+:class:`~p2pool.intake.ShareIntake` like our own; the shares our miners find reach it as
+:class:`~p2pool.events.SharesAccepted` events and are gossiped; whether the node is behind its peers
+is announced as :class:`~p2pool.events.SyncStateChanged`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,10 @@ import trio
 from libp2p.peer.id import ID
 
 from p2pool.config import ConfigError
-from p2pool.metrics import NodeMetrics
+from p2pool.events import SharesAccepted, ShareSource, SourceKind, SyncStateChanged
+from p2pool.intake import ShareIntake
 from p2pool.p2p.banlist import BanList
+from p2pool.p2p.blame import sender_at_fault
 from p2pool.p2p.gossip import ShareGossip
 from p2pool.p2p.host import (
     IDENTITY_FILE,
@@ -38,12 +42,13 @@ from p2pool.p2p.scoring import Offense
 from p2pool.p2p.sync import MainChainIndex, RecentShares, SyncProgress, progress
 from p2pool.p2p.sync_client import ClientHooks, RequestFailed, SyncClient, SyncConfig
 from p2pool.p2p.sync_server import ServerHooks, SyncServer
-from p2pool.pool import Pool
 from sharechain.bitcoin.hashing import hash_to_hex
 from sharechain.bitcoin.serialize import ParseError
+from sharechain.chain import ShareChain
 from sharechain.params import NetworkParams
 from sharechain.result import AddStatus
 from sharechain.share import MAX_SHARE_SIZE, Share
+from sharechain.store import ShareStore
 
 log = logging.getLogger("otedama.p2p")
 
@@ -70,12 +75,14 @@ class _State:
 
 
 class P2PService:
-    def __init__(self, params: NetworkParams, pool: Pool, datadir: Path, config: P2PConfig,
-                 metrics: NodeMetrics) -> None:
+    def __init__(self, params: NetworkParams, chain: ShareChain, store: ShareStore, intake: ShareIntake,
+                 datadir: Path, config: P2PConfig, publish: Callable[[object], None]) -> None:
         self.params = params
-        self.pool = pool
+        self.chain = chain
+        self.intake = intake
         self.config = config
-        self.metrics = metrics
+        self._publish = publish
+        self._behind = False
         self.listen = [parse_listen(text) for text in config.listen]
         bootstrap = [parse_peer(text) for text in config.bootstrap]
         key_pair = load_identity(datadir / IDENTITY_FILE)
@@ -84,8 +91,8 @@ class P2PService:
         self.host = build_host(key_pair, self.listen, config.peers.target_outbound + config.peers.max_inbound)
         self.index = MainChainIndex()
         self.recent = RecentShares(MAX_RECENT_DEPTH)
-        top = pool.chain.tip.height if pool.chain.tip else 0
-        for record in pool.chain.records():
+        top = chain.tip.height if chain.tip else 0
+        for record in chain.records():
             if record.height >= top - MAX_RECENT_DEPTH:
                 self.recent.add(record.height, record.hash)
         self.book = AddressBook(datadir / "peers.sqlite")
@@ -93,10 +100,10 @@ class P2PService:
                                  PeerEvents(self._joined, self._left, self._ask_peers, self._banned),
                                  bootstrap, config.peers)
         self.gossip = ShareGossip(self.host, self.names.shares_topic, self._on_gossip)
-        self.server = SyncServer(pool.chain, pool.store, self.index, self.recent,
+        self.server = SyncServer(chain, store, self.index, self.recent,
                                  ServerHooks(self.peers.penalize, self._allow_request, self.peers.known_peers,
                                              self.peers.good))
-        self.client = SyncClient(self.host, self.names.sync, pool, self.index,
+        self.client = SyncClient(self.host, self.names.sync, chain, intake, self.index,
                                  ClientHooks(self.peers.penalize, self.peers.good, self._sync_peers,
                                              self._update, self.peers.mark_foreign), config.sync)
         self._gossip_limit = RateLimiter(*config.gossip_rate)
@@ -116,7 +123,6 @@ class P2PService:
                 finally:
                     stop.set()
         finally:
-            self.pool.announce = self.pool.on_accepted = None
             self.book.close()
 
     async def _run_host(self, stop: trio.Event, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -149,9 +155,6 @@ class P2PService:
         await nursery.start(self.peers.run)
         nursery.start_soon(self.client.run)
         nursery.start_soon(self._initial_deadline)
-        self.pool.announce = self.announce
-        self.pool.p2p_status = self.status
-        self.pool.on_accepted = self._accepted
         self.addrs = [str(a) for a in self.host.get_addrs()]
         log.info("P2P peer ID %s, listening on %s", self.peer_id, ", ".join(self.addrs) or "-")
         self._update()
@@ -164,12 +167,13 @@ class P2PService:
             self._state.initial_pending = False
             self._update()
 
-    def announce(self, share: Share) -> None:
-        self.gossip.announce(share.serialize())
-
-    def _accepted(self, shares: list[Share]) -> None:
-        for share in shares:
+    def on_shares_accepted(self, event: SharesAccepted) -> None:
+        """Shares joined our chain: serve them as recent, and gossip those our own miners found."""
+        for share in event.shares:
             self.recent.add(share.info.height, share.hash)
+        if event.source.kind is SourceKind.LOCAL:
+            for share in event.shares:
+                self.gossip.announce(share.serialize())
 
     # --- peers ----------------------------------------------------------------------------------------
     def _sync_peers(self) -> list[str]:
@@ -245,11 +249,11 @@ class P2PService:
         except ParseError as exc:
             self.peers.penalize(peer, Offense.MALFORMED_MESSAGE, f"unreadable gossiped share: {exc}")
             return False
-        if share.hash in self.pool.chain:
+        if share.hash in self.chain:
             self.client.note_share(peer, share.hash)
             return True
-        result = self.pool.add_share(share, source=f"peer {peer[-8:]}")
-        if result.status is AddStatus.INVALID and _peers_fault(result.error):
+        result = self.intake.add(share, ShareSource(SourceKind.GOSSIP, peer=peer))
+        if sender_at_fault(result):
             self.peers.penalize(peer, Offense.INVALID_SHARE, f"invalid share {hash_to_hex(share.hash)[:16]}: "
                                                              f"{result.error}")
             return False
@@ -257,7 +261,7 @@ class P2PService:
             return False
         if result.status is AddStatus.ORPHAN:
             await self.client.fetch_parents(peer, result.missing)
-        if share.hash not in self.pool.chain:
+        if share.hash not in self.chain:
             return False
         self.peers.good(peer)
         self.client.note_share(peer, share.hash)
@@ -266,13 +270,15 @@ class P2PService:
 
     # --- status ---------------------------------------------------------------------------------------
     def progress(self) -> SyncProgress:
-        tip = self.pool.chain.tip
+        tip = self.chain.tip
         return progress(tip.height if tip else -1, self.client.tips, tip.chain_work if tip else 0,
                         self.client.syncing, self.config.behind_threshold)
 
     def _update(self) -> None:
-        self.metrics.peers_connected.set(len(self.peers.connected()))
-        self.pool.set_syncing(self._state.initial_pending or self.progress().behind)
+        behind = self._state.initial_pending or self.progress().behind
+        if behind != self._behind:
+            self._behind = behind
+            self._publish(SyncStateChanged(behind))
 
     def status(self) -> dict[str, Any]:
         now = trio.current_time()
@@ -292,7 +298,3 @@ class P2PService:
                     "known_addresses": len(self.book)},
         }
 
-
-def _peers_fault(error: str | None) -> bool:
-    """Every broken rule is the sender's fault but one: a timestamp ahead of *our* clock (ours may lag)."""
-    return "in the future" not in (error or "")

@@ -3,7 +3,7 @@ and fetching the missing parents of a gossiped share from the peer that sent it.
 
 The decisions (locators, which batch goes to whom, chain order) are made in :mod:`p2pool.p2p.sync`;
 this module does the requests. Everything received is verified: proof of work in batches with the
-kernels as it arrives, then every consensus rule through ``Pool.add_shares``.
+kernels as it arrives, then every consensus rule through the node's share intake.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from libp2p.peer.id import ID
 from libp2p.protocol_muxer.exceptions import MultiselectClientError, ProtocolNotSupportedError
 
 from kernels.factory import verify_headers
+from p2pool.events import ShareSource, SourceKind
+from p2pool.intake import ShareIntake
+from p2pool.p2p.blame import sender_at_fault
 from p2pool.p2p.messages import (
     MAX_BY_HASH,
     MAX_HASHES,
@@ -41,10 +44,10 @@ from p2pool.p2p.messages import (
 from p2pool.p2p.scoring import Offense
 from p2pool.p2p.stream import StreamClosed, read_message, write_message
 from p2pool.p2p.sync import DownloadPlan, MainChainIndex, PeerTip, best_peer, locator
-from p2pool.pool import Pool
 from sharechain.bitcoin.serialize import ParseError
 from sharechain.bitcoin.target import bits_to_target
 from sharechain.bitcoin.transaction import NULL_HASH
+from sharechain.chain import ShareChain
 from sharechain.result import AddStatus
 from sharechain.share import Share
 
@@ -80,12 +83,12 @@ class RequestFailed(Exception):
 
 
 class SyncClient:
-    def __init__(self, host: IHost, protocol: TProtocol, pool: Pool, index: MainChainIndex, hooks: ClientHooks,
-                 config: SyncConfig = SyncConfig()) -> None:
+    def __init__(self, host: IHost, protocol: TProtocol, chain: ShareChain, intake: ShareIntake,
+                 index: MainChainIndex, hooks: ClientHooks, config: SyncConfig = SyncConfig()) -> None:
         self.host = host
         self.protocol = protocol
-        self.pool = pool
-        self.chain = pool.chain
+        self.chain = chain
+        self.intake = intake
         self.index = index
         self.hooks = hooks
         self.config = config
@@ -348,9 +351,9 @@ class SyncClient:
         missing: dict[str, list[bytes]] = {}
         for start in range(0, len(items), _APPLY_CHUNK):
             chunk = items[start : start + _APPLY_CHUNK]
-            results = self.pool.add_shares([share for _, share in chunk], source="sync")
+            results = self.intake.add_all([share for _, share in chunk], ShareSource(SourceKind.SYNC))
             for (peer, _), result in zip(chunk, results, strict=True):
-                if result.status is AddStatus.INVALID and "in the future" not in (result.error or ""):
+                if sender_at_fault(result):
                     self.hooks.penalize(peer, Offense.INVALID_SHARE, f"invalid share in sync: {result.error}")
                 missing.setdefault(peer, []).extend(result.missing)
             self.hooks.changed()
@@ -377,9 +380,10 @@ class SyncClient:
             if not shares:
                 return False
             todo = []
-            for result in self.pool.add_shares(shares, source=peer):
-                if result.status is AddStatus.INVALID:
+            for result in self.intake.add_all(shares, ShareSource(SourceKind.SYNC, peer=peer)):
+                if sender_at_fault(result):
                     self.hooks.penalize(peer, Offense.INVALID_SHARE, f"invalid parent share: {result.error}")
+                if result.status is AddStatus.INVALID:
                     return False
                 todo += result.missing
             self.hooks.changed()

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Protocol
 
 from p2pool.stratum.job import Solution, StratumJob
+from p2pool.stratum.submit import SubmitError
 from sharechain.bitcoin.address import AddressError
 
-__all__ = ["AddressError", "WorkProvider", "WorkSource"]
+__all__ = ["AddressError", "WorkSource"]
 
 
 class WorkSource(Protocol):
-    """The synchronous half, all a :class:`~p2pool.stratum.session.Session` needs."""
+    """What a :class:`~p2pool.stratum.session.Session` needs from the node: jobs, address checks, and a
+    taker for solutions. All synchronous: the node answers before the miner is told anything."""
 
     def job_for(self, payout_script: bytes) -> StratumJob | None:
         """The current job for a miner paying to this script; None = no work (backend down, syncing)."""
@@ -21,10 +23,9 @@ class WorkSource(Protocol):
         """The output script for a payout address; raises AddressError with a clear message."""
         ...
 
+    def take(self, solution: Solution) -> SubmitError | None:
+        """Take a submit that met the connection's difficulty (the share and block checks are the node's).
 
-class WorkProvider(WorkSource, Protocol):
-    """What the node gives the server: jobs, address checks, and a sink for solutions."""
-
-    async def submit(self, solution: Solution) -> None:
-        """Called for every submit that met the connection's difficulty (share/block checks are the node's)."""
+        None once it is safe (a share is stored durably, a block is queued for submission); else the
+        reason the miner is told."""
         ...

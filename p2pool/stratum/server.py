@@ -1,7 +1,7 @@
 """The Stratum TCP server: a thin trio loop around :class:`~p2pool.stratum.session.Session`.
 
-One task reads each connection and one writes it (writes go through a queue, so the node's
-synchronous :meth:`StratumServer.new_work` can push jobs); a miner that stops reading is dropped.
+One task reads each connection and one writes it (writes go through a queue, so the fan-out task
+behind :meth:`StratumServer.new_work` can push jobs); a miner that stops reading is dropped.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import trio
 
 from p2pool.stratum.difficulty import from_wire
-from p2pool.stratum.job import Solution
-from p2pool.stratum.provider import WorkProvider
+from p2pool.stratum.provider import WorkSource
 from p2pool.stratum.session import Session, SessionConfig
 from p2pool.stratum.stats import ShareCounter, StratumStats
 from p2pool.stratum.vardiff import VardiffConfig
@@ -71,9 +70,9 @@ class _Connection:
 
 
 class StratumServer:
-    """Serves miners work from a :class:`WorkProvider` and hands it their solutions."""
+    """Serves miners work from a :class:`WorkSource`; its sessions hand it their solutions."""
 
-    def __init__(self, provider: WorkProvider, config: StratumConfig | None = None) -> None:
+    def __init__(self, provider: WorkSource, config: StratumConfig | None = None) -> None:
         self.provider = provider
         self.config = config or StratumConfig()
         self._session_config = self.config.session_config()
@@ -82,6 +81,8 @@ class StratumServer:
         start = self.config.extranonce1_start
         self._next_extranonce1 = secrets.randbits(32) if start is None else start & 0xFFFFFFFF
         self._extranonces_in_use: set[bytes] = set()
+        self._work_ready = trio.Event()
+        self._pending_clean: bool | None = None
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -98,11 +99,27 @@ class StratumServer:
         log.info("stratum: listening on %s:%d", host, bound)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._ticker)
+            nursery.start_soon(self._fan_out)
             await nursery.start(trio.serve_listeners, self._handle, listeners)
             task_status.started(bound)
 
     def new_work(self, clean: bool) -> None:
-        """New template or sharechain tip: every authorized connection gets a fresh job."""
+        """New template or sharechain tip: every authorized connection gets a fresh job.
+
+        The fan-out runs in the server's own task at the next scheduling point, so a burst of new work
+        (a sync batch moving the tip many times) is sent once, and a session that caused it (a miner's
+        share made the new tip) is never re-entered while it handles that miner's line."""
+        self._pending_clean = clean or bool(self._pending_clean)
+        self._work_ready.set()
+
+    async def _fan_out(self) -> None:
+        while True:
+            await self._work_ready.wait()
+            self._work_ready = trio.Event()
+            clean, self._pending_clean = bool(self._pending_clean), None
+            self._send_work(clean)
+
+    def _send_work(self, clean: bool) -> None:
         now = trio.current_time()
         for conn in list(self._connections):
             try:
@@ -115,6 +132,10 @@ class StratumServer:
     @property
     def connection_count(self) -> int:
         return len(self._connections)
+
+    def hashrate(self) -> float:
+        """Hashes per second of every miner together, estimated from the difficulty they submitted."""
+        return self._counter.hashrate(trio.current_time())
 
     def stats(self) -> StratumStats:
         """Connected miners, authorized workers, accepted/rejected counts per reason and hash rate."""
@@ -168,8 +189,6 @@ class StratumServer:
             for name in session.workers - was:
                 log.info("stratum: %s authorized as %s", conn.peer, name)
             self._queue(conn, out.data)
-            for solution in out.solutions:
-                await self._submit(solution)
             if out.close:
                 log.warning("stratum: dropping %s after %d malformed messages", conn.peer, session.protocol_errors)
                 return
@@ -177,12 +196,6 @@ class StratumServer:
     async def _writer(self, stream: trio.SocketStream, inbox: trio.MemoryReceiveChannel[bytes]) -> None:
         async for data in inbox:
             await stream.send_all(data)
-
-    async def _submit(self, solution: Solution) -> None:
-        try:
-            await self.provider.submit(solution)
-        except Exception:
-            log.exception("stratum: the node failed to take a solution from %s", solution.worker)
 
     def _queue(self, conn: _Connection, data: bytes) -> None:
         if not data:

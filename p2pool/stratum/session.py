@@ -45,7 +45,8 @@ class SessionConfig:
 
 @dataclass(frozen=True)
 class Output:
-    """What the server must do after feeding data: send ``data``, hand over ``solutions``, maybe close."""
+    """What the server must do after feeding data: send ``data``, maybe close. ``solutions`` are the
+    submits the node took (already handed over), for the caller's records."""
 
     data: bytes = b""
     solutions: tuple[Solution, ...] = ()
@@ -228,13 +229,16 @@ class Session:
             )
             if solution.hash in self._seen:
                 raise SubmitError(p.DUPLICATE_SHARE, "duplicate", "Duplicate share")
+            self._seen[solution.hash] = sent.wire_id
+            refused = self._source.take(solution)
+            if refused is not None:
+                raise refused
         except SubmitError as exc:
             if exc.reason == "bad-params":
                 self.protocol_errors += 1
             self._counter.reject(worker if worker in self.workers else None, exc.reason, now)
             return p.encode_error(req.id, exc.code, exc.message)
         self.protocol_errors = 0  # a miner doing real work is forgiven the odd bad line
-        self._seen[solution.hash] = sent.wire_id
         self._counter.accept(submit.worker, difficulty, now)
         solutions.append(solution)
         out = p.encode_result(req.id, True)

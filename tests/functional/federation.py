@@ -45,14 +45,14 @@ async def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 60)
 
 
 def tip(node: Node) -> bytes | None:
-    assert node.pool is not None
-    record = node.pool.chain.tip
+    assert node.chain is not None
+    record = node.chain.tip
     return record.hash if record else None
 
 
 def share_set(node: Node) -> set[bytes]:
-    assert node.pool is not None
-    return {r.hash for r in node.pool.chain.records()}
+    assert node.chain is not None
+    return {r.hash for r in node.chain.records()}
 
 
 async def sync_sharechains(nodes: Sequence[Node], timeout: float = 60, *, all_shares: bool = True) -> bytes:
@@ -65,9 +65,9 @@ async def sync_sharechains(nodes: Sequence[Node], timeout: float = 60, *, all_sh
         return not all_shares or len({frozenset(share_set(n)) for n in nodes}) == 1
 
     def describe() -> str:
-        return "; ".join(f"{peer_id(n)[-6:]}: tip {n.pool.chain.tip.height if n.pool.chain.tip else None} "
+        return "; ".join(f"{peer_id(n)[-6:]}: tip {n.chain.tip.height if n.chain.tip else None} "
                          f"{(tip(n) or b'').hex()[:8]}, {len(share_set(n))} shares, peers {n.p2p.peers.connected()}"
-                         for n in nodes if n.pool and n.p2p)
+                         for n in nodes if n.chain and n.p2p)
 
     try:
         await wait_for(same, f"{len(nodes)} sharechains to agree", timeout)
@@ -100,10 +100,10 @@ def expected_payouts(node: Node, block: dict) -> list[list]:
     """What ``node`` computes, from its own sharechain, that the share behind ``block`` must pay."""
     from sharechain.bitcoin.serialize import ByteReader
 
-    assert node.pool is not None
+    assert node.chain is not None
     info = ShareInfo.read(ByteReader(bytes.fromhex(block["share_info"])))
-    params = node.pool.params
-    payouts = split_reward(block["value"], node.pool.chain.candidate_weights(info), info.payout_script, params)
+    params = node.params
+    payouts = split_reward(block["value"], node.chain.candidate_weights(info), info.payout_script, params)
     return [[script_to_address(s, params.address_format), v] for s, v in payouts]
 
 
@@ -131,8 +131,9 @@ class Federation:
                             stratum="127.0.0.1:0", api="127.0.0.1:0", p2p=["/ip4/127.0.0.1/tcp/0"],
                             bootstrap=[p2p_addr(b) for b in bootstrap], miner=False, seed=seed,
                             stratum_submit_interval=2.0,
-                            extra={"p2p": {"sync": SyncConfig(tip_interval=2.0, reconcile_interval=2.0), **(p2p or {})}}, **overrides)
-        self.nodes.append(Node(config))
+                            **overrides)
+        tuning = {"sync": SyncConfig(tip_interval=2.0, reconcile_interval=2.0), **(p2p or {})}
+        self.nodes.append(Node(config, p2p_tuning=tuning))
         await self._start(index)
         return self.nodes[index]
 
@@ -154,7 +155,7 @@ class Federation:
         self.stop_node(node)
         with trio.fail_after(60 * TIMEOUT_FACTOR):  # a node that does not stop fails here, not at pytest's timeout
             await self.stopped[index].wait()
-        self.nodes[index] = Node(node.config)
+        self.nodes[index] = Node(node.config, p2p_tuning=node.p2p_tuning)
         await self._start(index)
         return self.nodes[index]
 
@@ -183,7 +184,7 @@ class Federation:
         for scope in self.miners.values():
             scope.cancel()
         self.miners.clear()
-        await wait_for(lambda: all(n.pool is None or n.pool.status()["miners_connected"] == 0 for n in self.nodes),
+        await wait_for(lambda: all(n.sources is None or n.status()["miners_connected"] == 0 for n in self.nodes),
                        "the miners to disconnect")
 
 

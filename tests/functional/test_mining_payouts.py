@@ -74,20 +74,21 @@ async def test_blocks_pay_two_miners_exact_pplns(tmp_path):
     fetched: list[tuple[dict, bytes]] = []
     async with trio.open_nursery() as nursery:
         endpoints = await nursery.start(node.run)
-        pool = node.pool
+        found = node.found
+        assert found is not None
         url = f"stratum+tcp://127.0.0.1:{endpoints.stratum_port}"
         nursery.start_soon(run_miner, MinerConfig(url=url, user=ADDRESS_A, threads=1, kernel="numba"))
-        await wait_for(lambda: len(pool.blocks) >= 2, 180, "miner A's first blocks")
+        await wait_for(lambda: len(found) >= 2, 180, "miner A's first blocks")
         # Miner B joins late and leaves early: a lower average rate than A.
         miner_b = trio.CancelScope()
         nursery.start_soon(_run_until_cancelled, miner_b,
                            MinerConfig(url=url, user=ADDRESS_B + ".rig1", threads=1, kernel="hashlib"))
-        await wait_for(lambda: _paying(pool.blocks, ADDRESS_B) >= 3, 240, "blocks paying miner B")
+        await wait_for(lambda: _paying([b.as_dict() for b in found.all()], ADDRESS_B) >= 3, 240, "blocks paying miner B")
         miner_b.cancel()
-        after_b = len(pool.blocks)
-        await wait_for(lambda: len(pool.blocks) >= after_b + 2, 180, "more blocks after B left")
+        after_b = len(found)
+        await wait_for(lambda: len(found) >= after_b + 2, 180, "more blocks after B left")
         async with BitcoindClient(endpoints.bitcoind_url) as rpc:
-            for block in pool.blocks:
+            for block in (b.as_dict() for b in found.all()):
                 fetched.append((block, bytes.fromhex(await rpc.getblock(block["hash"], 0))))
         nursery.cancel_scope.cancel()
 

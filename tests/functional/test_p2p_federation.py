@@ -22,7 +22,7 @@ def address(n: int) -> str:
 
 
 def finders(nodes) -> set[int]:
-    return {i for i, node in enumerate(nodes) if node.pool.blocks}
+    return {i for i, node in enumerate(nodes) if node.found.all()}
 
 
 async def test_five_mining_nodes_agree_on_shares_tip_and_payouts(tmp_path):
@@ -38,17 +38,17 @@ async def test_five_mining_nodes_agree_on_shares_tip_and_payouts(tmp_path):
         final = await sync_sharechains(nodes, timeout=60)
 
         shares = share_set(first)
-        paid = {first.pool.chain.get(h).payout_script for h in shares}
+        paid = {first.chain.get(h).payout_script for h in shares}
         assert len(paid) >= 3, "shares from several nodes' miners"
         # Every node relayed its miners' shares to all others; each node's tip is the same share.
         for node in nodes:
-            assert share_set(node) == shares and node.pool.chain.tip.hash == final
-            assert node.pool.status()["peers"] >= 1
-            assert not node.pool.status()["sync"]["behind"]
+            assert share_set(node) == shares and node.chain.tip.hash == final
+            assert node.status()["peers"] >= 1
+            assert not node.status()["sync"]["behind"]
         # Every block, read back from the dev chain, pays what every node computes for its share.
         async with BitcoindClient(fed.chain_url) as rpc:
             for i in finders(nodes):
-                for block in nodes[i].pool.blocks:
+                for block in (b.as_dict() for b in nodes[i].found.all()):
                     coinbase = Block.parse(bytes.fromhex(await rpc.getblock(block["hash"], 0))).transactions[0]
                     on_chain = [[o.script_pubkey, o.value] for o in coinbase.outputs if o.value > 0]
                     assert sum(v for _, v in on_chain) == block["value"]

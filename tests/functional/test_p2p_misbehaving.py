@@ -37,7 +37,7 @@ def address(n: int) -> str:
 
 def forge(node, tag: int):
     """A share with real proof of work on ``node``'s tip that pays everything to the thief."""
-    info, _ = node.pool.chain.prepare(THIEF, int(time.time()), VALUE)
+    info, _ = node.chain.prepare(THIEF, int(time.time()), VALUE)
     return grind(info, [(THIEF, VALUE)], DEVNET, make_scanner("numba", threads=1), tag=bytes([tag]) * 4)
 
 
@@ -83,19 +83,19 @@ async def test_forger_is_banned_and_its_shares_reach_no_honest_node(tmp_path):
         await wait_for(lambda: hung_up(n0, bad), "the forger to be disconnected")
         ban = n0.p2p.peers.bans.get(bad.peer_id, time.time())
         assert ban is not None and "invalid share" in ban.reason
-        assert n0.pool.status()["p2p"]["banned"] == 1
+        assert n0.status()["p2p"]["banned"] == 1
         bans_file = json.loads((n0.config.datadir / "bans.json").read_text())
         assert bad.peer_id in json.dumps(bans_file)
 
         # The honest network keeps mining and agreeing; no forged share is anywhere.
-        height = n0.pool.chain.tip.height
-        await wait_for(lambda: all(n.pool.chain.tip.height >= height + 3 for n in nodes), "more honest shares")
+        height = n0.chain.tip.height
+        await wait_for(lambda: all(n.chain.tip.height >= height + 3 for n in nodes), "more honest shares")
         await fed.stop_mining()
         await sync_sharechains(nodes)
         for node in nodes:
             assert not {s.hash for s in forged} & share_set(node)
-            assert all(s.hash not in node.pool.chain.orphans for s in forged)
-            assert all(node.pool.chain.get(h).payout_script != THIEF for h in share_set(node))
+            assert all(s.hash not in node.chain.orphans for s in forged)
+            assert all(node.chain.get(h).payout_script != THIEF for h in share_set(node))
 
         # Coming back is refused, also after the node restarts (the ban is on disk).
         await bad.connect(p2p_addr(n0))
@@ -144,7 +144,7 @@ async def test_malformed_oversized_and_flooding_peers_are_banned(tmp_path):
                            or hung_up(n0, bad), "the garbage to be judged")
 
         await abuse("malformed message", garbage)
-        assert n0.pool.status()["p2p"]["banned"] == 4
+        assert n0.status()["p2p"]["banned"] == 4
         # An honest peer is still served.
         honest = await fed.add_node(n0)
         await sync_sharechains([n0, honest])
@@ -169,6 +169,6 @@ async def test_nodes_of_different_networks_refuse_each_other(tmp_path):
             await bad.publish(share.serialize())
         await wait_for(lambda: reg.p2p.peers.is_banned(bad.peer_id), "the cross-network peer to be banned")
         await fed.stop_mining()
-        reg_scripts = {reg.pool.chain.get(h).payout_script for h in share_set(reg)}
-        dev_scripts = {dev.pool.chain.get(h).payout_script for h in share_set(dev)}
+        reg_scripts = {reg.chain.get(h).payout_script for h in share_set(reg)}
+        dev_scripts = {dev.chain.get(h).payout_script for h in share_set(dev)}
         assert not reg_scripts & dev_scripts

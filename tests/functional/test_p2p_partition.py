@@ -28,14 +28,14 @@ async def test_partition_heals_to_the_heaviest_chain(tmp_path):
         fed.mine(side_a[1], address(1))
         fed.mine(side_b[0], address(2))
         # Each side builds its own chain on the common history, unaware of the other.
-        await wait_for(lambda: all(n.pool.chain.tip.height >= base + 10 for n in side_a + side_b),
+        await wait_for(lambda: all(n.chain.tip.height >= base + 10 for n in side_a + side_b),
                        "ten new shares on both sides", timeout=120)
         await fed.stop_mining()
         tip_a = await sync_sharechains(side_a, all_shares=False)
         tip_b = await sync_sharechains(side_b, all_shares=False)
         assert tip_a != tip_b
-        assert tip_b not in side_a[0].pool.chain and tip_a not in side_b[0].pool.chain
-        records = {tip_a: side_a[0].pool.chain.get(tip_a), tip_b: side_b[0].pool.chain.get(tip_b)}
+        assert tip_b not in side_a[0].chain and tip_a not in side_b[0].chain
+        records = {tip_a: side_a[0].chain.get(tip_a), tip_b: side_b[0].chain.get(tip_b)}
         heaviest = max(records, key=lambda h: (records[h].chain_work, -hash_to_int(h)))
         assert {peer_id(n) for n in side_b}.isdisjoint(p for n in side_a for p in n.p2p.peers.connected())
 
@@ -45,14 +45,14 @@ async def test_partition_heals_to_the_heaviest_chain(tmp_path):
         assert final == heaviest
         # Every node now holds both sides' shares, and every node splits a coinbase the same way:
         # for the tip and for each of the last ten main-chain shares.
-        main = [r.hash for r in nodes[0].pool.chain.main_chain(10)]
+        main = [r.hash for r in nodes[0].chain.main_chain(10)]
         for share_hash in main:
-            expected = nodes[0].pool.chain.payouts(share_hash, VALUE)
+            expected = nodes[0].chain.payouts(share_hash, VALUE)
             assert len(expected) >= 2
             for node in nodes[1:]:
-                assert node.pool.chain.payouts(share_hash, VALUE) == expected
+                assert node.chain.payouts(share_hash, VALUE) == expected
         # And the next share any of them would mine pays alike.
         script = bytes.fromhex("0014") + b"\x07" * 20
-        now = max(r.timestamp for r in nodes[0].pool.chain.main_chain(11)) + 1
-        prepared = {repr(node.pool.chain.prepare(script, now, VALUE)) for node in nodes}
+        now = max(r.timestamp for r in nodes[0].chain.main_chain(11)) + 1
+        prepared = {repr(node.chain.prepare(script, now, VALUE)) for node in nodes}
         assert len(prepared) == 1

@@ -12,6 +12,7 @@ import pytest
 import trio
 
 from p2pool.chain.backend import ChainUnavailable, SubmitResult
+from p2pool.chain.events import ChainHealthChanged, TemplateChanged
 from p2pool.chain.monitor import Health, MonitorConfig, TemplateMonitor
 from p2pool.chain.rpc import BitcoindClient
 from p2pool.chain.template import BlockTemplate, TemplateError
@@ -20,6 +21,18 @@ from p2pool.devchain.service import DevchainConfig
 from tests.fixtures.blocks import block_from_template
 from tests.fixtures.devchain import PAYOUT
 from tests.fixtures.vectors import vector
+
+
+def collect(templates: list[BlockTemplate], health: list[Health]) -> Callable[[object], None]:
+    """A ``publish`` for the monitor that keeps what it announces."""
+
+    def publish(event: object) -> None:
+        if isinstance(event, TemplateChanged):
+            templates.append(event.template)
+        elif isinstance(event, ChainHealthChanged):
+            health.append(event.health)
+
+    return publish
 
 
 async def wait_until(condition: Callable[[], object], timeout: float = 20.0) -> None:
@@ -64,7 +77,7 @@ async def test_health_follows_a_real_server(tmp_path: Path, caplog: pytest.LogCa
         port = await nursery.start(run_server, config, first_server)
         url = f"http://127.0.0.1:{port}"
         backend = Counting(BitcoindClient(url, timeout=5.0))
-        monitor = TemplateMonitor(backend, cfg, on_template=templates.append, on_health=health.append)
+        monitor = TemplateMonitor(backend, cfg, publish=collect(templates, health))
         await nursery.start(monitor.run)
         await wait_until(lambda: monitor.current is not None)
         assert monitor.health.healthy and monitor.health.error is None
@@ -160,11 +173,8 @@ async def test_long_poll_and_its_timeout(autojump_clock: Any) -> None:
     backend = Scripted()
     templates: list[BlockTemplate] = []
 
-    async def on_template(template: BlockTemplate) -> None:
-        templates.append(template)
-
     cfg = MonitorConfig(poll_interval=5.0, long_poll_timeout=100.0)
-    monitor = TemplateMonitor(backend, cfg, on_template=on_template)
+    monitor = TemplateMonitor(backend, cfg, publish=collect(templates, []))
     async with trio.open_nursery() as nursery:
         await nursery.start(monitor.run)
         await trio.sleep(50)
@@ -187,7 +197,7 @@ async def test_malformed_template_makes_it_unhealthy(autojump_clock: Any) -> Non
     backend = Scripted()
     backend.malformed = True
     seen: list[Health] = []
-    monitor = TemplateMonitor(backend, MonitorConfig(long_poll=False), on_health=seen.append)
+    monitor = TemplateMonitor(backend, MonitorConfig(long_poll=False), publish=collect([], seen))
     async with trio.open_nursery() as nursery:
         await nursery.start(monitor.run)
         await trio.sleep(10)

@@ -11,6 +11,7 @@ import pytest
 import trio
 
 from p2pool.config import NodeConfig
+from p2pool.events import ShareSource, SourceKind
 from p2pool.node import Node
 from sharechain.params import DEVNET
 from sharechain.result import AddStatus
@@ -46,24 +47,23 @@ async def test_a_share_travels_by_gossip(tmp_path, history):
             seed(tmp_path / "b", a.endpoints.p2p_addrs[0], shares=history[:-1]) as b:
         await wait_for(lambda: a.p2p.gossip.links() and b.p2p.gossip.links(), "gossip links")
         share = history[-1]
-        assert a.pool.add_share(share).status is AddStatus.ADDED
-        a.p2p.announce(share)
-        await wait_for(lambda: share.hash in b.pool.chain, "the share at b")
-        assert b.pool.chain.tip.hash == share.hash
-        status = b.pool.status()
+        assert a.intake.add(share, ShareSource(SourceKind.LOCAL)).status is AddStatus.ADDED
+        await wait_for(lambda: share.hash in b.chain, "the share at b")
+        assert b.chain.tip.hash == share.hash
+        status = b.status()
         assert status["peer_id"] == b.p2p.peer_id and status["peers"] == 1
         assert status["p2p"]["peers"][0]["id"] == a.p2p.peer_id
 
 
 async def test_an_empty_node_syncs_every_share(tmp_path, history):
     async with seed(tmp_path / "a", shares=history) as a, seed(tmp_path / "b", a.endpoints.p2p_addrs[0]) as b:
-        await wait_for(lambda: len(b.pool.chain) == len(history), "b to sync the history")
-        assert b.pool.chain.tip.hash == a.pool.chain.tip.hash == history[-1].hash
+        await wait_for(lambda: len(b.chain) == len(history), "b to sync the history")
+        assert b.chain.tip.hash == a.chain.tip.hash == history[-1].hash
         # Synced shares are stored durably, like every accepted share.
-        assert all(b.pool.store.has_share(s.hash) for s in history)
-        await wait_for(lambda: not b.pool.status()["sync"]["syncing"], "sync to finish")
-        assert b.pool.status()["sync"]["have_height"] == history[-1].info.height
-        assert not b.pool.syncing
+        assert all(b.store.has_share(s.hash) for s in history)
+        await wait_for(lambda: not b.status()["sync"]["syncing"], "sync to finish")
+        assert b.status()["sync"]["have_height"] == history[-1].info.height
+        assert not b.p2p.progress().behind
 
 
 async def test_identity_is_kept_across_restarts(tmp_path):

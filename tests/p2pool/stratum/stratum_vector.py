@@ -66,7 +66,7 @@ class VectorProvider:
     def parse_payout_address(self, address: str) -> bytes:
         return address_to_script(address, REGTEST.address_format)
 
-    async def submit(self, solution: Solution) -> None:
+    def take(self, solution: Solution) -> None:
         self.solutions.append(solution)
         self.received.set()
         self.received = trio.Event()

@@ -1,0 +1,113 @@
+"""What happens in a node, as events: the parts announce them, the composition root routes them.
+
+Every event is a frozen dataclass. A part is handed a ``publish`` callable and never knows who
+listens; ``p2pool/node.py`` subscribes the listeners (Stratum new work, gossip, metrics, the API's
+live feed) on one :class:`~p2pool.event_bus.EventBus`. The chain backend's events
+(:class:`TemplateChanged`, :class:`ChainHealthChanged`) are defined beside the template monitor that
+announces them and listed here too.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from p2pool.chain.events import ChainHealthChanged, TemplateChanged
+from sharechain.record import ShareRecord
+from sharechain.share import Share
+
+
+class SourceKind(enum.Enum):
+    """Where a share came from."""
+
+    LOCAL = "local"  # one of this node's own Stratum miners
+    GOSSIP = "gossip"  # a peer relayed it
+    SYNC = "sync"  # downloaded while catching up (or fetched as a missing parent)
+
+
+@dataclass(frozen=True)
+class ShareSource:
+    kind: SourceKind
+    peer: str | None = None  # the peer that sent it (gossip, sync)
+    worker: str | None = None  # the Stratum worker that found it (local)
+
+    def describe(self) -> str:
+        if self.kind is SourceKind.LOCAL:
+            return f"miner {self.worker}" if self.worker else "miner"
+        who = f" {self.peer[-8:]}" if self.peer else ""
+        return f"{'peer' if self.kind is SourceKind.GOSSIP else 'sync'}{who}"
+
+
+__all__ = ["BlockFound", "ChainHealthChanged", "FoundBlock", "NewWork", "ShareRefused", "ShareSource",
+           "SharesAccepted", "SourceKind", "SyncStateChanged", "TemplateChanged", "TipChanged"]
+
+
+@dataclass(frozen=True)
+class SharesAccepted:
+    """Shares joined the sharechain and are stored durably (in chain order)."""
+
+    shares: tuple[Share, ...]
+    source: ShareSource
+
+
+@dataclass(frozen=True)
+class ShareRefused:
+    """A share broke a consensus rule (``error`` says which)."""
+
+    share_hash: bytes
+    source: ShareSource
+    error: str
+    rejection: Any = None
+
+
+@dataclass(frozen=True)
+class TipChanged:
+    """The sharechain's best tip moved; ``reorg_depth`` shares left the main chain (0: it only grew)."""
+
+    tip: ShareRecord
+    reorg_depth: int
+
+
+@dataclass(frozen=True)
+class SyncStateChanged:
+    """Whether miners must wait because the sharechain is behind the node's peers."""
+
+    behind: bool
+
+
+@dataclass(frozen=True)
+class NewWork:
+    """Miners need new jobs; ``clean``: work on the old ones is worthless (tell them to drop it)."""
+
+    clean: bool
+
+
+@dataclass(frozen=True)
+class FoundBlock:
+    """A block this node found and the chain backend accepted."""
+
+    hash: str
+    height: int
+    time: int
+    share: str
+    share_info: str  # the share's ShareInfo, serialized, hex
+    worker: str
+    value: int
+    payouts: tuple[tuple[str, int], ...]  # (address, satoshis)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"hash": self.hash, "height": self.height, "time": self.time, "share": self.share,
+                "share_info": self.share_info, "worker": self.worker, "value": self.value,
+                "payouts": [list(p) for p in self.payouts]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FoundBlock:
+        return cls(str(data["hash"]), int(data["height"]), int(data.get("time", 0)), str(data.get("share", "")),
+                   str(data.get("share_info", "")), str(data.get("worker", "")), int(data.get("value", 0)),
+                   tuple((str(a), int(v)) for a, v in data.get("payouts", ())))
+
+
+@dataclass(frozen=True)
+class BlockFound:
+    block: FoundBlock

@@ -1,0 +1,63 @@
+"""Share intake: the one way a share joins the node's sharechain, whoever found it.
+
+``chain.add`` validates and connects, the accepted shares are written durably, and only then are
+they announced (:class:`~p2pool.events.SharesAccepted`, :class:`~p2pool.events.TipChanged`), so
+nothing is ever gossiped or paid that a crash could lose. Refusals are announced too
+(:class:`~p2pool.events.ShareRefused`); what a refusal costs a peer is the P2P layer's decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from p2pool.events import ShareRefused, SharesAccepted, ShareSource, TipChanged
+from sharechain.bitcoin.hashing import hash_to_hex
+from sharechain.chain import ShareChain
+from sharechain.result import AddResult, AddStatus
+from sharechain.share import Share
+from sharechain.store import ShareStore
+
+log = logging.getLogger("otedama.intake")
+
+
+class ShareIntake:
+    def __init__(self, chain: ShareChain, store: ShareStore, publish: Callable[[object], None],
+                 clock: Callable[[], float]) -> None:
+        self.chain = chain
+        self._store = store
+        self._publish = publish
+        self._clock = clock
+
+    def add(self, share: Share, source: ShareSource) -> AddResult:
+        return self.add_all([share], source)[0]
+
+    def add_all(self, shares: Sequence[Share], source: ShareSource) -> list[AddResult]:
+        """Add ``shares`` in order, with one durable write for every share that joined (a sync batch)."""
+        now = int(self._clock())
+        old_tip = self.chain.tip
+        results = [self.chain.add(share, now=now) for share in shares]
+        accepted = [s for r in results if r.status is AddStatus.ADDED for s in r.accepted]
+        if accepted:
+            self._store.put_shares(accepted)
+        reorg = 0
+        for share, result in zip(shares, results, strict=True):
+            if result.status is AddStatus.ADDED:
+                reorg = max(reorg, result.reorg_depth)
+                if len(shares) == 1:
+                    log.info("share %s from %s accepted at height %d (%d shares)", hash_to_hex(share.hash)[:16],
+                             source.describe(), share.info.height, len(self.chain))
+            elif result.status is AddStatus.INVALID:
+                log.warning("share %s from %s refused: %s", hash_to_hex(share.hash)[:16], source.describe(),
+                            result.error)
+                self._publish(ShareRefused(share.hash, source, result.error or "invalid"))
+            for refused_hash, reason in result.rejected:
+                self._publish(ShareRefused(refused_hash, source, reason))
+        if reorg:
+            log.warning("sharechain reorganised: %d shares left the main chain", reorg)
+        if accepted:
+            self._publish(SharesAccepted(tuple(accepted), source))
+        tip = self.chain.tip
+        if tip is not None and tip is not old_tip:
+            self._publish(TipChanged(tip, reorg))
+        return results

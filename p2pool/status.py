@@ -1,0 +1,64 @@
+"""The node's status document (``/api/status``), put together from read-only views of its parts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from p2pool.stratum.stats import StratumStats
+from p2pool.work.found_blocks import FoundBlocks
+from p2pool.work.provider import WorkProvider
+from sharechain.bitcoin.hashing import hash_to_hex
+from sharechain.chain import ShareChain
+from sharechain.params import NetworkParams
+
+RECENT_BLOCKS = 50
+
+
+@dataclass
+class StatusSources:
+    """What the status is read from; a seed node has no work, no Stratum and no found blocks."""
+
+    params: NetworkParams
+    chain: ShareChain
+    work: WorkProvider | None = None
+    stratum: Callable[[], StratumStats] | None = None
+    found: FoundBlocks | None = None
+    p2p: Callable[[], dict[str, Any]] | None = None
+
+    def problems(self) -> list[str]:
+        return self.work.problems() if self.work is not None else []
+
+    def status(self) -> dict[str, Any]:
+        tip = self.chain.tip
+        stats = self.stratum() if self.stratum is not None else None
+        template = self.work.template if self.work is not None else None
+        problems = self.problems()
+        found = self.found.all() if self.found is not None else []
+        return {
+            "network": self.params.name,
+            "healthy": not problems,
+            "problems": problems,
+            "chain": {
+                "connected": template is not None,
+                "height": template.height - 1 if template else None,
+                "best_block": hash_to_hex(template.prev_hash) if template else None,
+            },
+            "sharechain": {
+                "tip": hash_to_hex(tip.hash) if tip else None,
+                "height": tip.height if tip else None,
+                "shares": len(self.chain),
+                "orphans": len(self.chain.orphans),
+                "share_difficulty": (0xFFFF << 208) / tip.target if tip else None,
+            },
+            "blocks_found": len(found),
+            "blocks": [b.as_dict() for b in found[-RECENT_BLOCKS:]],
+            "miners_connected": stats.connections if stats else 0,
+            "workers": [{"name": w.name, "accepted": w.accepted, "rejected": w.rejected, "hashrate": w.hashrate}
+                        for w in stats.workers] if stats else [],
+            "hashrate": stats.hashrate if stats else 0.0,
+            "shares_accepted": stats.accepted if stats else 0,
+            "shares_rejected": dict(stats.rejected) if stats else {},
+            **(self.p2p() if self.p2p is not None else {}),
+        }
