@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from p2pool.stratum import protocol as p
-from p2pool.stratum.difficulty import difficulty_to_target, from_wire
-from p2pool.stratum.job import swap_words, u32_hex
+from sharechain.bitcoin.stratum import codec as p
+from sharechain.bitcoin.stratum.difficulty import difficulty_to_target, from_wire
+from sharechain.bitcoin.stratum.work import swap_words, u32_hex
 
 DEFAULT_VERSION_MASK = 0x1FFFE000
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")

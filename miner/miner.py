@@ -17,8 +17,8 @@ from kernels import Scanner, make_scanner
 from miner import client as c
 from miner.meter import HashrateMeter
 from miner.work import Chunk, Extranonce2Counter, WorkPlan
-from p2pool.stratum.protocol import RemoteProtocolError
 from sharechain.bitcoin.hashing import hash_to_int, sha256d
+from sharechain.bitcoin.stratum.codec import RemoteProtocolError
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from miner.client import MinerJob
-from p2pool.stratum.job import coinbase_bytes, header_bytes, merkle_root_from_branch
+from sharechain.bitcoin.stratum.work import coinbase_bytes, header_bytes, merkle_root_from_branch
 
 NONCE_SPACE = 1 << 32
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import trio
 
-from p2pool.stratum.difficulty import from_wire
 from p2pool.stratum.provider import WorkSource
 from p2pool.stratum.session import Session, SessionConfig
 from p2pool.stratum.stats import ShareCounter, StratumStats
 from p2pool.stratum.vardiff import VardiffConfig
+from sharechain.bitcoin.stratum.difficulty import from_wire
 
 log = logging.getLogger(__name__)
 

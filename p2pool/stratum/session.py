@@ -12,18 +12,19 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from p2pool.stratum import protocol as p
-from p2pool.stratum.difficulty import (
+from p2pool.stratum.job import Solution, StratumJob, notify_params
+from p2pool.stratum.provider import WorkSource
+from p2pool.stratum.stats import ShareCounter
+from p2pool.stratum.submit import SubmitError, check_submit, parse_submit
+from p2pool.stratum.vardiff import Vardiff, VardiffConfig
+from sharechain.bitcoin.stratum import codec as p
+from sharechain.bitcoin.stratum.difficulty import (
     from_wire,
     quantize_down,
     target_to_difficulty,
     to_wire,
 )
-from p2pool.stratum.job import EXTRANONCE2_SIZE, Solution, StratumJob, notify_params
-from p2pool.stratum.provider import WorkSource
-from p2pool.stratum.stats import ShareCounter
-from p2pool.stratum.submit import SubmitError, check_submit, parse_submit
-from p2pool.stratum.vardiff import Vardiff, VardiffConfig
+from sharechain.bitcoin.stratum.work import EXTRANONCE2_SIZE
 
 SERVER_VERSION_MASK = 0x1FFFE000
 _USERNAME_LIMIT = 256

@@ -6,10 +6,11 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from p2pool.stratum import protocol as p
-from p2pool.stratum.difficulty import difficulty_to_target, hash_difficulty
-from p2pool.stratum.job import EXTRANONCE2_SIZE, Solution, StratumJob, build_coinbase, build_header
+from p2pool.stratum.job import Solution, StratumJob, build_coinbase, build_header
 from sharechain.bitcoin.hashing import hash_to_int, sha256d
+from sharechain.bitcoin.stratum import codec as p
+from sharechain.bitcoin.stratum.difficulty import difficulty_to_target, hash_difficulty
+from sharechain.bitcoin.stratum.work import EXTRANONCE2_SIZE
 
 # How far a submitted ntime may stray from the job's, whatever the job's own bounds say.
 NTIME_WINDOW = 7200

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from p2pool.stratum.difficulty import quantize_down
+from sharechain.bitcoin.stratum.difficulty import quantize_down
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from p2pool.chain.template import BlockTemplate
-from p2pool.stratum.job import EXTRANONCE1_SIZE, EXTRANONCE2_SIZE, Solution, StratumJob
+from p2pool.stratum.job import Solution, StratumJob
 from sharechain.bitcoin.block import WITNESS_RESERVED_VALUE
 from sharechain.bitcoin.header import BlockHeader
 from sharechain.bitcoin.merkle import coinbase_merkle_branch
 from sharechain.bitcoin.script import bip34_height_push
 from sharechain.bitcoin.serialize import ser_varint
+from sharechain.bitcoin.stratum.work import EXTRANONCE1_SIZE, EXTRANONCE2_SIZE
 from sharechain.bitcoin.target import bits_to_target
 from sharechain.bitcoin.transaction import Transaction
 from sharechain.chain import ShareChain

@@ -23,13 +23,13 @@ from p2pool.events import (
     TipChanged,
 )
 from p2pool.intake import ShareIntake
-from p2pool.stratum import protocol as p
 from p2pool.stratum.job import Solution, StratumJob
 from p2pool.stratum.submit import SubmitError
 from p2pool.work.job_builder import JobContext, build_job, share_from_solution
 from p2pool.work.submitter import BlockSubmitter
 from sharechain.bitcoin.address import address_to_script
 from sharechain.bitcoin.hashing import hash_to_int
+from sharechain.bitcoin.stratum import codec as p
 from sharechain.chain import ShareChain
 from sharechain.params import NetworkParams
 from sharechain.result import AddStatus

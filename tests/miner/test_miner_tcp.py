@@ -12,9 +12,9 @@ from miner_pool import USER, Provider, RecordingScanner, job
 
 from kernels import available_kinds, make_scanner
 from miner.miner import Miner, MinerConfig, MinerError, run_miner
-from p2pool.stratum.difficulty import difficulty_to_target
 from p2pool.stratum.server import StratumConfig, StratumServer
 from sharechain.bitcoin.hashing import hash_to_int, sha256d
+from sharechain.bitcoin.stratum.difficulty import difficulty_to_target
 
 EASY = 0.00001
 

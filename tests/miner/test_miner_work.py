@@ -13,8 +13,8 @@ from miner.client import ClientConnection, DifficultySet, MinerJob, NewJob, Subm
 from miner.meter import HashrateMeter
 from miner.miner import MinerError, format_hashrate, parse_url
 from miner.work import Extranonce2Counter, Work, WorkPlan, make_work, spread_bits
-from p2pool.stratum import protocol as p
 from p2pool.stratum.job import build_coinbase, build_header
+from sharechain.bitcoin.stratum import codec as p
 
 ROOT = Path(__file__).resolve().parents[2]
 EN1 = bytes.fromhex("8a3f0001")

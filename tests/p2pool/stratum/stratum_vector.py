@@ -8,10 +8,10 @@ from typing import Any
 
 import trio
 
-from p2pool.stratum.difficulty import difficulty_to_target
 from p2pool.stratum.job import Solution, StratumJob
 from sharechain.bitcoin.address import address_to_script
 from sharechain.bitcoin.hashing import hex_to_hash
+from sharechain.bitcoin.stratum.difficulty import difficulty_to_target
 from sharechain.bitcoin.target import DIFF1_TARGET, bits_to_target
 from sharechain.params import REGTEST
 from tests.fixtures.vectors import VECTORS_DIR

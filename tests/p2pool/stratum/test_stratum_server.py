@@ -11,10 +11,10 @@ import trio
 from stratum_vector import EXTRANONCE1, USER, VECTOR, LineClient, VectorProvider, easy_job, grind, vector_job
 
 from miner.client import ClientConnection, NewJob
-from p2pool.stratum.difficulty import difficulty_to_target
-from p2pool.stratum.job import coinbase_bytes, header_bytes, merkle_root_from_branch
 from p2pool.stratum.server import StratumConfig, StratumServer
 from sharechain.bitcoin.hashing import hash_to_hex, hash_to_int, sha256d
+from sharechain.bitcoin.stratum.difficulty import difficulty_to_target
+from sharechain.bitcoin.stratum.work import coinbase_bytes, header_bytes, merkle_root_from_branch
 
 
 @asynccontextmanager

@@ -17,12 +17,12 @@ from miner.client import (
     Subscribed,
     VersionRolling,
 )
-from p2pool.stratum.difficulty import difficulty_to_target
 from p2pool.stratum.job import StratumJob, build_coinbase, build_header
 from p2pool.stratum.session import Session, SessionConfig
 from p2pool.stratum.stats import ShareCounter
 from p2pool.stratum.vardiff import VardiffConfig
 from sharechain.bitcoin.hashing import hash_to_int, sha256d
+from sharechain.bitcoin.stratum.difficulty import difficulty_to_target
 
 EASY = Fraction("0.000001")
 

@@ -8,10 +8,10 @@ from fractions import Fraction
 from stratum_vector import EXTRANONCE1, USER, VECTOR, VectorProvider, easy_job, grind, lines
 from test_stratum_session import EASY, call, error_of, make_session, ready, share, submit_line
 
-from p2pool.stratum.difficulty import difficulty_to_target
 from p2pool.stratum.job import build_coinbase, build_header
 from p2pool.stratum.session import Session
 from sharechain.bitcoin.hashing import hash_to_int, sha256d
+from sharechain.bitcoin.stratum.difficulty import difficulty_to_target
 
 
 def test_accepted_share_reaches_the_node_with_its_header() -> None:

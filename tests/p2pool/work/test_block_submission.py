@@ -21,11 +21,11 @@ from p2pool.devchain.service import DevchainConfig
 from p2pool.event_bus import EventBus
 from p2pool.events import NewWork, TipChanged
 from p2pool.intake import ShareIntake
-from p2pool.stratum.job import coinbase_bytes, header_bytes, merkle_root_from_branch, swap_words
 from p2pool.stratum.server import StratumConfig, StratumServer
 from p2pool.work.found_blocks import FoundBlocks
 from p2pool.work.provider import WorkProvider
 from p2pool.work.submitter import BlockSubmitter, SubmitterConfig
+from sharechain.bitcoin.stratum.work import coinbase_bytes, header_bytes, merkle_root_from_branch, swap_words
 from sharechain.bitcoin.target import bits_to_target
 from sharechain.chain import ShareChain
 from sharechain.params import DEVNET
