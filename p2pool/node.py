@@ -29,8 +29,8 @@ from p2pool.p2p.peerstore import AddressError, PeerStoreError
 from p2pool.p2p.service import P2PConfig, P2PService
 from p2pool.payout_address import resolve_payout_address
 from p2pool.pool import Pool
+from p2pool.storage.loader import load_chain, open_store, reindex
 from p2pool.stratum.server import StratumConfig, StratumServer
-from sharechain.loader import load_chain, open_store, reindex
 from sharechain.params import network
 
 log = logging.getLogger("otedama.node")

@@ -18,6 +18,7 @@ from p2pool.chain.backend import ChainBackend, ChainUnavailable
 from p2pool.chain.monitor import Health, TemplateMonitor
 from p2pool.chain.template import BlockTemplate
 from p2pool.metrics import NodeMetrics
+from p2pool.storage.share_store import ShareStore
 from p2pool.stratum.job import Solution, StratumJob
 from p2pool.stratum.server import StratumServer
 from p2pool.work.job_builder import JobContext, block_from_solution, build_job, share_from_solution
@@ -27,7 +28,6 @@ from sharechain.chain import ShareChain
 from sharechain.params import NetworkParams
 from sharechain.result import AddResult, AddStatus
 from sharechain.share import Share
-from sharechain.store import ShareStore
 
 log = logging.getLogger("otedama.pool")
 _KEPT_JOBS = 4096

@@ -42,6 +42,7 @@ from p2pool.pool import Pool
 from sharechain.bitcoin.hashing import hash_to_hex
 from sharechain.bitcoin.serialize import ParseError
 from sharechain.params import NetworkParams
+from sharechain.rejection import Blame, Rejection
 from sharechain.result import AddStatus
 from sharechain.share import MAX_SHARE_SIZE, Share
 
@@ -249,7 +250,7 @@ class P2PService:
             self.client.note_share(peer, share.hash)
             return True
         result = self.pool.add_share(share, source=f"peer {peer[-8:]}")
-        if result.status is AddStatus.INVALID and _peers_fault(result.error):
+        if result.status is AddStatus.INVALID and _peers_fault(result.rejection):
             self.peers.penalize(peer, Offense.INVALID_SHARE, f"invalid share {hash_to_hex(share.hash)[:16]}: "
                                                              f"{result.error}")
             return False
@@ -293,6 +294,6 @@ class P2PService:
         }
 
 
-def _peers_fault(error: str | None) -> bool:
-    """Every broken rule is the sender's fault but one: a timestamp ahead of *our* clock (ours may lag)."""
-    return "in the future" not in (error or "")
+def _peers_fault(rejection: Rejection | None) -> bool:
+    """Whether the sender is to blame (not for a timestamp ahead of *our* clock: ours may lag)."""
+    return rejection is not None and rejection.blame is Blame.SENDER

@@ -45,6 +45,7 @@ from p2pool.pool import Pool
 from sharechain.bitcoin.serialize import ParseError
 from sharechain.bitcoin.target import bits_to_target
 from sharechain.bitcoin.transaction import NULL_HASH
+from sharechain.rejection import Blame
 from sharechain.result import AddStatus
 from sharechain.share import Share
 
@@ -350,7 +351,7 @@ class SyncClient:
             chunk = items[start : start + _APPLY_CHUNK]
             results = self.pool.add_shares([share for _, share in chunk], source="sync")
             for (peer, _), result in zip(chunk, results, strict=True):
-                if result.status is AddStatus.INVALID and "in the future" not in (result.error or ""):
+                if result.status is AddStatus.INVALID and result.rejection and result.rejection.blame is Blame.SENDER:
                     self.hooks.penalize(peer, Offense.INVALID_SHARE, f"invalid share in sync: {result.error}")
                 missing.setdefault(peer, []).extend(result.missing)
             self.hooks.changed()
