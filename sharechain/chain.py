@@ -8,7 +8,6 @@ stages of :mod:`sharechain.validation` in their order.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable, Iterator
 
 from sharechain.bitcoin.hashing import hash_to_int
@@ -126,7 +125,8 @@ class ShareChain:
             times.append(record.timestamp)
             if len(times) >= self.params.median_time_span:
                 break
-        return int(statistics.median_low(times))
+        times.sort()
+        return times[(len(times) - 1) // 2]  # the lower median, as statistics.median_low
 
     def context(self, info: ShareInfo, expected_bits: int | None = None) -> ShareContext:
         """The facts the in-context rules read about ``info``, whose parent and uncles are known.
@@ -136,7 +136,7 @@ class ShareChain:
         if expected_bits is None:
             expected_bits = self.next_bits(parent)
         median = self.median_time(parent) if parent is not None else None
-        uncles = tuple(self.uncle_facts(info.prev_hash, info.height, h) for h in info.uncles)
+        uncles = tuple([self.uncle_facts(info.prev_hash, info.height, h) for h in info.uncles]) if info.uncles else ()
         return ShareContext(parent, expected_bits, median, uncles)
 
     def uncle_facts(self, prev_hash: bytes, height: int, uncle_hash: bytes) -> UncleFacts:

@@ -10,7 +10,6 @@ chosen.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ from sharechain.share import SHARE_FORMAT_RULES
 CONSENSUS_VERSION = 2
 # Marks a field that is a local default, not a rule all nodes share: it stays out of the id.
 _LOCAL = {"consensus": False}
+# Marks the id itself (derived from the others).
+_DERIVED = {"consensus": False, "derived": True}
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,12 @@ class NetworkParams:
     default_stratum_port: int = field(metadata=_LOCAL)
     default_api_port: int = field(metadata=_LOCAL)
     default_p2p_port: int = field(metadata=_LOCAL)
+    # 8 bytes that tag every share commitment, the share database and the P2P protocol names of this
+    # network: a hash of every consensus constant, derived in __post_init__ and never given.
+    network_id: bytes = field(init=False, repr=False, compare=False, metadata=_DERIVED)
 
-    @functools.cached_property
-    def network_id(self) -> bytes:
-        """8 bytes that tag every share commitment, the share database and the P2P protocol names of
-        this network: a hash of every consensus constant (derived, never given)."""
-        return consensus_id(self)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "network_id", consensus_id(self))
 
 
 def consensus_fields(params: NetworkParams) -> dict[str, object]:

@@ -11,7 +11,7 @@ from sharechain.params import DEVNET, NETWORKS, REGTEST, NetworkParams, consensu
 from sharechain.share import SHARE_FORMAT_RULES
 
 LOCAL = {"bitcoind_rpc_port", "default_stratum_port", "default_api_port", "default_p2p_port"}
-CONSENSUS = [f.name for f in dataclasses.fields(NetworkParams) if f.name not in LOCAL]
+CONSENSUS = [f.name for f in dataclasses.fields(NetworkParams) if f.name not in LOCAL | {"network_id"}]
 
 
 def changed(value: object) -> object:
@@ -61,8 +61,11 @@ def test_the_consensus_version_changes_the_id(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_the_id_is_derived_not_given() -> None:
+    with pytest.raises(ValueError, match="init=False"):
+        dataclasses.replace(DEVNET, network_id=b"12345678")
     with pytest.raises(TypeError):
-        dataclasses.replace(DEVNET, network_id=b"12345678")  # type: ignore[call-arg]
+        NetworkParams(network_id=b"12345678", **{f.name: getattr(DEVNET, f.name) for f in dataclasses.fields(DEVNET)
+                                                 if f.init})  # type: ignore[call-arg]
     assert dataclasses.replace(DEVNET, uncle_depth=4).network_id != DEVNET.network_id
     assert dataclasses.replace(DEVNET).network_id == DEVNET.network_id == consensus_id(DEVNET)
 
