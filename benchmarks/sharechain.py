@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from p2pool.storage.loader import load_chain
+from p2pool.storage.share_store import ShareStore
 from sharechain.bitcoin.target import target_from_work
 from sharechain.chain import ShareChain
-from sharechain.loader import load_chain
 from sharechain.params import DEVNET
 from sharechain.result import AddStatus
-from sharechain.store import ShareStore
 from tests.sharechain.miner import mine_on
 
 PARAMS = dataclasses.replace(DEVNET, max_share_target=target_from_work(16))

@@ -14,8 +14,8 @@ from typing import Any
 import trio
 
 from p2pool.config import ConfigError, build_config, load_config_file
+from p2pool.storage.share_store import StoreError
 from sharechain.params import NETWORKS
-from sharechain.store import StoreError
 
 log = logging.getLogger("otedama")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from p2pool.chain.events import ChainHealthChanged, TemplateChanged
 from sharechain.record import ShareRecord
+from sharechain.rejection import Rejection
 from sharechain.share import Share
 
 
@@ -53,12 +54,12 @@ class SharesAccepted:
 
 @dataclass(frozen=True)
 class ShareRefused:
-    """A share broke a consensus rule (``error`` says which)."""
+    """A share broke a consensus rule: ``rejection`` names it (and whose fault it is), ``detail`` explains."""
 
     share_hash: bytes
     source: ShareSource
-    error: str
-    rejection: Any = None
+    rejection: Rejection
+    detail: str
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ import logging
 from collections.abc import Callable, Sequence
 
 from p2pool.events import ShareRefused, SharesAccepted, ShareSource, TipChanged
+from p2pool.storage.share_store import ShareStore
 from sharechain.bitcoin.hashing import hash_to_hex
 from sharechain.chain import ShareChain
 from sharechain.result import AddResult, AddStatus
 from sharechain.share import Share
-from sharechain.store import ShareStore
 
 log = logging.getLogger("otedama.intake")
 
@@ -50,9 +50,10 @@ class ShareIntake:
             elif result.status is AddStatus.INVALID:
                 log.warning("share %s from %s refused: %s", hash_to_hex(share.hash)[:16], source.describe(),
                             result.error)
-                self._publish(ShareRefused(share.hash, source, result.error or "invalid"))
-            for refused_hash, reason in result.rejected:
-                self._publish(ShareRefused(refused_hash, source, reason))
+                assert result.rejection is not None
+                self._publish(ShareRefused(share.hash, source, result.rejection, result.error or ""))
+            for refusal in result.rejected:
+                self._publish(ShareRefused(refusal.share_hash, source, refusal.rejection, refusal.detail))
         if reorg:
             log.warning("sharechain reorganised: %d shares left the main chain", reorg)
         if accepted:

@@ -35,14 +35,14 @@ from p2pool.p2p.peerstore import AddressError, PeerStoreError
 from p2pool.p2p.service import P2PConfig, P2PService
 from p2pool.payout_address import resolve_payout_address
 from p2pool.status import StatusSources
+from p2pool.storage.loader import load_chain, open_store, reindex
+from p2pool.storage.share_store import ShareStore
 from p2pool.stratum.server import StratumConfig, StratumServer
 from p2pool.work.found_blocks import FoundBlocks
 from p2pool.work.provider import WorkProvider
 from p2pool.work.submitter import BlockSubmitter
 from sharechain.chain import ShareChain
-from sharechain.loader import load_chain, open_store, reindex
 from sharechain.params import network
-from sharechain.store import ShareStore
 
 log = logging.getLogger("otedama.node")
 

@@ -1,25 +1,36 @@
 """The sharechain: an index of accepted shares, fork choice by most work, and the PPLNS window.
 
 Pure: no I/O and no clock (``now`` is an argument). :meth:`ShareChain.add` reports what happened
-in an :class:`AddResult`; the caller stores, announces, fetches or bans.
+in an :class:`AddResult`; the caller stores, announces, fetches or bans. The chain holds no rule:
+it gathers the facts a share's rules need (:class:`ShareContext`, the window weights) and runs the
+stages of :mod:`sharechain.validation` in their order.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable, Iterator
 
 from sharechain.bitcoin.hashing import hash_to_int
 from sharechain.bitcoin.target import bits_to_target, work_from_target
 from sharechain.bitcoin.transaction import NULL_HASH
+from sharechain.context import ShareContext, UncleFacts
 from sharechain.difficulty import next_share_bits
 from sharechain.orphans import OrphanPool
 from sharechain.params import NetworkParams
 from sharechain.pplns import Payout, contribution, split_reward
 from sharechain.record import ShareRecord
-from sharechain.result import AddResult, AddStatus, InvalidShare
+from sharechain.rejection import InvalidShare
+from sharechain.result import AddResult, AddStatus, Refusal
 from sharechain.share import Share, ShareInfo
-from sharechain.validation import check_in_context, check_standalone
+from sharechain.validation import (
+    CoinbasePayouts,
+    check_in_context,
+    check_payouts,
+    check_standalone,
+    coinbase_payouts,
+    uncle_in_reach,
+    uncle_rejection,
+)
 from sharechain.window import WindowCache
 
 
@@ -114,25 +125,34 @@ class ShareChain:
             times.append(record.timestamp)
             if len(times) >= self.params.median_time_span:
                 break
-        return int(statistics.median_low(times))
+        times.sort()
+        return times[(len(times) - 1) // 2]  # the lower median, as statistics.median_low
 
-    def check_uncles(self, info: ShareInfo) -> None:
-        for uncle_hash in info.uncles:
-            uncle = self._records[uncle_hash]
-            if not info.height - self.params.uncle_depth <= uncle.height < info.height:
-                raise InvalidShare("uncle outside the allowed depth")
-            if uncle.height == 0:
-                raise InvalidShare("a chain's first share cannot be an uncle")
-            parent_side = self.ancestor_at_height(info.prev_hash, uncle.height - 1)
-            if parent_side is None or parent_side.hash != uncle.prev_hash:
-                raise InvalidShare("uncle does not branch off this share's chain")
-            for ancestor in self.ancestors(info.prev_hash):
-                if ancestor.height < uncle.height:
-                    break
-                if ancestor.hash == uncle_hash:
-                    raise InvalidShare("uncle is on this share's own chain")
-                if uncle_hash in ancestor.uncles:
-                    raise InvalidShare("uncle already included by an ancestor")
+    def context(self, info: ShareInfo, expected_bits: int | None = None) -> ShareContext:
+        """The facts the in-context rules read about ``info``, whose parent and uncles are known.
+
+        ``expected_bits`` is the retarget value if the caller has it already."""
+        parent = self._records.get(info.prev_hash) if info.prev_hash != NULL_HASH else None
+        if expected_bits is None:
+            expected_bits = self.next_bits(parent)
+        median = self.median_time(parent) if parent is not None else None
+        uncles = tuple([self.uncle_facts(info.prev_hash, info.height, h) for h in info.uncles]) if info.uncles else ()
+        return ShareContext(parent, expected_bits, median, uncles)
+
+    def uncle_facts(self, prev_hash: bytes, height: int, uncle_hash: bytes) -> UncleFacts:
+        """What the uncle rule needs about ``uncle_hash`` named by a share at ``height`` on ``prev_hash``."""
+        uncle = self._records[uncle_hash]
+        if not uncle_in_reach(height, uncle.height, self.params):
+            return UncleFacts(uncle_hash, uncle.height)
+        parent_side = self.ancestor_at_height(prev_hash, uncle.height - 1)
+        on_own_chain = already_included = False
+        for ancestor in self.ancestors(prev_hash):
+            if ancestor.height < uncle.height:
+                break
+            on_own_chain = on_own_chain or ancestor.hash == uncle_hash
+            already_included = already_included or uncle_hash in ancestor.uncles
+        return UncleFacts(uncle_hash, uncle.height, parent_side is not None and parent_side.hash == uncle.prev_hash,
+                          on_own_chain, already_included)
 
     def candidate_weights(self, info: ShareInfo) -> dict[bytes, int]:
         """PPLNS weights of the window ending with a share carrying ``info`` (mined or not)."""
@@ -140,6 +160,11 @@ class ShareChain:
         own = self._contribution_for(info.payout_script, target_work, info.uncles)
         parent = info.prev_hash if info.prev_hash in self._records else None
         return self._window.extend(parent, own).weights
+
+    @property
+    def windows_computed(self) -> int:
+        """How many PPLNS window states this chain has computed (they are the costly part of a check)."""
+        return self._window.computed
 
     def window_weights(self, share_hash: bytes) -> dict[bytes, int]:
         return dict(self._window.state(share_hash).weights)
@@ -151,35 +176,50 @@ class ShareChain:
 
     # --- adding ----------------------------------------------------------------------------------
     def add(self, share: Share, now: int) -> AddResult:
-        """Validate and connect ``share``; orphans waiting on it are connected too."""
+        """Validate and connect ``share``; orphans waiting on it are connected too.
+
+        Cheap checks first: already known, then the target (with the retarget value when the parent
+        is known), proof of work, structure, then the in-context rules, and the PPLNS split last."""
         if share.hash in self._records or share.hash in self.orphans:
             return AddResult(AddStatus.DUPLICATE, share.hash)
+        info = share.info
+        parent = self._records.get(info.prev_hash)
+        expected_bits = self.next_bits(parent) if parent is not None or info.prev_hash == NULL_HASH else None
         try:
-            outputs = check_standalone(share, self.params)
+            paid = check_standalone(share, self.params, expected_bits)
         except InvalidShare as exc:
-            return AddResult(AddStatus.INVALID, share.hash, error=str(exc))
-        missing = self._missing(share.info)
+            return _invalid(share.hash, exc)
+        missing = self._missing(info)
         if missing:
             self.orphans.add(share, frozenset(missing))
             return AddResult(AddStatus.ORPHAN, share.hash, missing=tuple(missing))
         old_tip = self._tip
         try:
-            check_in_context(share, self, now, outputs)
+            self._check_connectable(share, now, paid, expected_bits)
         except InvalidShare as exc:
-            return AddResult(AddStatus.INVALID, share.hash, error=str(exc))
+            return _invalid(share.hash, exc)
         accepted = [share]
         self._connect(share)
         rejected, still_missing = self._connect_orphans(share.hash, accepted, now)
         return AddResult(AddStatus.ADDED, share.hash, accepted=tuple(accepted), rejected=tuple(rejected),
                          missing=tuple(still_missing), **self._tip_change(old_tip))
 
+    def _check_connectable(self, share: Share, now: int, paid: CoinbasePayouts | None = None,
+                           expected_bits: int | None = None) -> None:
+        """Stages 2 and 3 of validation for a share whose parent and uncles are known."""
+        info = share.info
+        check_in_context(info, self.context(info, expected_bits), self.params, now)
+        if paid is None:
+            paid = coinbase_payouts(share, self.params)
+        check_payouts(info, paid, self.candidate_weights(info), self.params)
+
     def _missing(self, info: ShareInfo) -> list[bytes]:
         needed = [info.prev_hash] if info.prev_hash != NULL_HASH else []
         needed += list(info.uncles)
         return [h for h in needed if h not in self._records]
 
-    def _connect_orphans(self, connected: bytes, accepted: list[Share], now: int) -> tuple[list, list[bytes]]:
-        rejected: list[tuple[bytes, str]] = []
+    def _connect_orphans(self, connected: bytes, accepted: list[Share], now: int) -> tuple[list[Refusal], list[bytes]]:
+        rejected: list[Refusal] = []
         still_missing: list[bytes] = []
         queue = [connected]
         while queue:
@@ -190,9 +230,9 @@ class ShareChain:
                     still_missing += missing
                     continue
                 try:
-                    check_in_context(orphan, self, now)
+                    self._check_connectable(orphan, now)
                 except InvalidShare as exc:
-                    rejected.append((orphan.hash, str(exc)))
+                    rejected.append(Refusal(orphan.hash, exc.rejection, exc.detail))
                     continue
                 self._connect(orphan)
                 accepted.append(orphan)
@@ -247,12 +287,8 @@ class ShareChain:
         found = []
         for h in range(max(1, height - self.params.uncle_depth), height):
             for share_hash in sorted(self._by_height.get(h, ())):
-                info = ShareInfo(parent.hash, height, 0, 0, b"\x00", (share_hash,))
-                try:
-                    self.check_uncles(info)
-                except InvalidShare:
-                    continue
-                found.append(share_hash)
+                if uncle_rejection(height, self.uncle_facts(parent.hash, height, share_hash), self.params) is None:
+                    found.append(share_hash)
         return found[: self.params.max_uncles]
 
     def prepare(self, payout_script: bytes, now: int, value: int) -> tuple[ShareInfo, list[Payout]]:
@@ -265,6 +301,10 @@ class ShareChain:
             info = ShareInfo(parent.hash, parent.height + 1, timestamp, self.next_bits(parent), payout_script,
                              tuple(self.uncle_candidates(parent)))
         return info, split_reward(value, self.candidate_weights(info), payout_script, self.params)
+
+
+def _invalid(share_hash: bytes, exc: InvalidShare) -> AddResult:
+    return AddResult(AddStatus.INVALID, share_hash, error=exc.detail, rejection=exc.rejection)
 
 
 def _better(candidate: ShareRecord, incumbent: ShareRecord) -> bool:

@@ -1,23 +1,36 @@
 """Every consensus constant of every Otedama network, in one place.
 
 Changing any value here forks a node off its network: every node of a network must agree on all of
-them. ``docs/consensus.md`` explains each rule and why its constants were chosen.
+them. That is why a network's id is a hash of all of them (:func:`consensus_id`): nodes whose rules
+differ in anything get different ids, so their shares, databases and P2P protocol names differ and
+they never talk to each other. ``docs/consensus.md`` explains each rule and why its constants were
+chosen.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sharechain.bitcoin.address import AddressFormat
 from sharechain.bitcoin.hashing import sha256d
 from sharechain.bitcoin.target import target_from_work
+from sharechain.share import SHARE_FORMAT_RULES
+
+# Raised when a rule changes without any constant changing (a new rule, a changed formula): it is
+# hashed into every network's id with the constants.
+CONSENSUS_VERSION = 2
+# Marks a field that is a local default, not a rule all nodes share: it stays out of the id.
+_LOCAL = {"consensus": False}
+# Marks the id itself (derived from the others).
+_DERIVED = {"consensus": False, "derived": True}
 
 
 @dataclass(frozen=True)
 class NetworkParams:
     name: str
-    # 8 bytes that tag every share commitment, database and (later) P2P protocol of this network.
-    network_id: bytes
     address_format: AddressFormat
     # Expected seconds between shares; the retarget steers toward it.
     share_period: int
@@ -43,14 +56,34 @@ class NetworkParams:
     # At most this many payout outputs in one coinbase (the smallest are folded into the others).
     max_payouts: int
     # Bitcoin-side defaults for this network (not sharechain consensus).
-    bitcoind_rpc_port: int
-    default_stratum_port: int
-    default_api_port: int
-    default_p2p_port: int
+    bitcoind_rpc_port: int = field(metadata=_LOCAL)
+    default_stratum_port: int = field(metadata=_LOCAL)
+    default_api_port: int = field(metadata=_LOCAL)
+    default_p2p_port: int = field(metadata=_LOCAL)
+    # 8 bytes that tag every share commitment, the share database and the P2P protocol names of this
+    # network: a hash of every consensus constant, derived in __post_init__ and never given.
+    network_id: bytes = field(init=False, repr=False, compare=False, metadata=_DERIVED)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "network_id", consensus_id(self))
 
 
-def _network_id(name: str) -> bytes:
-    return sha256d(b"otedama/" + name.encode() + b"/v1")[:8]
+def consensus_fields(params: NetworkParams) -> dict[str, object]:
+    """The network's consensus constants by name (every field not marked local)."""
+    out: dict[str, object] = {}
+    for item in dataclasses.fields(params):
+        if item.metadata.get("consensus", True):
+            value = getattr(params, item.name)
+            out[item.name] = dataclasses.asdict(value) if isinstance(value, AddressFormat) else value
+    return out
+
+
+def consensus_id(params: NetworkParams, share_format: Mapping[str, int] = SHARE_FORMAT_RULES) -> bytes:
+    """sha256d of a canonical JSON document of the consensus version, the network's consensus
+    constants and the share format rules, first 8 bytes."""
+    document = {"consensus_version": CONSENSUS_VERSION, "network": consensus_fields(params),
+                "share_format": dict(share_format)}
+    return sha256d(b"otedama/" + json.dumps(document, sort_keys=True, separators=(",", ":")).encode())[:8]
 
 
 _MAINNET_ADDRESSES = AddressFormat("bc", 0x00, 0x05)
@@ -71,31 +104,31 @@ _COMMON = {
 }
 
 MAINNET = NetworkParams(
-    name="mainnet", network_id=_network_id("mainnet"), address_format=_MAINNET_ADDRESSES,
+    name="mainnet", address_format=_MAINNET_ADDRESSES,
     share_period=30, pplns_window=8640, max_share_target=target_from_work(1 << 40),
     max_future_seconds=120, bitcoind_rpc_port=8332,
     default_stratum_port=9332, default_api_port=9333, default_p2p_port=9338, **_COMMON,  # type: ignore[arg-type]
 )
 TESTNET4 = NetworkParams(
-    name="testnet4", network_id=_network_id("testnet4"), address_format=_TEST_ADDRESSES,
+    name="testnet4", address_format=_TEST_ADDRESSES,
     share_period=30, pplns_window=8640, max_share_target=target_from_work(1 << 32),
     max_future_seconds=120, bitcoind_rpc_port=48332,
     default_stratum_port=19332, default_api_port=19333, default_p2p_port=19338, **_COMMON,  # type: ignore[arg-type]
 )
 SIGNET = NetworkParams(
-    name="signet", network_id=_network_id("signet"), address_format=_TEST_ADDRESSES,
+    name="signet", address_format=_TEST_ADDRESSES,
     share_period=30, pplns_window=8640, max_share_target=target_from_work(1 << 32),
     max_future_seconds=120, bitcoind_rpc_port=38332,
     default_stratum_port=39332, default_api_port=39333, default_p2p_port=39338, **_COMMON,  # type: ignore[arg-type]
 )
 REGTEST = NetworkParams(
-    name="regtest", network_id=_network_id("regtest"), address_format=_REGTEST_ADDRESSES,
+    name="regtest", address_format=_REGTEST_ADDRESSES,
     share_period=2, pplns_window=720, max_share_target=target_from_work(1 << 16),
     max_future_seconds=60, bitcoind_rpc_port=18443,
     default_stratum_port=29332, default_api_port=29333, default_p2p_port=29338, **_COMMON,  # type: ignore[arg-type]
 )
 DEVNET = NetworkParams(
-    name="devnet", network_id=_network_id("devnet"), address_format=_REGTEST_ADDRESSES,
+    name="devnet", address_format=_REGTEST_ADDRESSES,
     share_period=2, pplns_window=720, max_share_target=target_from_work(1 << 16),
     max_future_seconds=60, bitcoind_rpc_port=18555,
     default_stratum_port=3333, default_api_port=8080, default_p2p_port=9338, **_COMMON,  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from sharechain.rejection import Rejection
 from sharechain.share import Share
 
 
@@ -15,23 +16,30 @@ class AddStatus(enum.Enum):
     ORPHAN = "orphan"  # kept aside until ``missing`` arrive
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A share refused by a rule: which one (``rejection``, with its blame) and a human ``detail``."""
+
+    share_hash: bytes
+    rejection: Rejection
+    detail: str
+
+
 @dataclass(frozen=True)
 class AddResult:
     status: AddStatus
     share_hash: bytes
+    # For INVALID: the human text (for logs and people) and the rule broken (for decisions).
     error: str | None = None
+    rejection: Rejection | None = None
     # Hashes to fetch (parents or uncles) before the share can connect.
     missing: tuple[bytes, ...] = ()
     # Every share that joined the chain, in order: this one and any orphans it connected. The node
     # stores them before announcing them.
     accepted: tuple[Share, ...] = ()
-    # Orphans that turned out invalid once their parents arrived: (hash, reason).
-    rejected: tuple[tuple[bytes, str], ...] = ()
+    # Orphans that turned out invalid once their parents arrived.
+    rejected: tuple[Refusal, ...] = ()
     new_tip: bytes | None = None
     # Shares of the old main chain that are no longer on it (0: the tip only moved forward).
     reorg_depth: int = 0
     extra: dict[str, object] = field(default_factory=dict)
-
-
-class InvalidShare(ValueError):
-    """A share that breaks a consensus rule; the message names the rule."""

@@ -16,7 +16,9 @@ transactions.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from sharechain.bitcoin.hashing import sha256d
 from sharechain.bitcoin.header import HEADER_SIZE, BlockHeader
@@ -30,6 +32,21 @@ MAX_COINBASE_SIZE = 100_000
 MAX_PAYOUT_SCRIPT_SIZE = 64
 MAX_UNCLES_ON_WIRE = 16
 MAX_SHARE_SIZE = 1 + HEADER_SIZE + 5 + MAX_COINBASE_SIZE + 1 + 32 * MAX_MERKLE_BRANCH + 200 + 32 * MAX_UNCLES_ON_WIRE
+# A coinbase scriptSig is 2 to 100 bytes (Bitcoin's own rule, checked on every share).
+MIN_SCRIPT_SIG_SIZE = 2
+MAX_SCRIPT_SIG_SIZE = 100
+# The share format and wire limits are consensus too: a share one node reads and another refuses
+# splits the network, so they are part of every network's id (``sharechain/params.py``).
+SHARE_FORMAT_RULES: Mapping[str, int] = MappingProxyType({
+    "format_version": SHARE_FORMAT_VERSION,
+    "max_merkle_branch": MAX_MERKLE_BRANCH,
+    "max_coinbase_size": MAX_COINBASE_SIZE,
+    "max_payout_script_size": MAX_PAYOUT_SCRIPT_SIZE,
+    "max_uncles_on_wire": MAX_UNCLES_ON_WIRE,
+    "max_share_size": MAX_SHARE_SIZE,
+    "min_script_sig_size": MIN_SCRIPT_SIG_SIZE,
+    "max_script_sig_size": MAX_SCRIPT_SIG_SIZE,
+})
 _INFO_FIXED = struct.Struct("<32sIII")
 
 

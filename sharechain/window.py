@@ -34,6 +34,8 @@ class WindowCache:
         # next_towards(ancestor, descendant): the child of ``ancestor`` on the way to ``descendant``.
         self._next_towards = next_towards
         self._states: OrderedDict[bytes, WindowState] = OrderedDict()
+        # How many window states were computed (each costs O(miners), or O(window) from scratch).
+        self.computed = 0
 
     def state(self, share_hash: bytes) -> WindowState:
         cached = self._states.get(share_hash)
@@ -50,6 +52,7 @@ class WindowCache:
 
     def extend(self, parent: bytes | None, contribution: list[Payout], new_hash: bytes | None = None) -> WindowState:
         """The window of a share (``new_hash``, or a candidate not mined yet) built on ``parent``."""
+        self.computed += 1
         if parent is None:
             weights: dict[bytes, int] = {}
             add_weights(weights, contribution)
@@ -64,6 +67,7 @@ class WindowCache:
         return WindowState(weights, tail, base.length)
 
     def _from_scratch(self, share_hash: bytes) -> WindowState:
+        self.computed += 1
         weights: dict[bytes, int] = {}
         current: bytes | None = share_hash
         tail = share_hash

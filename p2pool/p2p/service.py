@@ -42,13 +42,13 @@ from p2pool.p2p.scoring import Offense
 from p2pool.p2p.sync import MainChainIndex, RecentShares, SyncProgress, progress
 from p2pool.p2p.sync_client import ClientHooks, RequestFailed, SyncClient, SyncConfig
 from p2pool.p2p.sync_server import ServerHooks, SyncServer
+from p2pool.storage.share_store import ShareStore
 from sharechain.bitcoin.hashing import hash_to_hex
 from sharechain.bitcoin.serialize import ParseError
 from sharechain.chain import ShareChain
 from sharechain.params import NetworkParams
 from sharechain.result import AddStatus
 from sharechain.share import MAX_SHARE_SIZE, Share
-from sharechain.store import ShareStore
 
 log = logging.getLogger("otedama.p2p")
 

@@ -37,9 +37,9 @@ from p2pool.p2p.messages import (
 from p2pool.p2p.scoring import Offense
 from p2pool.p2p.stream import StreamClosed, read_message, write_message
 from p2pool.p2p.sync import MainChainIndex, RecentShares, following
+from p2pool.storage.share_store import ShareStore
 from sharechain.bitcoin.transaction import NULL_HASH
 from sharechain.chain import ShareChain
-from sharechain.store import ShareStore
 
 log = logging.getLogger("otedama.p2p.sync")
 # A request is small: the largest is GetSharesByHash, 2,000 hashes.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from p2pool.events import FoundBlock
-from sharechain.store import ShareStore
+from p2pool.storage.share_store import ShareStore
 
 
 class FoundBlocks:

@@ -10,6 +10,7 @@ import struct
 import time
 
 from kernels.factory import make_scanner
+from p2pool.storage.share_store import ShareStore
 from sharechain.bitcoin.hashing import sha256d
 from sharechain.bitcoin.header import BlockHeader
 from sharechain.bitcoin.merkle import root_from_coinbase_branch
@@ -20,7 +21,6 @@ from sharechain.coinbase import build_coinbase, coinbase_outputs
 from sharechain.params import DEVNET, NetworkParams
 from sharechain.result import AddStatus
 from sharechain.share import Share, ShareInfo
-from sharechain.store import ShareStore
 
 COINBASE_VALUE = 50_0000_0000
 BRANCH = (sha256d(b"tx1"), sha256d(b"tx2"))

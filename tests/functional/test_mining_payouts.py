@@ -9,6 +9,7 @@ from miner.miner import MinerConfig, run_miner
 from p2pool.chain.rpc import BitcoindClient
 from p2pool.config import NodeConfig
 from p2pool.node import Node
+from p2pool.storage.share_store import ShareStore
 from sharechain.bitcoin.address import address_to_script
 from sharechain.bitcoin.block import Block
 from sharechain.bitcoin.hashing import sha256d
@@ -16,7 +17,6 @@ from sharechain.bitcoin.serialize import ByteReader
 from sharechain.bitcoin.target import bits_to_target, target_from_work, target_to_bits
 from sharechain.params import DEVNET
 from sharechain.share import ShareInfo
-from sharechain.store import ShareStore
 
 ADDRESS_A = "bcrt1qq6hag67dl53wl99vzg42z8eyzfz2xlkvwk6f7m"
 ADDRESS_B = "bcrt1q0ht9tyks4vh7p5p904t340cr9nvahy7uevmqwj"

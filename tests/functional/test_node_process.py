@@ -6,9 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from sharechain.loader import load_chain
+from p2pool.storage.loader import load_chain
+from p2pool.storage.share_store import ShareStore
 from sharechain.params import DEVNET
-from sharechain.store import ShareStore
 from tests.functional.framework import REPO, NodeProcess, wait_until
 
 

@@ -10,13 +10,15 @@ from sharechain.bitcoin.header import BlockHeader
 from sharechain.bitcoin.merkle import root_from_coinbase_branch
 from sharechain.bitcoin.script import bip34_height_push, witness_program
 from sharechain.bitcoin.target import bits_to_target, target_from_work
+from sharechain.bitcoin.transaction import Transaction
 from sharechain.chain import ShareChain
 from sharechain.coinbase import build_coinbase, coinbase_outputs
 from sharechain.params import DEVNET, NetworkParams
+from sharechain.pplns import split_reward
 from sharechain.share import Share, ShareInfo
 
 TEST_PARAMS = dataclasses.replace(
-    DEVNET, name="test", network_id=b"testtest", pplns_window=10, max_share_target=target_from_work(16),
+    DEVNET, name="test", pplns_window=10, max_share_target=target_from_work(16),
     retarget_window=5, dust_limit=1000,
 )
 COINBASE_VALUE = 50_0000_0000
@@ -31,8 +33,17 @@ def script(n: int) -> bytes:
 def grind(info: ShareInfo, payouts: list, params: NetworkParams, *, extra: bytes = b"",
           value_override: list | None = None, branch: tuple[bytes, ...] = BRANCH) -> Share:
     """Build the coinbase and header for ``info`` and find a nonce meeting its share target."""
-    outputs = coinbase_outputs(params, info, value_override or payouts, None)
-    coinbase = build_coinbase(bip34_height_push(200 + info.height) + b"\x00" * 8 + extra, outputs, segwit=False)
+    return solve(info, coinbase_for(info, value_override or payouts, params, extra=extra), branch)
+
+
+def coinbase_for(info: ShareInfo, payouts: list, params: NetworkParams, *, extra: bytes = b"") -> Transaction:
+    """The coinbase a node builds for ``info`` paying ``payouts``."""
+    outputs = coinbase_outputs(params, info, payouts, None)
+    return build_coinbase(bip34_height_push(200 + info.height) + b"\x00" * 8 + extra, outputs, segwit=False)
+
+
+def solve(info: ShareInfo, coinbase: Transaction, branch: tuple[bytes, ...] = BRANCH) -> Share:
+    """A share of ``coinbase`` (whatever it holds) whose header meets the share target of ``info``."""
     root = root_from_coinbase_branch(coinbase.txid(), branch)
     target = bits_to_target(info.share_bits)
     prefix = struct.pack("<i32s32sII", 0x20000000, b"\x11" * 32, root, info.timestamp, 0x207FFFFF)
@@ -54,6 +65,5 @@ def mine_on(chain: ShareChain, miner: int, now: int, *, value: int = COINBASE_VA
         timestamp = max(now, chain.median_time(parent_record) + 1)
         info = ShareInfo(parent_record.hash, parent_record.height + 1, timestamp, bits, script(miner),
                          uncles if uncles is not None else tuple(chain.uncle_candidates(parent_record)))
-        from sharechain.pplns import split_reward
         payouts = split_reward(value, chain.candidate_weights(info), script(miner), chain.params)
     return grind(info, payouts, chain.params)

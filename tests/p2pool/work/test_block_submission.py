@@ -21,6 +21,7 @@ from p2pool.devchain.service import DevchainConfig
 from p2pool.event_bus import EventBus
 from p2pool.events import NewWork, TipChanged
 from p2pool.intake import ShareIntake
+from p2pool.storage.share_store import ShareStore
 from p2pool.stratum.server import StratumConfig, StratumServer
 from p2pool.work.found_blocks import FoundBlocks
 from p2pool.work.provider import WorkProvider
@@ -29,7 +30,6 @@ from sharechain.bitcoin.stratum.work import coinbase_bytes, header_bytes, merkle
 from sharechain.bitcoin.target import bits_to_target
 from sharechain.chain import ShareChain
 from sharechain.params import DEVNET
-from sharechain.store import ShareStore
 from tests.fixtures.devchain import running_devchain
 from tests.p2pool.stratum.stratum_vector import USER, LineClient, grind
 

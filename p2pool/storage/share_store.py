@@ -57,9 +57,12 @@ class ShareStore:
                 batch.put(_META_VERSION, FORMAT_VERSION)
             return
         if network != self.params.network_id:
-            raise StoreError(f"share database at {self.path} belongs to another network "
-                             f"(id {network.hex() if network else 'missing'}, this node runs "
-                             f"{self.params.name}); choose another --datadir")
+            # Every stored share commits to the id it was made under, so no reindex can convert them.
+            raise StoreError(f"share database at {self.path} belongs to another network or to other consensus "
+                             f"rules (id {network.hex() if network else 'missing'}; this node runs "
+                             f"{self.params.name} with id {self.params.network_id.hex()}, for example after an "
+                             "upgrade that changed a consensus rule); --reindex cannot convert it: start with a "
+                             "fresh --datadir, or move this one away")
         if version != FORMAT_VERSION:
             raise StoreError(f"share database at {self.path} has format {version!r}, this version reads "
                              f"{FORMAT_VERSION!r}; restart with --reindex to rebuild it")

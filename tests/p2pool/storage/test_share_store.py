@@ -3,9 +3,9 @@ import dataclasses
 import plyvel
 import pytest
 
+from p2pool.storage.loader import load_chain, open_store, reindex
+from p2pool.storage.share_store import ShareStore, StoreError
 from sharechain.chain import ShareChain
-from sharechain.loader import load_chain, open_store, reindex
-from sharechain.store import ShareStore, StoreError
 from tests.sharechain.miner import TEST_PARAMS, mine_on
 
 T0 = 1_700_000_000
@@ -40,10 +40,21 @@ def test_reopen_gives_same_tip_and_every_share(tmp_path):
 def test_foreign_network_database_is_refused_with_path(tmp_path):
     with ShareStore(tmp_path / "db", TEST_PARAMS):
         pass
-    other = dataclasses.replace(TEST_PARAMS, network_id=b"othernet", name="other")
+    other = dataclasses.replace(TEST_PARAMS, name="other")
     with pytest.raises(StoreError, match=str(tmp_path / "db")) as info:
         ShareStore(tmp_path / "db", other)
-    assert "another network" in str(info.value)
+    assert "another network" in str(info.value) and "fresh --datadir" in str(info.value)
+    assert "--reindex cannot" in str(info.value)
+
+
+def test_database_of_other_consensus_rules_is_refused_even_with_reindex(tmp_path):
+    """Same network name, one consensus constant changed (as after an upgrade): a different id."""
+    with ShareStore(tmp_path / "db", TEST_PARAMS):
+        pass
+    upgraded = dataclasses.replace(TEST_PARAMS, uncle_depth=TEST_PARAMS.uncle_depth + 1)
+    with pytest.raises(StoreError, match="--reindex cannot convert it") as info:
+        open_store(tmp_path / "db", upgraded, reindex_requested=True)
+    assert TEST_PARAMS.network_id.hex() in str(info.value) and upgraded.network_id.hex() in str(info.value)
 
 
 def test_non_otedama_leveldb_is_refused(tmp_path):

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import plyvel
 
+from p2pool.storage.share_store import ShareStore, StoreError, repair
 from sharechain.bitcoin.serialize import ParseError
 from sharechain.chain import ShareChain
 from sharechain.params import NetworkParams
 from sharechain.result import AddStatus
 from sharechain.share import Share
-from sharechain.store import ShareStore, StoreError, repair
 
 # Reindexing re-checks every rule but the clock: shares were accepted when they arrived.
 _NO_CLOCK_LIMIT = 1 << 40
@@ -54,9 +54,9 @@ def reindex(store: ShareStore, params: NetworkParams) -> tuple[ShareChain, Reind
     chain = ShareChain(params)
     for share in sorted(shares, key=lambda s: s.info.height):
         result = chain.add(share, now=_NO_CLOCK_LIMIT)
-        for bad_hash, reason in result.rejected:
-            dropped.append(bad_hash)
-            report.dropped.append((bad_hash.hex(), reason))
+        for refusal in result.rejected:
+            dropped.append(refusal.share_hash)
+            report.dropped.append((refusal.share_hash.hex(), refusal.detail))
         if result.status is AddStatus.INVALID:
             dropped.append(share.hash)
             report.dropped.append((share.hash.hex(), result.error or "invalid"))
