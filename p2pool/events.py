@@ -40,7 +40,7 @@ class ShareSource:
         return f"{'peer' if self.kind is SourceKind.GOSSIP else 'sync'}{who}"
 
 
-__all__ = ["BlockFound", "ChainHealthChanged", "FoundBlock", "NewWork", "ShareRefused", "ShareSource",
+__all__ = ["BlockFound", "ChainHealthChanged", "FoundBlock", "NewWork", "PeerPenalized", "ShareRefused", "ShareSource",
            "SharesAccepted", "SourceKind", "SyncStateChanged", "TemplateChanged", "TipChanged"]
 
 
@@ -75,6 +75,15 @@ class SyncStateChanged:
     """Whether miners must wait because the sharechain is behind the node's peers."""
 
     behind: bool
+
+
+@dataclass(frozen=True)
+class PeerPenalized:
+    """A peer did something wrong (``offense`` is a :class:`~p2pool.p2p.scoring.Offense` value)."""
+
+    peer: str
+    offense: str
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from p2pool.events import BlockFound, ChainHealthChanged, ShareRefused, SharesAccepted, TipChanged
+from p2pool.events import BlockFound, ChainHealthChanged, PeerPenalized, ShareRefused, SharesAccepted, TipChanged
 
 
 class NodeMetrics:
@@ -29,6 +29,8 @@ class NodeMetrics:
         self.sharechain_height = Gauge("otedama_sharechain_height", "Height of the sharechain tip", registry=r)
         self.stratum_rejects = Counter("otedama_stratum_rejects", "Stratum submits refused, by reason",
                                        ["reason"], registry=r)
+        self.peer_penalties = Counter("otedama_peer_penalties", "Penalties given to peers, by offense",
+                                      ["offense"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -45,6 +47,9 @@ class NodeMetrics:
 
     def on_block_found(self, event: BlockFound) -> None:
         self.blocks_found.inc()
+
+    def on_peer_penalized(self, event: PeerPenalized) -> None:
+        self.peer_penalties.labels(event.offense).inc()
 
     def on_chain_health(self, event: ChainHealthChanged) -> None:
         self.blockchain_connected.set(1 if event.health.healthy else 0)

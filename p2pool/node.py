@@ -24,7 +24,7 @@ from p2pool.chain.monitor import TemplateMonitor
 from p2pool.chain.rpc import BitcoindClient
 from p2pool.config import ConfigError, NodeConfig
 from p2pool.event_bus import EventBus
-from p2pool.events import BlockFound, NewWork, ShareRefused, SharesAccepted, SyncStateChanged, TipChanged
+from p2pool.events import BlockFound, NewWork, PeerPenalized, ShareRefused, SharesAccepted, SyncStateChanged, TipChanged
 from p2pool.http.server import serve_http
 from p2pool.intake import ShareIntake
 from p2pool.metrics import NodeMetrics
@@ -148,6 +148,7 @@ class Node:
         bus.subscribe(TipChanged, metrics.on_tip_changed)
         bus.subscribe(BlockFound, metrics.on_block_found)
         bus.subscribe(ChainHealthChanged, metrics.on_chain_health)
+        bus.subscribe(PeerPenalized, metrics.on_peer_penalized)
 
     def _wire_mining(self, work: WorkProvider, monitor: TemplateMonitor, stratum: StratumServer) -> None:
         bus = self.events

@@ -19,7 +19,7 @@ import trio
 from libp2p.peer.id import ID
 
 from p2pool.config import ConfigError
-from p2pool.events import SharesAccepted, ShareSource, SourceKind, SyncStateChanged
+from p2pool.events import PeerPenalized, SharesAccepted, ShareSource, SourceKind, SyncStateChanged
 from p2pool.intake import ShareIntake
 from p2pool.p2p.banlist import BanList
 from p2pool.p2p.blame import sender_at_fault
@@ -101,10 +101,10 @@ class P2PService:
                                  bootstrap, config.peers)
         self.gossip = ShareGossip(self.host, self.names.shares_topic, self._on_gossip)
         self.server = SyncServer(chain, store, self.index, self.recent,
-                                 ServerHooks(self.peers.penalize, self._allow_request, self.peers.known_peers,
+                                 ServerHooks(self.penalize, self._allow_request, self.peers.known_peers,
                                              self.peers.good))
         self.client = SyncClient(self.host, self.names.sync, chain, intake, self.index,
-                                 ClientHooks(self.peers.penalize, self.peers.good, self._sync_peers,
+                                 ClientHooks(self.penalize, self.peers.good, self._sync_peers,
                                              self._update, self.peers.mark_foreign), config.sync)
         self._gossip_limit = RateLimiter(*config.gossip_rate)
         self._request_limit = RateLimiter(*config.request_rate)
@@ -215,6 +215,11 @@ class P2PService:
         learned = self.peers.learn(peer, list(reply.addrs))
         log.debug("peer exchange with %s: %d addresses", peer, learned)
 
+    def penalize(self, peer: str, offense: Offense, reason: str) -> None:
+        """Every penalty of every path goes through here: scored (maybe disconnected or banned) and announced."""
+        self.peers.penalize(peer, offense, reason)
+        self._publish(PeerPenalized(peer, offense.value, reason))
+
     def _allow_request(self, peer: str, cost: float) -> bool:
         return not self.peers.is_banned(peer) and self._request_limit.allow(peer, trio.current_time(), cost)
 
@@ -239,22 +244,22 @@ class P2PService:
         if self.peers.is_banned(peer) or self.peers.is_banned(origin):
             return False
         if len(raw) > MAX_SHARE_SIZE:
-            self.peers.penalize(peer, Offense.OVERSIZED_MESSAGE, f"gossiped share of {len(raw)} bytes")
+            self.penalize(peer, Offense.OVERSIZED_MESSAGE, f"gossiped share of {len(raw)} bytes")
             return False
         if not self._gossip_limit.allow(peer, trio.current_time()):
-            self.peers.penalize(peer, Offense.FLOOD, "gossiped shares over the rate limit")
+            self.penalize(peer, Offense.FLOOD, "gossiped shares over the rate limit")
             return False
         try:
             share = Share.parse(raw)
         except ParseError as exc:
-            self.peers.penalize(peer, Offense.MALFORMED_MESSAGE, f"unreadable gossiped share: {exc}")
+            self.penalize(peer, Offense.MALFORMED_MESSAGE, f"unreadable gossiped share: {exc}")
             return False
         if share.hash in self.chain:
             self.client.note_share(peer, share.hash)
             return True
         result = self.intake.add(share, ShareSource(SourceKind.GOSSIP, peer=peer))
         if sender_at_fault(result):
-            self.peers.penalize(peer, Offense.INVALID_SHARE, f"invalid share {hash_to_hex(share.hash)[:16]}: "
+            self.penalize(peer, Offense.INVALID_SHARE, f"invalid share {hash_to_hex(share.hash)[:16]}: "
                                                              f"{result.error}")
             return False
         if result.status is AddStatus.INVALID:

@@ -24,6 +24,7 @@ from p2pool.p2p.messages import (
     GetHashes,
     GetPeers,
     GetRecent,
+    GetSharesByHash,
     GetTip,
     Hashes,
     Message,
@@ -53,14 +54,32 @@ class BadPeer:
                                 heartbeat_interval=1, spam_protection_enabled=False, eclipse_protection_enabled=False)
         self.pubsub = Pubsub(self.host, self.router, msg_id_constructor=_message_id)
         self.host.set_stream_handler(self.names.sync, self._answer)
+        # What it claims over the sync protocol: by default an empty sharechain (it passes for one of us).
+        self.tip = Tip(NULL_HASH, -1, 0)
+        self.inventory: tuple[bytes, ...] = ()  # the hashes it lists (GetHashes, GetRecent)
+        self.shares: dict[bytes, bytes] = {}  # what it serves by hash, raw
+
+    def offer(self, tip: Tip, shares: list[Any]) -> None:
+        """Claim ``tip`` and serve ``shares`` (parsed shares) by hash and in the inventory."""
+        self.tip = tip
+        self.inventory = tuple(s.hash for s in shares)
+        self.shares = {s.hash: s.serialize() for s in shares}
+
+    def _reply(self, request: Message) -> Message:
+        if isinstance(request, GetTip):
+            return self.tip
+        if isinstance(request, GetPeers):
+            return Peers(())
+        if isinstance(request, (GetHashes, GetRecent)):
+            return Hashes(self.inventory)
+        if isinstance(request, GetSharesByHash):
+            return Shares(tuple(self.shares[h] for h in request.hashes if h in self.shares))
+        return Shares(())
 
     async def _answer(self, stream: Any) -> None:
-        """Answer sync requests as a peer with an empty sharechain would (it passes for one of us)."""
-        replies = {GetTip: Tip(NULL_HASH, -1, 0), GetPeers: Peers(())}
         try:
             while (request := await read_message(stream, FrameDecoder())) is not None:
-                reply = replies.get(type(request), Hashes(()) if type(request) in (GetHashes, GetRecent) else Shares(()))
-                await stream.write(encode(reply))
+                await stream.write(encode(self._reply(request)))
         except (StreamClosed, BaseLibp2pError, ValueError):
             pass
         finally:
