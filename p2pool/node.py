@@ -42,7 +42,7 @@ from p2pool.work.found_blocks import FoundBlocks
 from p2pool.work.provider import WorkProvider
 from p2pool.work.submitter import BlockSubmitter
 from sharechain.chain import ShareChain
-from sharechain.params import network
+from sharechain.params import NetworkParams, network
 
 log = logging.getLogger("otedama.node")
 
@@ -62,9 +62,10 @@ class Node:
     """One node. After ``started`` its parts are readable (tests and benchmarks look at them)."""
 
     def __init__(self, config: NodeConfig, *, clock: Callable[[], float] = time.time,
-                 p2p_tuning: Mapping[str, Any] | None = None) -> None:
+                 p2p_tuning: Mapping[str, Any] | None = None, params: NetworkParams | None = None) -> None:
         self.config = config
-        self.params = network(config.network)
+        # ``params`` other than the named network's: tests of nodes whose consensus rules differ.
+        self.params = params or network(config.network)
         self.clock = clock
         self.p2p_tuning = dict(p2p_tuning or {})
         self.events = EventBus()

@@ -158,7 +158,7 @@ class PeerManager:
     def mark_foreign(self, peer: str) -> None:
         """``peer`` speaks another network's protocol: drop it and do not dial it again soon."""
         if peer not in self.foreign:
-            log.warning("peer %s is on another network (it does not speak our sync protocol); disconnecting", peer)
+            log.info("disconnecting peer %s: not on our network", peer)
         self.foreign[peer] = trio.current_time() + self.config.foreign_backoff
         self.disconnect(peer)
 

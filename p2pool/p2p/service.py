@@ -17,6 +17,7 @@ from typing import Any
 
 import trio
 from libp2p.peer.id import ID
+from libp2p.peer.peerstore import PeerStoreError
 
 from p2pool.config import ConfigError
 from p2pool.events import PeerPenalized, SharesAccepted, ShareSource, SourceKind, SyncStateChanged
@@ -35,6 +36,7 @@ from p2pool.p2p.host import (
     stop_auto_connector,
 )
 from p2pool.p2p.messages import MAX_RECENT_DEPTH, GetPeers, Peers
+from p2pool.p2p.network_match import why_foreign
 from p2pool.p2p.peers import PeerConfig, PeerEvents, PeerManager
 from p2pool.p2p.peerstore import AddressBook
 from p2pool.p2p.ratelimit import RateLimiter
@@ -51,6 +53,7 @@ from sharechain.result import AddStatus
 from sharechain.share import MAX_SHARE_SIZE, Share
 
 log = logging.getLogger("otedama.p2p")
+_FOREIGN_KEPT = 16
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,13 @@ class P2PService:
                                              self.peers.good))
         self.client = SyncClient(self.host, self.names.sync, chain, intake, self.index,
                                  ClientHooks(self.penalize, self.peers.good, self._sync_peers,
-                                             self._update, self.peers.mark_foreign), config.sync)
+                                             self._update, self._foreign), config.sync)
         self._gossip_limit = RateLimiter(*config.gossip_rate)
         self._request_limit = RateLimiter(*config.request_rate)
         self._state = _State(initial_pending=bool(bootstrap) or len(self.book) > 0)
         self.addrs: list[str] = []
+        # Peers found on another network, and why (the latest few, for the status).
+        self.foreign_reasons: dict[str, str] = {}
         self._workers: trio.Nursery | None = None
 
     # --- running -------------------------------------------------------------------------------------
@@ -215,6 +220,20 @@ class P2PService:
         learned = self.peers.learn(peer, list(reply.addrs))
         log.debug("peer exchange with %s: %d addresses", peer, learned)
 
+    def _foreign(self, peer: str) -> None:
+        """``peer`` does not speak our sync protocol: say why (from what it announced), then drop it."""
+        try:
+            announced = self.host.get_peerstore().get_protocols(ID.from_base58(peer))
+        except (PeerStoreError, ValueError):
+            announced = []
+        reason = why_foreign(str(self.names.sync), announced)
+        if peer not in self.peers.foreign:
+            log.warning("peer %s is not on our network: %s", peer, reason)
+        self.foreign_reasons[peer] = reason
+        while len(self.foreign_reasons) > _FOREIGN_KEPT:
+            del self.foreign_reasons[next(iter(self.foreign_reasons))]
+        self.peers.mark_foreign(peer)
+
     def penalize(self, peer: str, offense: Offense, reason: str) -> None:
         """Every penalty of every path goes through here: scored (maybe disconnected or banned) and announced."""
         self.peers.penalize(peer, offense, reason)
@@ -300,6 +319,7 @@ class P2PService:
                     "topic": self.names.shares_topic, "gossip_mesh": self.gossip.mesh_size(),
                     "gossip_links": self.gossip.links(),
                     "banned": len(self.peers.bans.active(time.time())),
+                    "foreign": [{"id": p, "reason": r} for p, r in self.foreign_reasons.items()],
                     "known_addresses": len(self.book)},
         }
 

@@ -25,7 +25,7 @@ from p2pool.p2p.host import parse_peer
 from p2pool.p2p.sync_client import SyncConfig
 from sharechain.bitcoin.address import script_to_address
 from sharechain.bitcoin.target import target_from_work, target_to_bits
-from sharechain.params import network
+from sharechain.params import NetworkParams, network
 from sharechain.pplns import split_reward
 from sharechain.share import ShareInfo
 from tests.functional.framework import TIMEOUT_FACTOR
@@ -121,7 +121,7 @@ class Federation:
 
     async def add_node(self, *bootstrap: Node, shares: Sequence = (), network_name: str = "devnet",
                        p2p: dict[str, Any] | None = None, name: str | None = None, seed: bool = False,
-                       datadir: Path | None = None, **overrides: Any) -> Node:
+                       datadir: Path | None = None, params: NetworkParams | None = None, **overrides: Any) -> Node:
         """Start a node (no built-in miner; see :meth:`mine`) with ``shares`` already in its store."""
         index = len(self.nodes)
         datadir = datadir or self.root / (name or f"node{index}")
@@ -133,7 +133,7 @@ class Federation:
                             stratum_submit_interval=2.0,
                             **overrides)
         tuning = {"sync": SyncConfig(tip_interval=2.0, reconcile_interval=2.0), **(p2p or {})}
-        self.nodes.append(Node(config, p2p_tuning=tuning))
+        self.nodes.append(Node(config, p2p_tuning=tuning, params=params))
         await self._start(index)
         return self.nodes[index]
 
@@ -155,7 +155,7 @@ class Federation:
         self.stop_node(node)
         with trio.fail_after(60 * TIMEOUT_FACTOR):  # a node that does not stop fails here, not at pytest's timeout
             await self.stopped[index].wait()
-        self.nodes[index] = Node(node.config, p2p_tuning=node.p2p_tuning)
+        self.nodes[index] = Node(node.config, p2p_tuning=node.p2p_tuning, params=node.params)
         await self._start(index)
         return self.nodes[index]
 
