@@ -17,10 +17,9 @@ from typing import Any
 
 import trio
 
-from p2pool.api import Api
+from p2pool.api import AdminActions, ApiSources, LiveFeed, api_config, serve_api
 from p2pool.chain.rpc import BitcoindClient
 from p2pool.config import ConfigError, NodeConfig
-from p2pool.http.server import serve_http
 from p2pool.metrics import NodeMetrics
 from p2pool.p2p.banlist import BanListError
 from p2pool.p2p.host import AddressError as HostAddressError
@@ -57,6 +56,7 @@ class Node:
         self.pool: Pool | None = None
         self.p2p: P2PService | None = None
         self.endpoints: NodeEndpoints | None = None
+        self.live = LiveFeed()  # the API's push channel: parts' events are published here
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         config = self.config
@@ -83,7 +83,7 @@ class Node:
                     nursery.start_soon(pool.run_stats)
                     self.endpoints = NodeEndpoints(stratum_port, api_port, _redact(rpc_url),
                                                    self.p2p.peer_id if self.p2p else None, addrs)
-                    log.info("otedama %s node: stratum on %s:%d, API on http://%s:%d, chain %s, datadir %s",
+                    log.info("otedama %s node: stratum on %s:%d, API on %s:%d, chain %s, datadir %s",
                              self.params.name, host, stratum_port, api_host, api_port, _redact(rpc_url), self.datadir)
                     if config.miner:
                         await self._start_miner(nursery, stratum_port, payout_address)
@@ -99,15 +99,18 @@ class Node:
         api_host, api_port = await self._start_api(nursery, pool)
         nursery.start_soon(pool.run_stats)
         self.endpoints = NodeEndpoints(0, api_port, "", self.p2p.peer_id if self.p2p else None, addrs)
-        log.info("otedama %s seed node: API on http://%s:%d, datadir %s (no chain backend, no miners)",
+        log.info("otedama %s seed node: API on %s:%d, datadir %s (no chain backend, no miners)",
                  self.params.name, api_host, api_port, self.datadir)
         task_status.started(self.endpoints)
         await trio.sleep_forever()
 
     async def _start_api(self, nursery: trio.Nursery, pool: Pool) -> tuple[str, int]:
-        api = Api(pool.status, pool.problems, self.metrics, self.p2p.control if self.p2p else None)
-        api_host, api_port = self.config.api_endpoint()
-        return api_host, await nursery.start(serve_http, api.handle, api_host, api_port)
+        """Serve the API; returns where it listens as ("http://HOST" or "https://HOST", port)."""
+        api = api_config(self.config, self.datadir)
+        sources = ApiSources(status=pool.status, problems=pool.problems, metrics=self.metrics.render,
+                             admin=AdminActions.from_peer_control(self.p2p.control if self.p2p else None),
+                             feed=self.live)
+        return f"{api.scheme}://{api.host}", await nursery.start(serve_api, sources, api)
 
     async def _start_p2p(self, nursery: trio.Nursery, pool: Pool) -> tuple[str, ...]:
         """Start the P2P service before miners connect, so that a node behind its peers holds them back."""
