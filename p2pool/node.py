@@ -79,7 +79,11 @@ class Node:
                     nursery.start_soon(pool.run_monitor)
                     host, port = config.stratum_endpoint()
                     stratum_port = await nursery.start(stratum.serve, host, port)
-                    api_host, api_port = await self._start_api(nursery, pool)
+                    try:
+                        api_host, api_port = await self._start_api(nursery, pool)
+                    except ConfigError:
+                        nursery.cancel_scope.cancel()  # stop the parts before the backend client closes under them
+                        raise
                     nursery.start_soon(pool.run_stats)
                     self.endpoints = NodeEndpoints(stratum_port, api_port, _redact(rpc_url),
                                                    self.p2p.peer_id if self.p2p else None, addrs)

@@ -1,8 +1,10 @@
 """The admin endpoints: peer control, bans and the built-in miner, behind the API token, each one audited.
 
-What they do is an :class:`AdminActions` of async callables handed in by the composition root; an
-action the node does not have (no P2P, no built-in miner) answers 409 "not available on this node".
-Every call that passed the token check is written to the audit log with its outcome.
+What they do is an :class:`AdminActions` of async callables handed in by the composition root
+(``app.state.admin_actions``); an action the node does not have (no P2P, no built-in miner) answers
+409 "not available on this node". Every call that passed the token check is written to the audit
+log (``app.state.audit``) with its outcome. The routes are module-level functions that read the
+app's state, so no app's parts outlive it in FastAPI's caches.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from p2pool.api.audit import AuditLog
-from p2pool.api.auth import AdminAuth
+from p2pool.api.auth import ADMIN
 
 # (ok, message): ok False is a refusal the client is told about (400), such as "not connected to X".
 Outcome = tuple[bool, str]
@@ -78,85 +80,81 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _TEXT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}}
 
 
-class _Audited:
-    """Runs one admin action and writes its audit line."""
-
-    def __init__(self, audit: AuditLog) -> None:
-        self.audit = audit
-
-    async def __call__(self, request: Request, action: str, arguments: dict[str, Any],
-                       call: Callable[[], Awaitable[Outcome]] | None) -> JSONResponse:
-        client = request.client.host if request.client else ""
-        record = partial(self.audit.record, client=client, action=action, arguments=arguments)
-        if call is None:
-            record(outcome="unavailable", message=NOT_AVAILABLE)
-            return JSONResponse({"error": NOT_AVAILABLE}, 409)
-        try:
-            ok, message = await call()
-        except Exception as exc:
-            record(outcome="error", message=f"{type(exc).__name__}: {exc}")
-            raise
-        record(outcome="ok" if ok else "refused", message=message)
-        return JSONResponse({"ok": ok, "message": message}, 200 if ok else 400)
+router = APIRouter(dependencies=[ADMIN], responses=_ERRORS, tags=["admin"])
 
 
-def _bound(function: Callable[..., Awaitable[Outcome]] | None, *args: Any) -> Callable[[], Awaitable[Outcome]] | None:
-    return None if function is None else partial(function, *args)
+async def _run(request: Request, action: str, arguments: dict[str, Any], name: str, *args: Any) -> JSONResponse:
+    """Run the admin action ``name`` of the app's :class:`AdminActions` and write its audit line."""
+    actions: AdminActions = request.app.state.admin_actions
+    audit: AuditLog = request.app.state.audit
+    record = partial(audit.record, client=request.client.host if request.client else "", action=action,
+                     arguments=arguments)
+    function = getattr(actions, name)
+    if function is None:
+        record(outcome="unavailable", message=NOT_AVAILABLE)
+        return JSONResponse({"error": NOT_AVAILABLE}, 409)
+    try:
+        ok, message = await function(*args)
+    except Exception as exc:
+        record(outcome="error", message=f"{type(exc).__name__}: {exc}")
+        raise
+    record(outcome="ok" if ok else "refused", message=message)
+    return JSONResponse({"ok": ok, "message": message}, 200 if ok else 400)
 
 
-def admin_router(actions: AdminActions, auth: AdminAuth, audit: AuditLog) -> APIRouter:
-    router = APIRouter(dependencies=[Depends(auth)], responses=_ERRORS, tags=["admin"])
-    run = _Audited(audit)
+@router.post("/api/peers/connect", response_model=ActionReply)
+async def peers_connect(request: Request, body: ConnectBody) -> JSONResponse:
+    """Dial a peer and keep it connected."""
+    return await _run(request, "peers.connect", body.model_dump(), "connect", body.address)
 
-    @router.post("/api/peers/connect", response_model=ActionReply)
-    async def peers_connect(request: Request, body: ConnectBody) -> JSONResponse:
-        """Dial a peer and keep it connected."""
-        return await run(request, "peers.connect", body.model_dump(), _bound(actions.connect, body.address))
 
-    @router.post("/api/peers/disconnect", response_model=ActionReply)
-    async def peers_disconnect(request: Request, body: PeerBody) -> JSONResponse:
-        """Hang up on a connected peer."""
-        return await run(request, "peers.disconnect", body.model_dump(), _bound(actions.disconnect, body.peer_id))
+@router.post("/api/peers/disconnect", response_model=ActionReply)
+async def peers_disconnect(request: Request, body: PeerBody) -> JSONResponse:
+    """Hang up on a connected peer."""
+    return await _run(request, "peers.disconnect", body.model_dump(), "disconnect", body.peer_id)
 
-    @router.post("/api/peers/ban", response_model=ActionReply)
-    async def peers_ban(request: Request, body: BanBody) -> JSONResponse:
-        """Ban a peer for ``duration`` seconds (kept across restarts)."""
-        call = _bound(actions.ban, body.peer_id, body.duration, body.reason)
-        return await run(request, "peers.ban", body.model_dump(), call)
 
-    @router.post("/api/peers/unban", response_model=ActionReply)
-    async def peers_unban(request: Request, body: PeerBody) -> JSONResponse:
-        """Lift a peer's ban."""
-        return await run(request, "peers.unban", body.model_dump(), _bound(actions.unban, body.peer_id))
+@router.post("/api/peers/ban", response_model=ActionReply)
+async def peers_ban(request: Request, body: BanBody) -> JSONResponse:
+    """Ban a peer for ``duration`` seconds (kept across restarts)."""
+    return await _run(request, "peers.ban", body.model_dump(), "ban", body.peer_id, body.duration, body.reason)
 
-    @router.post("/api/mining/start", response_model=ActionReply)
-    async def mining_start(request: Request, body: MiningStartBody | None = None) -> JSONResponse:
-        """Start the built-in miner (the body is optional)."""
-        body = body or MiningStartBody(threads=None)
-        return await run(request, "mining.start", body.model_dump(), _bound(actions.mining_start, body.threads))
 
-    @router.post("/api/mining/stop", response_model=ActionReply)
-    async def mining_stop(request: Request) -> JSONResponse:
-        """Stop the built-in miner."""
-        return await run(request, "mining.stop", {}, actions.mining_stop)
+@router.post("/api/peers/unban", response_model=ActionReply)
+async def peers_unban(request: Request, body: PeerBody) -> JSONResponse:
+    """Lift a peer's ban."""
+    return await _run(request, "peers.unban", body.model_dump(), "unban", body.peer_id)
 
-    @router.post("/api/p2p/connect", response_model=ActionReply, openapi_extra=_TEXT_BODY)
-    async def p2p_connect(request: Request) -> JSONResponse:
-        """Dial a peer; the body is its multiaddr as plain text (the older form of /api/peers/connect)."""
-        address = await _text_argument(request)
-        if address is None:
-            return JSONResponse({"error": "send the peer multiaddr as the body"}, 400)
-        return await run(request, "peers.connect", {"address": address}, _bound(actions.connect, address))
 
-    @router.post("/api/p2p/disconnect", response_model=ActionReply, openapi_extra=_TEXT_BODY)
-    async def p2p_disconnect(request: Request) -> JSONResponse:
-        """Hang up on a peer; the body is its peer ID as plain text (the older form of /api/peers/disconnect)."""
-        peer_id = await _text_argument(request)
-        if peer_id is None:
-            return JSONResponse({"error": "send the peer ID as the body"}, 400)
-        return await run(request, "peers.disconnect", {"peer_id": peer_id}, _bound(actions.disconnect, peer_id))
+@router.post("/api/mining/start", response_model=ActionReply)
+async def mining_start(request: Request, body: MiningStartBody | None = None) -> JSONResponse:
+    """Start the built-in miner (the body is optional)."""
+    body = body or MiningStartBody(threads=None)
+    return await _run(request, "mining.start", body.model_dump(), "mining_start", body.threads)
 
-    return router
+
+@router.post("/api/mining/stop", response_model=ActionReply)
+async def mining_stop(request: Request) -> JSONResponse:
+    """Stop the built-in miner."""
+    return await _run(request, "mining.stop", {}, "mining_stop")
+
+
+@router.post("/api/p2p/connect", response_model=ActionReply, openapi_extra=_TEXT_BODY)
+async def p2p_connect(request: Request) -> JSONResponse:
+    """Dial a peer; the body is its multiaddr as plain text (the older form of /api/peers/connect)."""
+    address = await _text_argument(request)
+    if address is None:
+        return JSONResponse({"error": "send the peer multiaddr as the body"}, 400)
+    return await _run(request, "peers.connect", {"address": address}, "connect", address)
+
+
+@router.post("/api/p2p/disconnect", response_model=ActionReply, openapi_extra=_TEXT_BODY)
+async def p2p_disconnect(request: Request) -> JSONResponse:
+    """Hang up on a peer; the body is its peer ID as plain text (the older form of /api/peers/disconnect)."""
+    peer_id = await _text_argument(request)
+    if peer_id is None:
+        return JSONResponse({"error": "send the peer ID as the body"}, 400)
+    return await _run(request, "peers.disconnect", {"peer_id": peer_id}, "disconnect", peer_id)
 
 
 async def _text_argument(request: Request) -> str | None:

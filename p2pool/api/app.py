@@ -13,17 +13,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from p2pool.api.admin import AdminActions, admin_router
+from p2pool.api import admin, live
+from p2pool.api.admin import AdminActions
 from p2pool.api.audit import AuditLog
-from p2pool.api.auth import AdminAuth
-from p2pool.api.live import LiveFeed, live_router
+from p2pool.api.live import LiveFeed
 from p2pool.api.security import SecurityHeaders
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -42,64 +42,76 @@ class ApiSources:
     feed: LiveFeed = field(default_factory=LiveFeed)
 
 
+router = APIRouter()
+
+
+def _sources(request: Request) -> ApiSources:
+    sources: ApiSources = request.app.state.sources
+    return sources
+
+
+def _get(path: str, **kwargs: Any) -> Callable[[Endpoint], Endpoint]:
+    """A GET route that answers HEAD too (HEAD stays out of the OpenAPI description)."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        router.add_api_route(path, endpoint, methods=["GET"], **kwargs)
+        router.add_api_route(path, endpoint, methods=["HEAD"], **{**kwargs, "include_in_schema": False})
+        return endpoint
+
+    return register
+
+
+@_get("/api/health", tags=["node"],
+      responses={200: {"description": "healthy"}, 503: {"description": "unhealthy: see problems"}})
+async def health(request: Request) -> JSONResponse:
+    """``{"status": "ok" | "unhealthy", "problems": [...]}``: 200 when healthy, 503 when not."""
+    problems = list(_sources(request).problems())
+    return JSONResponse({"status": "unhealthy" if problems else "ok", "problems": problems}, 503 if problems else 200)
+
+
+@_get("/api/status", tags=["node"])
+async def status(request: Request) -> JSONResponse:
+    """The node at a glance: network, chain, sharechain, miners, peers."""
+    return JSONResponse(dict(_sources(request).status()))
+
+
+@_get("/metrics", tags=["node"], response_class=Response, responses={200: {"content": {PROMETHEUS_CONTENT_TYPE: {}}}})
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics, text format 0.0.4."""
+    return Response(_sources(request).metrics(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+
+@_get("/api/docs", include_in_schema=False)
+async def docs() -> FileResponse:
+    return FileResponse(STATIC / "docs.html")
+
+
+@_get("/", include_in_schema=False)
+async def dashboard() -> FileResponse:
+    return FileResponse(STATIC / "index.html")
+
+
 def build_app(sources: ApiSources, *, token: str, audit: AuditLog, cors: Sequence[str] = ()) -> Any:
-    """The ASGI app (FastAPI wrapped in its middleware)."""
+    """The ASGI app (FastAPI wrapped in its middleware); its routes find their parts in ``app.state``."""
     app = FastAPI(title="Otedama node API", version=_version(), openapi_url="/api/openapi.json", docs_url=None,
                   redoc_url=None, description="A peer-to-peer Bitcoin mining pool node. Admin endpoints need the "
                                               "node's API token as a bearer token.")
+    app.state.sources = sources
+    app.state.admin_actions = sources.admin
+    app.state.feed = sources.feed
+    app.state.api_token = token
+    app.state.audit = audit
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
-
-    get = _get_and_head(app)
-
-    @get("/api/health", tags=["node"],
-         responses={200: {"description": "healthy"}, 503: {"description": "unhealthy: see problems"}})
-    async def health() -> JSONResponse:
-        """``{"status": "ok" | "unhealthy", "problems": [...]}``: 200 when healthy, 503 when not."""
-        problems = list(sources.problems())
-        return JSONResponse({"status": "unhealthy" if problems else "ok", "problems": problems},
-                            503 if problems else 200)
-
-    @get("/api/status", tags=["node"])
-    async def status() -> JSONResponse:
-        """The node at a glance: network, chain, sharechain, miners, peers."""
-        return JSONResponse(dict(sources.status()))
-
-    @get("/metrics", tags=["node"], response_class=Response, responses={200: {"content": {PROMETHEUS_CONTENT_TYPE: {}}}})
-    async def metrics() -> Response:
-        """Prometheus metrics, text format 0.0.4."""
-        return Response(sources.metrics(), media_type=PROMETHEUS_CONTENT_TYPE)
-
-    @get("/api/docs", include_in_schema=False)
-    async def docs() -> FileResponse:
-        return FileResponse(STATIC / "docs.html")
-
-    @get("/", include_in_schema=False)
-    async def dashboard() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
-
-    app.include_router(admin_router(sources.admin, AdminAuth(token), audit))
-    app.include_router(live_router(sources.feed))
+    app.include_router(router)
+    app.include_router(admin.router)
+    app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     wrapped: Any = SecurityHeaders(app)
     if cors:
         wrapped = CORSMiddleware(wrapped, allow_origins=list(cors), allow_methods=["GET", "HEAD", "POST"],
                                  allow_headers=["authorization", "content-type"], max_age=600)
     return wrapped
-
-
-def _get_and_head(app: FastAPI) -> Callable[..., Callable[[Endpoint], Endpoint]]:
-    """``@get(path, ...)``: a GET route that answers HEAD too (HEAD stays out of the OpenAPI description)."""
-
-    def get(path: str, **kwargs: Any) -> Callable[[Endpoint], Endpoint]:
-        def register(endpoint: Endpoint) -> Endpoint:
-            app.add_api_route(path, endpoint, methods=["GET"], **kwargs)
-            app.add_api_route(path, endpoint, methods=["HEAD"], **{**kwargs, "include_in_schema": False})
-            return endpoint
-
-        return register
-
-    return get
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -1,7 +1,8 @@
 """Admin authentication: one bearer token, from the config or a file the node creates in its datadir.
 
-Admin routes declare ``Depends(AdminAuth(token))``; without the token, or with another, they answer
-401 (compared in constant time). The token file is created on first start with mode 0600.
+Admin routes declare ``dependencies=[ADMIN]`` (the app's token is ``app.state.api_token``); without
+the token, or with another, they answer 401 (compared in constant time). The token file is created
+on first start with mode 0600.
 """
 
 from __future__ import annotations
@@ -76,19 +77,17 @@ def _datadir_token(path: Path) -> str:
     return _checked(text, f"the API token file {path}")
 
 
-class AdminAuth:
-    """The FastAPI dependency of every admin route: passes with the right bearer token, else 401."""
+async def require_admin(request: Request,
+                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """The dependency of every admin route: passes with the app's bearer token, else 401."""
+    if credentials is None:
+        raise HTTPException(401, f"admin endpoint: send the node's API token (datadir/{TOKEN_FILE}) as "
+                                 "'Authorization: Bearer TOKEN'", headers={"WWW-Authenticate": "Bearer"})
+    expected: bytes = request.app.state.api_token.encode()
+    if not hmac.compare_digest(credentials.credentials.encode("utf-8", "surrogateescape"), expected):
+        client = request.client.host if request.client else "?"
+        log.warning("admin request %s %s from %s refused: wrong API token", request.method, request.url.path, client)
+        raise HTTPException(401, "wrong API token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
-    def __init__(self, token: str) -> None:
-        self._token = token.encode()
 
-    async def __call__(self, request: Request,
-                       credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-        if credentials is None:
-            raise HTTPException(401, f"admin endpoint: send the node's API token (datadir/{TOKEN_FILE}) as "
-                                     "'Authorization: Bearer TOKEN'", headers={"WWW-Authenticate": "Bearer"})
-        if not hmac.compare_digest(credentials.credentials.encode("utf-8", "surrogateescape"), self._token):
-            client = request.client.host if request.client else "?"
-            log.warning("admin request %s %s from %s refused: wrong API token", request.method, request.url.path,
-                        client)
-            raise HTTPException(401, "wrong API token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+ADMIN = Depends(require_admin)

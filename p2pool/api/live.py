@@ -5,7 +5,7 @@ first gets ``{"kind": "hello", "seq": N, "data": {}}``, N being the last message
 client has a bounded queue; one that falls ``queue_size`` messages behind is dropped (its WebSocket
 closed with 1013, its SSE stream ended after an ``event: dropped``), never buffered without bound. At
 most ``max_clients`` clients at once; more are refused. ``publish`` never blocks: call it from the
-node's trio thread whenever something happens.
+node's trio thread whenever something happens. The routes find the feed as ``app.state.feed``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 import trio
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.websockets import WebSocketDisconnect
@@ -118,34 +118,35 @@ class LiveFeed:
         return subscription
 
 
-def live_router(feed: LiveFeed) -> APIRouter:
-    router = APIRouter(tags=["live"])
+router = APIRouter(tags=["live"])
 
-    @router.websocket("/api/ws")
-    async def websocket(socket: WebSocket) -> None:
-        """Every live message as one text frame of JSON."""
-        try:
-            subscription = feed.subscribe()
-        except FeedFull as exc:
-            await socket.close(code=1013, reason=str(exc))
-            return
-        with subscription:
-            await socket.accept()
-            await _pump_websocket(socket, subscription)
 
-    @router.get("/api/events", response_class=StreamingResponse, response_model=None,
-                responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events"},
-                           503: {"description": "too many live clients"}})
-    async def events() -> StreamingResponse | JSONResponse:
-        """Every live message as a server-sent event: ``event:`` its kind, ``id:`` its seq, ``data:`` the JSON."""
-        try:
-            subscription = feed.subscribe()
-        except FeedFull as exc:
-            return JSONResponse({"error": str(exc)}, 503)
-        return StreamingResponse(_sse(subscription), media_type="text/event-stream",
-                                 headers={"cache-control": "no-store"}, background=BackgroundTask(subscription.close))
+@router.websocket("/api/ws")
+async def websocket(socket: WebSocket) -> None:
+    """Every live message as one text frame of JSON."""
+    feed: LiveFeed = socket.app.state.feed
+    try:
+        subscription = feed.subscribe()
+    except FeedFull as exc:
+        await socket.close(code=1013, reason=str(exc))
+        return
+    with subscription:
+        await socket.accept()
+        await _pump_websocket(socket, subscription)
 
-    return router
+
+@router.get("/api/events", response_class=StreamingResponse, response_model=None,
+            responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events"},
+                       503: {"description": "too many live clients"}})
+async def events(request: Request) -> StreamingResponse | JSONResponse:
+    """Every live message as a server-sent event: ``event:`` its kind, ``id:`` its seq, ``data:`` the JSON."""
+    feed: LiveFeed = request.app.state.feed
+    try:
+        subscription = feed.subscribe()
+    except FeedFull as exc:
+        return JSONResponse({"error": str(exc)}, 503)
+    return StreamingResponse(_sse(subscription), media_type="text/event-stream", headers={"cache-control": "no-store"},
+                             background=BackgroundTask(subscription.close))
 
 
 async def _pump_websocket(socket: WebSocket, subscription: Subscription) -> None:
