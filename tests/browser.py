@@ -44,7 +44,7 @@ def _chromium() -> tuple[str, str] | str:
         return "chromium or chromedriver is not installed (scripts/install.sh installs Debian's packages)"
     try:
         probe = subprocess.run([chromium, *_FLAGS, "--dump-dom", "data:text/html,<p>chromium-ok</p>"],
-                               capture_output=True, text=True, timeout=60 * TIMEOUT_FACTOR)
+                               check=False, capture_output=True, text=True, timeout=60 * TIMEOUT_FACTOR)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"chromium does not start: {exc}"
     if "chromium-ok" not in probe.stdout:

@@ -128,6 +128,7 @@ async def websocket(socket: WebSocket) -> None:
     try:
         subscription = feed.subscribe()
     except FeedFull as exc:
+        await socket.accept()  # then close, so that the client is told why (a refused handshake says only 403)
         await socket.close(code=1013, reason=str(exc))
         return
     with subscription:

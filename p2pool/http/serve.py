@@ -24,6 +24,7 @@ from typing import Any
 import trio
 from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.config import Config
+from hypercorn.events import Event, Updated
 from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
@@ -93,6 +94,23 @@ class _DeadlineStream(trio.abc.HalfCloseableStream):
         await self.inner.aclose()
 
 
+class _TCPServer(TCPServer):
+    """Hypercorn's connection handler, ending as soon as the client has gone: its keep-alive timer
+    would otherwise hold the finished connection (and its place under the bounds) until it fires."""
+
+    _gone = False
+
+    async def _read_data(self) -> None:
+        await super()._read_data()
+        self._gone = True
+        await self.idle_task.stop()
+
+    async def protocol_send(self, event: Event) -> None:
+        if self._gone and isinstance(event, Updated):
+            return  # a response finishing after the client left would restart the keep-alive timer
+        await super().protocol_send(event)
+
+
 def hypercorn_config(limits: HttpLimits) -> Config:
     config = Config()
     config.h11_max_incomplete_size = limits.max_header
@@ -117,7 +135,7 @@ async def serve_asgi(app: ASGIApp, host: str, port: int, *, limits: HttpLimits =
     except OSError as exc:
         raise BindError(host, port, _reason(exc)) from None
     wrapped = ASGIWrapper(RequestLimits(app, limits))  # type: ignore[arg-type]
-    server = partial(TCPServer, wrapped, hypercorn_config(limits), WorkerContext(None))
+    server = partial(_TCPServer, wrapped, hypercorn_config(limits), WorkerContext(None))
     bound = listeners[0].socket.getsockname()[1]
     log.debug("HTTP%s server listening on %s:%d", "S" if tls else "", host, bound)
     task_status.started(bound)
@@ -128,7 +146,7 @@ async def serve_asgi(app: ASGIApp, host: str, port: int, *, limits: HttpLimits =
 class _ConnectionHandler:
     """Counts connections, refuses those over the bounds, and hands the rest to Hypercorn."""
 
-    def __init__(self, server: Callable[..., TCPServer], limits: HttpLimits, ssl_context: ssl.SSLContext | None):
+    def __init__(self, server: Callable[..., _TCPServer], limits: HttpLimits, ssl_context: ssl.SSLContext | None):
         self.server = server
         self.limits = limits
         self.ssl_context = ssl_context
@@ -160,11 +178,17 @@ class _ConnectionHandler:
             await trio.aclose_forcefully(stream)
 
     async def _refuse(self, stream: trio.SocketStream) -> None:
+        """Say 503 (plain HTTP only), then read what the client sent before closing, so that the close
+        does not reset the connection under the answer."""
         log.debug("HTTP connection refused: %d connections open", self.total)
         if self.ssl_context is None:
             with trio.move_on_after(1):
                 try:
                     await stream.send_all(_REFUSED)
+                    await stream.send_eof()
+                    drained = 0
+                    while drained < 65536 and (data := await stream.receive_some(65536)):
+                        drained += len(data)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     pass
         await trio.aclose_forcefully(stream)
