@@ -29,6 +29,9 @@ from p2pool.api.security import SecurityHeaders
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATIC = Path(__file__).resolve().parent / "static"
 Endpoint = Callable[..., Awaitable[Response]]
+_DESCRIPTION = ("A peer-to-peer Bitcoin mining pool node. Admin endpoints need the node's API token as a bearer "
+                "token (the file `api-token` in its datadir). Live messages: the WebSocket `/api/ws` (one JSON text "
+                "frame each) or the server-sent events of `/api/events`.")
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,7 @@ async def dashboard() -> FileResponse:
 def build_app(sources: ApiSources, *, token: str, audit: AuditLog, cors: Sequence[str] = ()) -> Any:
     """The ASGI app (FastAPI wrapped in its middleware); its routes find their parts in ``app.state``."""
     app = FastAPI(title="Otedama node API", version=_version(), openapi_url="/api/openapi.json", docs_url=None,
-                  redoc_url=None, description="A peer-to-peer Bitcoin mining pool node. Admin endpoints need the "
-                                              "node's API token as a bearer token.")
+                  redoc_url=None, description=_DESCRIPTION)
     app.state.sources = sources
     app.state.admin_actions = sources.admin
     app.state.feed = sources.feed
