@@ -35,7 +35,9 @@ class HttpLimits:
     # Seconds a client may take to read what we send before the connection is dropped.
     send_timeout: float = 60.0
     max_connections: int = 512
-    max_connections_per_client: int = 64
+    # The default bounds no single address below the total: local services (the devchain's RPC) serve many
+    # nodes from 127.0.0.1. The node's API sets its own (p2pool/api/server.py).
+    max_connections_per_client: int = 512
     # Requests per second each client address may make after a burst (None: no rate bound).
     rate: float | None = None
     burst: float = 100.0

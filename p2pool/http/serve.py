@@ -116,7 +116,9 @@ def hypercorn_config(limits: HttpLimits) -> Config:
     config.h11_max_incomplete_size = limits.max_header
     config.h2_max_header_list_size = limits.max_header
     config.keep_alive_timeout = limits.request_timeout
-    config.read_timeout = max(1, int(limits.request_timeout))
+    # No read_timeout: it would cut WebSocket and SSE clients, who have nothing to say. Requests are bounded
+    # by keep_alive_timeout (until their headers are in) and RequestLimits (their body).
+    config.read_timeout = None
     config.ssl_handshake_timeout = min(limits.request_timeout, 10.0)
     config.websocket_max_message_size = 64 * 1024
     config.include_server_header = False

@@ -177,3 +177,18 @@ async def test_a_websocket_client_that_stops_reading_is_dropped(served: tuple[st
                 feed.publish("stats", payload)
                 await trio.lowlevel.checkpoint()
         assert feed.dropped == 1 and feed.clients == 0
+
+
+async def test_quiet_live_clients_outlast_the_request_timeout(nursery: trio.Nursery, tmp_path) -> None:
+    feed = LiveFeed()
+    url = await start_api(nursery, ApiSources(status=dict, problems=list, metrics=bytes, feed=feed), tmp_path,
+                          limits={"request_timeout": 0.3})
+    async with open_websocket_url(url.replace("http", "ws") + "/api/ws") as socket:
+        sse = await SseClient.open(url)
+        async with sse.stream:
+            await socket.get_message()
+            await sse.event()
+            await trio.sleep(1.0)  # three request timeouts with nothing said either way
+            feed.publish("stats", {"hashrate": 5})
+            assert json.loads(await socket.get_message())["data"] == {"hashrate": 5}
+            assert (await sse.event())[0] == "event: stats"
