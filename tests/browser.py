@@ -12,6 +12,7 @@ headless page); under CI (``CI`` set) that is a failure instead, since install.s
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -36,6 +37,7 @@ _FLAGS = [
 ]
 
 
+@functools.cache
 def _chromium() -> tuple[str, str] | str:
     """(chromium, chromedriver) paths, or why Chromium cannot run here."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
