@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--payout-address", help="address the built-in miner is paid to")
     run.add_argument("--stratum", metavar="HOST:PORT", help="Stratum listen address")
     run.add_argument("--api", metavar="HOST:PORT", help="HTTP API listen address")
+    _api_arguments(run)
     run.add_argument("--miner-threads", type=int, metavar="N", help="built-in miner threads (default 1)")
     run.add_argument("--no-miner", dest="miner", action="store_const", const=False, help="do not start the built-in miner")
     run.add_argument("--miner-opencl", action="store_const", const=True, help="built-in miner on OpenCL devices")
@@ -51,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--network", choices=sorted(NETWORKS), help="network to serve (default devnet)")
     seed.add_argument("--datadir", help="where shares and state are kept (default ~/.otedama/NETWORK)")
     seed.add_argument("--api", metavar="HOST:PORT", help="HTTP API listen address")
+    _api_arguments(seed)
     _p2p_arguments(seed)
     seed.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
 
@@ -90,6 +92,16 @@ def _p2p_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not dial the network's default seed nodes (bootstrap/)")
     parser.add_argument("--max-outbound", type=int, metavar="N", help="outbound peer connections to keep (default 8)")
     parser.add_argument("--max-inbound", type=int, metavar="N", help="inbound peer connections accepted (default 32)")
+
+
+def _api_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api-token", metavar="TOKEN", help="bearer token of the admin endpoints "
+                                                           "(default: the file api-token in the datadir, made on first start)")
+    parser.add_argument("--api-token-file", metavar="FILE", help="read the admin token from FILE")
+    parser.add_argument("--api-cors", action="append", metavar="ORIGIN",
+                        help="allow cross-origin requests from ORIGIN, e.g. https://example.org (repeatable; default none)")
+    parser.add_argument("--api-tls-cert", metavar="FILE", help="serve the API over HTTPS with this PEM certificate chain")
+    parser.add_argument("--api-tls-key", metavar="FILE", help="the PEM private key of --api-tls-cert")
 
 
 def _compact_bits(text: str) -> int:

@@ -24,6 +24,13 @@ class NodeConfig:
     payout_address: str | None = None
     stratum: str | None = None
     api: str | None = None
+    # The API's admin token (else the file api_token_file, else datadir/api-token, created on first start),
+    # origins allowed cross-origin requests (none: CORS off), and a certificate and key for HTTPS.
+    api_token: str | None = None
+    api_token_file: Path | None = None
+    api_cors: list[str] = field(default_factory=list)
+    api_tls_cert: Path | None = None
+    api_tls_key: Path | None = None
     miner_threads: int = 1
     miner: bool = True
     miner_opencl: bool = False
@@ -109,7 +116,7 @@ def build_config(file_values: dict[str, Any], cli_values: dict[str, Any]) -> Nod
     for name, value in merged.items():
         if name not in _KNOWN:
             continue
-        if name in ("datadir", "bitcoind_cookie") and value is not None:
+        if name in ("datadir", "bitcoind_cookie", "api_token_file", "api_tls_cert", "api_tls_key") and value is not None:
             value = Path(value)
         setattr(config, name, value)
     if config.network not in NETWORKS:

@@ -18,14 +18,13 @@ from typing import Any
 
 import trio
 
-from p2pool.api import Api
+from p2pool.api import AdminActions, ApiSources, LiveFeed, api_config, serve_api
 from p2pool.chain.events import ChainHealthChanged, TemplateChanged
 from p2pool.chain.monitor import TemplateMonitor
 from p2pool.chain.rpc import BitcoindClient
 from p2pool.config import ConfigError, NodeConfig
 from p2pool.event_bus import EventBus
 from p2pool.events import BlockFound, NewWork, PeerPenalized, ShareRefused, SharesAccepted, SyncStateChanged, TipChanged
-from p2pool.http.server import serve_http
 from p2pool.intake import ShareIntake
 from p2pool.metrics import NodeMetrics
 from p2pool.p2p.banlist import BanListError
@@ -81,6 +80,7 @@ class Node:
         self.p2p: P2PService | None = None
         self.sources: StatusSources | None = None
         self.endpoints: NodeEndpoints | None = None
+        self.live = LiveFeed()  # the API's push channel: parts' events are published here
 
     def status(self) -> dict[str, Any]:
         assert self.sources is not None, "the node has not started"
@@ -120,10 +120,14 @@ class Node:
                     nursery.start_soon(self.monitor.run)
                     host, port = config.stratum_endpoint()
                     stratum_port = await nursery.start(self.stratum.serve, host, port)
-                    api_host, api_port = await self._start_api(nursery)
+                    try:
+                        api_host, api_port = await self._start_api(nursery)
+                    except ConfigError:
+                        nursery.cancel_scope.cancel()  # stop the parts before the backend client closes under them
+                        raise
                     self.endpoints = NodeEndpoints(stratum_port, api_port, _redact(rpc_url),
                                                    self.p2p.peer_id if self.p2p else None, addrs)
-                    log.info("otedama %s node: stratum on %s:%d, API on http://%s:%d, chain %s, datadir %s",
+                    log.info("otedama %s node: stratum on %s:%d, API on %s:%d, chain %s, datadir %s",
                              self.params.name, host, stratum_port, api_host, api_port, _redact(rpc_url), self.datadir)
                     if config.miner:
                         await self._start_miner(nursery, stratum_port, payout_address)
@@ -136,7 +140,7 @@ class Node:
         addrs = await self._start_p2p(nursery)
         api_host, api_port = await self._start_api(nursery)
         self.endpoints = NodeEndpoints(0, api_port, "", self.p2p.peer_id if self.p2p else None, addrs)
-        log.info("otedama %s seed node: API on http://%s:%d, datadir %s (no chain backend, no miners)",
+        log.info("otedama %s seed node: API on %s:%d, datadir %s (no chain backend, no miners)",
                  self.params.name, api_host, api_port, self.datadir)
         task_status.started(self.endpoints)
         await trio.sleep_forever()
@@ -184,9 +188,12 @@ class Node:
         return tuple(addrs)
 
     async def _start_api(self, nursery: trio.Nursery) -> tuple[str, int]:
-        api = Api(self.status, self.problems, self.metrics, self.p2p.control if self.p2p else None)
-        api_host, api_port = self.config.api_endpoint()
-        return api_host, await nursery.start(serve_http, api.handle, api_host, api_port)
+        """Serve the API; returns where it listens as ("http://HOST" or "https://HOST", port)."""
+        api = api_config(self.config, self.datadir)
+        sources = ApiSources(status=self.status, problems=self.problems, metrics=self.metrics.render,
+                             admin=AdminActions.from_peer_control(self.p2p.control if self.p2p else None),
+                             feed=self.live)
+        return f"{api.scheme}://{api.host}", await nursery.start(serve_api, sources, api)
 
     # --- starting parts ------------------------------------------------------------------------------
     def _load(self, store: ShareStore) -> ShareChain:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs Otedama and everything its tests need into ./.venv (idempotent; safe to run again).
 # Debian packages: a C compiler and GMP (libp2p's fastecdsa is built from source), OpenCL's ICD loader and PoCL (the CPU OpenCL driver the kernel
-# tests run on). They are installed only when missing, with sudo when not root.
+# tests run on), Chromium and its WebDriver (the browser tests of the API's pages). They are installed only when missing, with sudo when not
+# root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,9 @@ dpkg -s ocl-icd-libopencl1 >/dev/null 2>&1 || need_apt+=(ocl-icd-libopencl1)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 # libp2p builds fastecdsa from source, which links GMP.
 dpkg -s libgmp-dev >/dev/null 2>&1 || need_apt+=(libgmp-dev)
+# The browser tests drive headless Chromium through Selenium and chromedriver (tests/browser.py).
+dpkg -s chromium >/dev/null 2>&1 || need_apt+=(chromium)
+dpkg -s chromium-driver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

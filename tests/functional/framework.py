@@ -97,8 +97,15 @@ class NodeProcess:
     def status(self) -> dict[str, Any]:
         return self.get("/api/status")
 
+    @property
+    def api_token(self) -> str:
+        """The admin token the node wrote into its datadir on first start."""
+        return (self.datadir / "api-token").read_text().strip()
+
     def post(self, path: str, body: str) -> Any:
-        request = urllib.request.Request(f"http://127.0.0.1:{self.api_port}{path}", data=body.encode(), method="POST")
+        """POST ``body`` to an admin endpoint, with the node's API token."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.api_port}{path}", data=body.encode(), method="POST",
+                                         headers={"Authorization": f"Bearer {self.api_token}"})
         try:
             with urllib.request.urlopen(request, timeout=30) as reply:
                 return json.loads(reply.read())

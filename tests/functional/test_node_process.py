@@ -3,6 +3,7 @@ SIGTERM stops cleanly, a broken config file is refused with a clear message."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -79,3 +80,19 @@ def test_foreign_datadir_is_refused_with_its_path(tmp_path):
                              "--no-miner"], cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert "another network" in result.stderr and str(datadir / "sharechain") in result.stderr
+
+
+def test_api_port_in_use_is_one_clear_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "p2pool", "run", "--datadir", str(tmp_path / "node"), "--no-miner",
+                                 "--no-p2p", "--stratum", "127.0.0.1:0", "--api", f"127.0.0.1:{port}"],
+                                cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower() or "Traceback" in line]
+    expected = (f"otedama: error: cannot listen for the API on 127.0.0.1:{port}: address already in use "
+                "(is another node running? choose another with --api)")
+    assert errors == [expected], result.stderr
+    assert result.stderr.endswith(errors[0] + "\n")
