@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import trio
 
 from p2pool.api import Api
 from p2pool.chain.rpc import BitcoindClient
-from p2pool.config import ConfigError, NodeConfig
+from p2pool.config import ConfigError, NodeConfig, prepare_datadir
 from p2pool.http.server import serve_http
 from p2pool.metrics import NodeMetrics
 from p2pool.p2p.banlist import BanListError
@@ -48,28 +49,34 @@ class NodeEndpoints:
 
 
 class Node:
-    def __init__(self, config: NodeConfig, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: NodeConfig, *, clock: Callable[[], float] = time.time,
+                 p2p_tuning: Mapping[str, Any] | None = None) -> None:
         self.config = config
         self.params = network(config.network)
         self.clock = clock
+        # Tests and benchmarks tune the P2P service (timers, limits): P2PConfig fields to override.
+        self.p2p_tuning = dict(p2p_tuning or {})
         self.metrics = NodeMetrics()
-        self.datadir = config.resolved_datadir()
+        self.datadir = config.datadir
         self.pool: Pool | None = None
         self.p2p: P2PService | None = None
         self.endpoints: NodeEndpoints | None = None
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         config = self.config
-        self.datadir.mkdir(parents=True, exist_ok=True)
+        prepare_datadir(self.datadir)
         payout_address = "" if config.seed else resolve_payout_address(config, self.params, self.datadir)
         store = open_store(self.datadir / "sharechain", self.params, reindex_requested=config.reindex)
         try:
             chain = self._load(store)
-            async with trio.open_nursery() as nursery:
+            async with trio.open_nursery() as outer:
                 if config.seed:
-                    await self._run_seed(nursery, chain, store, task_status)
-                rpc_url = config.bitcoind or await self._start_devchain(nursery)
-                async with BitcoindClient(rpc_url, cookie_file=config.bitcoind_cookie) as backend:
+                    await self._run_seed(outer, chain, store, task_status)
+                rpc_url = config.bitcoind or await self._start_devchain(outer)
+                async with BitcoindClient(rpc_url, cookie_file=config.bitcoind_cookie) as backend, \
+                        trio.open_nursery() as nursery:
+                    # The client outlives every task that uses it (this inner nursery), so a start that
+                    # fails (a port in use) stops them before it closes, not the other way round.
                     pool = Pool(self.params, chain, store, backend, self.metrics, clock=self.clock,
                                 wait_while_syncing=config.sync_wait)
                     self.pool = pool
@@ -77,7 +84,7 @@ class Node:
                     stratum = StratumServer(pool, self._stratum_config())
                     pool.attach_stratum(stratum)
                     nursery.start_soon(pool.run_monitor)
-                    host, port = config.stratum_endpoint()
+                    host, port = config.stratum
                     stratum_port = await nursery.start(stratum.serve, host, port)
                     api_host, api_port = await self._start_api(nursery, pool)
                     nursery.start_soon(pool.run_stats)
@@ -106,18 +113,17 @@ class Node:
 
     async def _start_api(self, nursery: trio.Nursery, pool: Pool) -> tuple[str, int]:
         api = Api(pool.status, pool.problems, self.metrics, self.p2p.control if self.p2p else None)
-        api_host, api_port = self.config.api_endpoint()
-        return api_host, await nursery.start(serve_http, api.handle, api_host, api_port)
+        api_host, api_port = self.config.api
+        return api_host, await nursery.start(partial(serve_http, api.handle, api_host, api_port, what="the API (--api)"))
 
     async def _start_p2p(self, nursery: trio.Nursery, pool: Pool) -> tuple[str, ...]:
         """Start the P2P service before miners connect, so that a node behind its peers holds them back."""
         config = self.config
-        if not config.p2p:
+        if not config.p2p_listen:
             return ()
         peers = PeerConfig(target_outbound=config.max_outbound, max_inbound=config.max_inbound)
-        p2p_config = P2PConfig(listen=tuple(config.p2p), bootstrap=tuple(config.peers_to_dial()), peers=peers)
-        # Tuning for tests and benchmarks (timers, limits): NodeConfig.extra["p2p"] overrides fields.
-        p2p_config = replace(p2p_config, **config.extra.get("p2p", {}))
+        p2p_config = P2PConfig(listen=config.p2p_listen, bootstrap=config.peers_to_dial(), peers=peers)
+        p2p_config = replace(p2p_config, **self.p2p_tuning)
         try:
             self.p2p = P2PService(self.params, pool, self.datadir, p2p_config, self.metrics)
         except (AddressError, HostAddressError, PeerStoreError, BanListError) as exc:
@@ -144,8 +150,7 @@ class Node:
         from p2pool.devchain.service import DevchainConfig
 
         devchain_config = DevchainConfig(datadir=self.datadir / "devchain", host="127.0.0.1", port=0)
-        if self.config.devchain_bits:
-            devchain_config = replace(devchain_config, bits=self.config.devchain_bits)
+        devchain_config = replace(devchain_config, bits=self.config.devchain_bits)
         port = await nursery.start(serve_devchain, devchain_config)
         return f"http://127.0.0.1:{port}"
 
@@ -158,12 +163,9 @@ class Node:
         await nursery.start(run_miner, miner_config)
 
     def _stratum_config(self) -> StratumConfig:
-        host, port = self.config.stratum_endpoint()
-        config = StratumConfig(host=host, port=port, target_submit_interval=self.config.stratum_submit_interval)
-        if self.config.stratum_difficulty:
-            config = StratumConfig(host=host, port=port, initial_difficulty=self.config.stratum_difficulty,
-                                   target_submit_interval=self.config.stratum_submit_interval)
-        return config
+        host, port = self.config.stratum
+        return StratumConfig(host=host, port=port, initial_difficulty=self.config.stratum_difficulty,
+                             target_submit_interval=self.config.stratum_submit_interval)
 
 
 def _redact(url: str) -> str:

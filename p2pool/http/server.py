@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl, urlsplit
 import h11
 import trio
 
+from p2pool.listen import open_listeners
+
 log = logging.getLogger(__name__)
 
 _READ_SIZE = 65536
@@ -188,10 +190,14 @@ async def serve_http(
     port: int,
     *,
     limits: HttpLimits = HttpLimits(),
+    what: str = "HTTP",
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``handler`` on ``host:port`` until cancelled; ``started()`` reports the bound port (0 = any free)."""
-    listeners = await trio.open_tcp_listeners(port, host=host)
+    """Serve ``handler`` on ``host:port`` until cancelled; ``started()`` reports the bound port (0 = any free).
+
+    ``what`` names the server in the error raised when it cannot listen (``"the API (--api)"``).
+    """
+    listeners = await open_listeners(host, port, what)
     bound = listeners[0].socket.getsockname()[1]
 
     async def on_connection(stream: trio.SocketStream) -> None:
