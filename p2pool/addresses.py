@@ -6,12 +6,16 @@ service use these, so they live below both.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import multiaddr
 import multiaddr.exceptions
-from libp2p.peer.peerinfo import InvalidAddrError, PeerInfo, info_from_p2p_addr
 
-# What the multiaddr and libp2p parsers raise for text that is not a usable address.
-ADDRESS_ERRORS = (ValueError, TypeError, multiaddr.exceptions.Error, InvalidAddrError)
+if TYPE_CHECKING:
+    from libp2p.peer.peerinfo import PeerInfo
+
+# What the multiaddr parser raises for text that is not a multiaddr.
+MULTIADDR_ERRORS = (ValueError, TypeError, multiaddr.exceptions.Error)
 
 
 class AddressError(ValueError):
@@ -22,7 +26,7 @@ def parse_listen(text: str) -> multiaddr.Multiaddr:
     """A listen multiaddr: ``/ip4/ADDRESS/tcp/PORT`` or ``/ip6/ADDRESS/tcp/PORT``."""
     try:
         addr = multiaddr.Multiaddr(text)
-    except ADDRESS_ERRORS as exc:
+    except MULTIADDR_ERRORS as exc:
         raise AddressError(f"listen address {text!r} is not a multiaddr such as /ip4/0.0.0.0/tcp/9338: {exc}") from None
     names = [p.name for p in addr.protocols()]
     if len(names) != 2 or names[0] not in ("ip4", "ip6") or names[1] != "tcp":
@@ -32,9 +36,12 @@ def parse_listen(text: str) -> multiaddr.Multiaddr:
 
 def parse_peer(text: str) -> PeerInfo:
     """A full peer multiaddr (``/ip4/1.2.3.4/tcp/9338/p2p/12D3...``) as libp2p peer info."""
+    # Imported here: importing libp2p takes half a second, which every `otedama` command would pay.
+    from libp2p.peer.peerinfo import InvalidAddrError, info_from_p2p_addr
+
     try:
         info = info_from_p2p_addr(multiaddr.Multiaddr(text))
-    except ADDRESS_ERRORS as exc:
+    except (*MULTIADDR_ERRORS, InvalidAddrError) as exc:
         raise AddressError(f"peer address {text!r} is not a multiaddr ending in /p2p/PEER_ID: {exc}") from None
     if not info.addrs:
         raise AddressError(f"peer address {text!r} has no transport address before /p2p/")

@@ -23,16 +23,19 @@ from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import InvalidAddrError
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 
 # The pure address parsers live in p2pool.addresses (the config checks addresses with them too);
 # they are re-exported here for the P2P code.
-from p2pool.addresses import ADDRESS_ERRORS, AddressError, parse_listen, parse_peer  # noqa: F401
+from p2pool.addresses import MULTIADDR_ERRORS, AddressError, parse_listen, parse_peer  # noqa: F401
 from sharechain.params import NetworkParams
 
 log = logging.getLogger("otedama.p2p")
 IDENTITY_FILE = "p2p_identity.key"
+# What the multiaddr and libp2p parsers raise for text that is not a usable address.
+ADDRESS_ERRORS = (*MULTIADDR_ERRORS, InvalidAddrError)
 
 
 @dataclass(frozen=True)
