@@ -6,6 +6,7 @@ secret is refused with a message rather than used).
 
 from __future__ import annotations
 
+from p2pool.config.argv import default_text
 from p2pool.config.build import Resolved
 from p2pool.config.options import OPTIONS
 from p2pool.config.origin import Layer
@@ -31,3 +32,14 @@ def render_toml(resolved: Resolved, *, command: str = "run", version: str = "") 
             rendered, note = redacted, note + "; secret redacted"
         lines.append(f"{option.name} = {toml_value(rendered)}  # {note}")
     return "\n".join(lines) + "\n"
+
+
+def options_markdown() -> str:
+    """The README's table of options, from the option table (a test keeps the README in step)."""
+    rows = ["| option (file key, env var) | default | meaning |", "|---|---|---|"]
+    for option in OPTIONS:
+        seed = "" if "bootstrap" in option.commands else " (not for `bootstrap`)"
+        usage = option.flag if option.kind.flag else f"{option.flag} {option.kind.metavar}"
+        rows.append(f"| `{usage}` (`{option.name}`, `{option.env}`) "
+                    f"| {default_text(option)} | {option.help}{seed} |")
+    return "\n".join(rows) + "\n"

@@ -79,3 +79,12 @@ def test_every_command_and_option_help_shows_a_default(capsys):
 ])
 def test_unknown_keys_get_a_suggestion(key, hint):
     assert suggest(key) == hint
+
+
+def test_the_readme_table_is_the_option_table():
+    from p2pool.config.render import options_markdown
+    from tests.functional.framework import REPO
+
+    readme = (REPO / "README.md").read_text()
+    generated = readme.split("a test keeps it in step -->\n", 1)[1].split("<!-- end of generated options -->")[0]
+    assert generated == options_markdown(), "README.md: paste the output of p2pool.config.render.options_markdown()"
