@@ -81,11 +81,14 @@ def _rules(config: NodeConfig, origins: Mapping[str, Origin]) -> list[str]:
     """The checks that involve more than one option."""
 
     def said(name: str) -> str:
-        value = toml_value(BY_NAME[name].kind.render(getattr(config, name)))
+        """How the user gave option ``name``: ``--network mainnet`` or ``network = "mainnet" (file X)``."""
+        rendered = BY_NAME[name].kind.render(getattr(config, name))
         origin = origins[name]
+        if origin.layer is Layer.CLI and isinstance(rendered, bool):
+            return origin.where if rendered else f"{origin.where}=false"
         if origin.layer is Layer.CLI:
-            return f"{origin.where} {value.strip(chr(34))}"
-        return f"{name} = {value} ({origin})"
+            return f"{origin.where} {' '.join(rendered) if isinstance(rendered, list) else rendered}"
+        return f"{name} = {toml_value(rendered)} ({origin})"
 
     errors: list[str] = []
     params = network(config.network)
