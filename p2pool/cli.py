@@ -1,114 +1,110 @@
-"""The ``otedama`` command: ``run`` a node, serve the ``devchain``, or ``mine`` against any Stratum pool."""
+"""The ``otedama`` command: ``run`` a node, a seed node (``bootstrap``), check its ``config``, serve
+the ``devchain``, start a local ``devnet``, or ``mine`` against any Stratum pool."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from p2pool.config import ConfigError, build_config, load_config_file
+from p2pool.config import ConfigError, Resolved, datadir_problem, load_config
+from p2pool.config.argv import add_options, argv_values
+from p2pool.config.options import LOG_LEVELS
+from p2pool.config.render import render_toml
+from p2pool.config.values import Choice, CompactBits, Integer, Invalid, Kind, ListenAddress
 from p2pool.storage.share_store import StoreError
-from sharechain.params import NETWORKS
 
 log = logging.getLogger("otedama")
 
 
+def otedama_version() -> str:
+    try:
+        return version("otedama")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otedama", description="Peer-to-peer Bitcoin mining pool node")
+    parser.add_argument("--version", action="version", version=f"otedama {otedama_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run a node (embedded dev chain unless --bitcoind is given)")
-    run.add_argument("--config", type=Path, help="TOML file with any of these options (long names as keys)")
-    run.add_argument("--network", choices=sorted(NETWORKS), help="network to join (default devnet)")
-    run.add_argument("--datadir", help="where shares and state are kept (default ~/.otedama/NETWORK)")
-    run.add_argument("--bitcoind", metavar="URL", help="bitcoind JSON-RPC, e.g. http://user:pass@127.0.0.1:8332")
-    run.add_argument("--bitcoind-cookie", metavar="FILE", help="bitcoind .cookie file for RPC auth")
-    run.add_argument("--payout-address", help="address the built-in miner is paid to")
-    run.add_argument("--stratum", metavar="HOST:PORT", help="Stratum listen address")
-    run.add_argument("--api", metavar="HOST:PORT", help="HTTP API listen address")
-    _api_arguments(run)
-    run.add_argument("--miner-threads", type=int, metavar="N", help="built-in miner threads (default 1)")
-    run.add_argument("--no-miner", dest="miner", action="store_const", const=False, help="do not start the built-in miner")
-    run.add_argument("--miner-opencl", action="store_const", const=True, help="built-in miner on OpenCL devices")
-    run.add_argument("--stratum-difficulty", type=float, help="starting Stratum difficulty for new connections")
-    run.add_argument("--devchain-bits", type=_compact_bits, metavar="HEX",
-                     help="block difficulty of the embedded dev chain as compact nBits (default: ~2^24 hashes/block)")
-    run.add_argument("--reindex", action="store_const", const=True, help="repair the share database and re-validate it")
-    _p2p_arguments(run)
-    run.add_argument("--mine-while-syncing", dest="sync_wait", action="store_const", const=False,
-                     help="give miners work even while the sharechain is behind its peers")
-    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
-
+    run = commands.add_parser("run", help="run a node (embedded dev chain on devnet unless --bitcoind is given)")
+    add_options(run, "run")
     seed = commands.add_parser("bootstrap", help="run a seed node: validates, relays and serves shares to peers "
                                                  "(no bitcoind, no miners)")
-    seed.add_argument("--config", type=Path, help="TOML file with any of these options (long names as keys)")
-    seed.add_argument("--network", choices=sorted(NETWORKS), help="network to serve (default devnet)")
-    seed.add_argument("--datadir", help="where shares and state are kept (default ~/.otedama/NETWORK)")
-    seed.add_argument("--api", metavar="HOST:PORT", help="HTTP API listen address")
-    _api_arguments(seed)
-    _p2p_arguments(seed)
-    seed.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    add_options(seed, "bootstrap")
+    _config_parser(commands)
 
     devnet = commands.add_parser("devnet", help="a local federation to watch: one dev chain, N mining nodes")
-    devnet.add_argument("--nodes", type=int, default=3, help="how many nodes (default 3)")
-    devnet.add_argument("--datadir", type=Path, default=Path("~/.otedama/devnet-federation"),
-                        help="holds the dev chain and one directory per node")
-    devnet.add_argument("--base-port", type=int, default=19400,
-                        help="node i listens on BASE+3i (Stratum), +1 (API), +2 (P2P); the dev chain on BASE-1")
-    devnet.add_argument("--devchain-bits", type=_compact_bits, metavar="HEX", help="dev chain block difficulty")
-    devnet.add_argument("--miner-threads", type=int, default=1, help="built-in miner threads per node")
-    devnet.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    devnet.add_argument("--nodes", type=_typed(Integer(1, 50)), default=3, metavar="N", help="how many nodes (default: 3)")
+    devnet.add_argument("--datadir", type=Path, default=Path("~/.otedama/devnet-federation"), metavar="PATH",
+                        help="holds the dev chain and one directory per node (default: ~/.otedama/devnet-federation)")
+    devnet.add_argument("--base-port", type=_typed(Integer(0, 65000)), default=19400, metavar="PORT",
+                        help="node i listens on BASE+3i (Stratum), +1 (API), +2 (P2P); the dev chain on BASE-1; "
+                             "0: any free ports (default: 19400)")
+    devnet.add_argument("--devchain-bits", type=_typed(CompactBits()), metavar="HEX",
+                        help="dev chain block difficulty as compact nBits (default: about 2^24 hashes a block)")
+    devnet.add_argument("--miner-threads", type=_typed(Integer(1, 1024)), default=1, metavar="N",
+                        help="built-in miner threads per node (default: 1)")
+    _log_level(devnet)
 
     dev = commands.add_parser("devchain", help="serve the embedded dev chain over JSON-RPC for several nodes")
-    dev.add_argument("--datadir", type=Path, default=Path("~/.otedama/devchain"), help="where its blocks are kept")
-    dev.add_argument("--rpc", metavar="HOST:PORT", default="127.0.0.1:18555", help="JSON-RPC listen address")
-    dev.add_argument("--bits", type=_compact_bits, metavar="HEX", help="block difficulty as compact nBits")
-    dev.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    dev.add_argument("--datadir", type=Path, default=Path("~/.otedama/devchain"), metavar="PATH",
+                     help="where its blocks are kept (default: ~/.otedama/devchain)")
+    dev.add_argument("--rpc", type=_typed(ListenAddress("127.0.0.1")), default="127.0.0.1:18555", metavar="HOST:PORT",
+                     help="JSON-RPC listen address (default: 127.0.0.1:18555)")
+    dev.add_argument("--bits", type=_typed(CompactBits()), metavar="HEX",
+                     help="block difficulty as compact nBits (default: about 2^24 hashes a block)")
+    _log_level(dev)
 
     mine = commands.add_parser("mine", help="mine against a Stratum v1 pool with the built-in miner")
-    mine.add_argument("--url", required=True, help="stratum+tcp://HOST:PORT")
-    mine.add_argument("--user", required=True, help="payout address (optionally ADDRESS.WORKER)")
-    mine.add_argument("--password", default="x")
-    mine.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
-    mine.add_argument("--opencl", action="store_true", help="mine on OpenCL devices")
-    mine.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    mine.add_argument("--url", required=True, help="stratum+tcp://HOST:PORT (required)")
+    mine.add_argument("--user", required=True, help="payout address, optionally ADDRESS.WORKER (required)")
+    mine.add_argument("--password", default="x", help="(default: x)")
+    mine.add_argument("--threads", type=_typed(Integer(1, 1024)), metavar="N", help="CPU threads (default: all cores)")
+    mine.add_argument("--opencl", action="store_true", help="mine on OpenCL devices (default: CPU)")
+    _log_level(mine)
     return parser
 
 
-def _p2p_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--p2p", action="append", metavar="MULTIADDR",
-                        help="P2P listen address, e.g. /ip4/0.0.0.0/tcp/9338 (repeatable; default: the network's port)")
-    parser.add_argument("--bootstrap", action="append", metavar="MULTIADDR",
-                        help="peer to connect to at start, /ip4/HOST/tcp/PORT/p2p/PEER_ID (repeatable)")
-    parser.add_argument("--no-p2p", action="store_const", const=True, help="run alone: no P2P network")
-    parser.add_argument("--no-seeds", dest="seeds", action="store_const", const=False,
-                        help="do not dial the network's default seed nodes (bootstrap/)")
-    parser.add_argument("--max-outbound", type=int, metavar="N", help="outbound peer connections to keep (default 8)")
-    parser.add_argument("--max-inbound", type=int, metavar="N", help="inbound peer connections accepted (default 32)")
+def _config_parser(commands: Any) -> None:
+    config = commands.add_parser("config", help="show or check the configuration without starting anything")
+    actions = config.add_subparsers(dest="action", required=True)
+    show = ("print the effective configuration as TOML, where each value came from and secrets redacted "
+            "(a valid config file itself)")
+    validate = "check the configuration: exit 0 and 'configuration OK', or exit 1 and every reason"
+    for action, text in (("show", show), ("validate", validate)):
+        parser = actions.add_parser(action, help=text, description=text)
+        parser.add_argument("--for", dest="target", choices=("run", "bootstrap"), default="run",
+                            help="the command whose configuration to check (default: run)")
+        add_options(parser, "run")
 
 
-def _api_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--api-token", metavar="TOKEN", help="bearer token of the admin endpoints "
-                                                           "(default: the file api-token in the datadir, made on first start)")
-    parser.add_argument("--api-token-file", metavar="FILE", help="read the admin token from FILE")
-    parser.add_argument("--api-cors", action="append", metavar="ORIGIN",
-                        help="allow cross-origin requests from ORIGIN, e.g. https://example.org (repeatable; default none)")
-    parser.add_argument("--api-tls-cert", metavar="FILE", help="serve the API over HTTPS with this PEM certificate chain")
-    parser.add_argument("--api-tls-key", metavar="FILE", help="the PEM private key of --api-tls-cert")
+def _typed(kind: Kind) -> Callable[[str], Any]:
+    """An argparse ``type`` that parses text as the config does, with the same message."""
+
+    def parse(text: str) -> Any:
+        try:
+            return kind.parse(text, True)
+        except Invalid as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+    return parse
 
 
-def _compact_bits(text: str) -> int:
-    try:
-        return int(text, 16)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not hex compact bits such as 1e00ffff") from None
+def _log_level(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-level", type=_typed(Choice(LOG_LEVELS)), default="info",
+                        metavar="{" + ",".join(LOG_LEVELS) + "}", help="how much to log (default: info)")
 
 
 def _setup_logging(level: str) -> None:
@@ -138,28 +134,42 @@ async def _until_signal(main: Callable[[], Awaitable[Any]]) -> None:
             nursery.start_soon(body)
 
 
+def _load(args: argparse.Namespace, command: str) -> Resolved:
+    return load_config(command=command, config_file=args.config, environ=os.environ, argv=argv_values(args))
+
+
 def _run_node(args: argparse.Namespace) -> int:
     from p2pool.node import Node
 
-    file_values = load_config_file(args.config) if args.config else {}
-    cli_values = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
-    if args.command == "bootstrap":
-        cli_values.update(seed=True, miner=False)
-    config = build_config(file_values, cli_values)
+    config = _load(args, args.command).config
     _setup_logging(config.log_level)
-    node = Node(config)
-    trio.run(_until_signal, node.run)
+    trio.run(_until_signal, Node(config).run)
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    """``otedama config show|validate``: exit 1 and every reason when the configuration is unusable."""
+    try:
+        resolved = _load(args, args.target)
+    except ConfigError as exc:
+        _print_errors(exc.reasons)
+        return 1
+    if args.action == "show":
+        print(render_toml(resolved, command=args.target, version=otedama_version()), end="")
+        return 0
+    if problem := datadir_problem(resolved.config.datadir):
+        _print_errors([problem])
+        return 1
+    print("configuration OK")
     return 0
 
 
 def _run_devchain(args: argparse.Namespace) -> int:
-    from p2pool.config import parse_endpoint
     from p2pool.devchain.server import serve_devchain
     from p2pool.devchain.service import DevchainConfig
 
     _setup_logging(args.log_level)
-    host, port = parse_endpoint(args.rpc, "127.0.0.1", 18555, "--rpc")
-    config = DevchainConfig(datadir=args.datadir.expanduser(), host=host, port=port)
+    config = DevchainConfig(datadir=args.datadir.expanduser(), host=args.rpc.host, port=args.rpc.port)
     if args.bits:
         config = replace(config, bits=args.bits)
     trio.run(_until_signal, lambda: serve_devchain(config))
@@ -180,29 +190,36 @@ def _run_devnet(args: argparse.Namespace) -> int:
     from p2pool.devnet import DevnetConfig, run_devnet
 
     _setup_logging(args.log_level)
-    if not 1 <= args.nodes <= 50:
-        raise ConfigError("--nodes must be between 1 and 50")
     config = DevnetConfig(nodes=args.nodes, datadir=args.datadir.expanduser(), base_port=args.base_port,
                           devchain_bits=args.devchain_bits, miner_threads=args.miner_threads, log_level=args.log_level)
     trio.run(_until_signal, lambda: run_devnet(config))
     return 0
 
 
+def _print_errors(reasons: Sequence[object]) -> None:
+    for reason in reasons:
+        print(f"otedama: error: {reason}", file=sys.stderr)
+
+
+def _reasons(exc: BaseException) -> Sequence[object]:
+    return exc.reasons if isinstance(exc, ConfigError) else [exc]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"run": _run_node, "bootstrap": _run_node, "devchain": _run_devchain, "mine": _run_miner,
-                "devnet": _run_devnet}
+    handlers = {"run": _run_node, "bootstrap": _run_node, "config": _config, "devchain": _run_devchain,
+                "mine": _run_miner, "devnet": _run_devnet}
     try:
         return handlers[args.command](args)
     except (ConfigError, StoreError) as exc:
-        print(f"otedama: error: {exc}", file=sys.stderr)
+        _print_errors(_reasons(exc))
         return 2
     except BaseExceptionGroup as group:  # raised from inside a nursery
         operator_errors = group.subgroup(lambda exc: isinstance(exc, (ConfigError, StoreError)))
         if operator_errors is None:
             raise
         for error in _leaves(operator_errors):
-            print(f"otedama: error: {error}", file=sys.stderr)
+            _print_errors(_reasons(error))
         return 2
 
 

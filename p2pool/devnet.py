@@ -14,7 +14,7 @@ from typing import Any
 
 import trio
 
-from p2pool.config import NodeConfig
+from p2pool.config import NodeConfig, node_config
 from p2pool.devchain.server import serve_devchain
 from p2pool.devchain.service import DevchainConfig
 from p2pool.node import Node, NodeEndpoints
@@ -36,11 +36,11 @@ class DevnetConfig:
         return self.base_port + offset if self.base_port else 0
 
 
-def node_config(config: DevnetConfig, i: int, chain_url: str, bootstrap: list[str]) -> NodeConfig:
-    return NodeConfig(network="devnet", datadir=config.datadir / f"node{i}", bitcoind=chain_url,
-                      stratum=f"127.0.0.1:{config.port(3 * i)}", api=f"127.0.0.1:{config.port(3 * i + 1)}",
-                      p2p=[f"/ip4/127.0.0.1/tcp/{config.port(3 * i + 2)}"], bootstrap=bootstrap,
-                      miner_threads=config.miner_threads, log_level=config.log_level)
+def devnet_node_config(config: DevnetConfig, i: int, chain_url: str, bootstrap: list[str]) -> NodeConfig:
+    return node_config(network="devnet", datadir=config.datadir / f"node{i}", bitcoind=chain_url,
+                       stratum=f"127.0.0.1:{config.port(3 * i)}", api=f"127.0.0.1:{config.port(3 * i + 1)}",
+                       p2p=[f"/ip4/127.0.0.1/tcp/{config.port(3 * i + 2)}"], bootstrap=bootstrap,
+                       miner_threads=config.miner_threads, log_level=config.log_level)
 
 
 async def run_devnet(config: DevnetConfig, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -55,7 +55,7 @@ async def run_devnet(config: DevnetConfig, *, task_status: Any = trio.TASK_STATU
         nodes: list[Node] = []
         seeds: list[str] = []
         for i in range(config.nodes):
-            node = Node(node_config(config, i, chain_url, seeds[:1]))
+            node = Node(devnet_node_config(config, i, chain_url, seeds[:1]))
             endpoints: NodeEndpoints = await nursery.start(node.run)
             seeds += list(endpoints.p2p_addrs[:1])
             nodes.append(node)

@@ -22,7 +22,7 @@ from p2pool.api import AdminActions, ApiSources, LiveFeed, api_config, serve_api
 from p2pool.chain.events import ChainHealthChanged, TemplateChanged
 from p2pool.chain.monitor import TemplateMonitor
 from p2pool.chain.rpc import BitcoindClient
-from p2pool.config import ConfigError, NodeConfig
+from p2pool.config import ConfigError, NodeConfig, prepare_datadir
 from p2pool.event_bus import EventBus
 from p2pool.events import BlockFound, NewWork, PeerPenalized, ShareRefused, SharesAccepted, SyncStateChanged, TipChanged
 from p2pool.intake import ShareIntake
@@ -69,7 +69,7 @@ class Node:
         self.p2p_tuning = dict(p2p_tuning or {})
         self.events = EventBus()
         self.metrics = NodeMetrics()
-        self.datadir = config.resolved_datadir()
+        self.datadir = config.datadir
         self.store: ShareStore | None = None
         self.chain: ShareChain | None = None
         self.intake: ShareIntake | None = None
@@ -91,7 +91,7 @@ class Node:
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         config = self.config
-        self.datadir.mkdir(parents=True, exist_ok=True)
+        prepare_datadir(self.datadir)
         payout_address = "" if config.seed else resolve_payout_address(config, self.params, self.datadir)
         store = open_store(self.datadir / "sharechain", self.params, reindex_requested=config.reindex)
         try:
@@ -100,11 +100,14 @@ class Node:
             self.found = FoundBlocks(store)
             self.sources = StatusSources(self.params, self.chain, found=self.found)
             self._wire_metrics()
-            async with trio.open_nursery() as nursery:
+            async with trio.open_nursery() as outer:
                 if config.seed:
-                    await self._run_seed(nursery, task_status)
-                rpc_url = config.bitcoind or await self._start_devchain(nursery)
-                async with BitcoindClient(rpc_url, cookie_file=config.bitcoind_cookie) as backend:
+                    await self._run_seed(outer, task_status)
+                rpc_url = config.bitcoind or await self._start_devchain(outer)
+                async with BitcoindClient(rpc_url, cookie_file=config.bitcoind_cookie) as backend, \
+                        trio.open_nursery() as nursery:
+                    # The client outlives every task that uses it (this inner nursery), so a start that
+                    # fails (a port in use) stops them before it closes, not the other way round.
                     submitter = BlockSubmitter(backend, self.found, self.params.address_format, self.events.publish,
                                                self.clock)
                     self.work = WorkProvider(self.params, self.chain, self.intake, submitter, self.events.publish,
@@ -118,13 +121,9 @@ class Node:
                     addrs = await self._start_p2p(nursery)
                     nursery.start_soon(submitter.run)
                     nursery.start_soon(self.monitor.run)
-                    host, port = config.stratum_endpoint()
+                    host, port = config.stratum
                     stratum_port = await nursery.start(self.stratum.serve, host, port)
-                    try:
-                        api_host, api_port = await self._start_api(nursery)
-                    except ConfigError:
-                        nursery.cancel_scope.cancel()  # stop the parts before the backend client closes under them
-                        raise
+                    api_host, api_port = await self._start_api(nursery)
                     self.endpoints = NodeEndpoints(stratum_port, api_port, _redact(rpc_url),
                                                    self.p2p.peer_id if self.p2p else None, addrs)
                     log.info("otedama %s node: stratum on %s:%d, API on %s:%d, chain %s, datadir %s",
@@ -167,11 +166,11 @@ class Node:
     async def _start_p2p(self, nursery: trio.Nursery) -> tuple[str, ...]:
         """Start the P2P service before miners connect, so that a node behind its peers holds them back."""
         config = self.config
-        if not config.p2p:
+        if not config.p2p_listen:
             return ()
         assert self.chain is not None and self.store is not None and self.intake is not None
         peers = PeerConfig(target_outbound=config.max_outbound, max_inbound=config.max_inbound)
-        p2p_config = P2PConfig(listen=tuple(config.p2p), bootstrap=tuple(config.peers_to_dial()), peers=peers)
+        p2p_config = P2PConfig(listen=config.p2p_listen, bootstrap=config.peers_to_dial(), peers=peers)
         # Tuning for tests and benchmarks (timers, limits): P2PConfig fields to override.
         p2p_config = replace(p2p_config, **self.p2p_tuning)
         try:
@@ -216,9 +215,8 @@ class Node:
         from p2pool.devchain.server import serve_devchain
         from p2pool.devchain.service import DevchainConfig
 
-        devchain_config = DevchainConfig(datadir=self.datadir / "devchain", host="127.0.0.1", port=0)
-        if self.config.devchain_bits:
-            devchain_config = replace(devchain_config, bits=self.config.devchain_bits)
+        devchain_config = DevchainConfig(datadir=self.datadir / "devchain", host="127.0.0.1", port=0,
+                                         bits=self.config.devchain_bits)
         port = await nursery.start(serve_devchain, devchain_config)
         return f"http://127.0.0.1:{port}"
 
@@ -231,11 +229,9 @@ class Node:
         await nursery.start(run_miner, miner_config)
 
     def _stratum_config(self) -> StratumConfig:
-        host, port = self.config.stratum_endpoint()
-        config = StratumConfig(host=host, port=port, target_submit_interval=self.config.stratum_submit_interval)
-        if self.config.stratum_difficulty:
-            config = replace(config, initial_difficulty=self.config.stratum_difficulty)
-        return config
+        host, port = self.config.stratum
+        return StratumConfig(host=host, port=port, initial_difficulty=self.config.stratum_difficulty,
+                             target_submit_interval=self.config.stratum_submit_interval)
 
 
 def _redact(url: str) -> str:

@@ -7,7 +7,7 @@ cannot be loaded, end as one :class:`~p2pool.config.ConfigError` naming them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import trio
@@ -17,7 +17,7 @@ from p2pool.api.audit import AUDIT_FILE, AuditLog
 from p2pool.api.auth import resolve_token
 from p2pool.config import ConfigError, NodeConfig
 from p2pool.http.limits import HttpLimits
-from p2pool.http.serve import BindError, TlsFiles, serve_asgi
+from p2pool.http.serve import TlsFiles, serve_asgi
 
 # What one client of the node's API may spend: small bodies (admin JSON), a request rate a dashboard
 # and scripts stay far below, and connection counts a browser or two never reach.
@@ -41,18 +41,12 @@ class ApiConfig:
 
 
 def api_config(config: NodeConfig, datadir: Path) -> ApiConfig:
-    """The API's settings from the node's; ``config.extra["api"]`` overrides :data:`API_LIMITS` fields (tests)."""
-    host, port = config.api_endpoint()
+    """The API's settings from the node's options (checked already when the configuration was built)."""
     cert, key = config.api_tls_cert, config.api_tls_key
-    if (cert is None) != (key is None):
-        raise ConfigError("--api-tls-cert and --api-tls-key go together: give both for HTTPS, or neither")
-    cors = config.api_cors
-    origins = tuple([cors] if isinstance(cors, str) else cors or ())
-    token_file = Path(config.api_token_file) if config.api_token_file else None
-    return ApiConfig(host=host, port=port, token=resolve_token(datadir, config.api_token, token_file),
-                     audit_path=datadir / AUDIT_FILE, cors=origins,
-                     tls=TlsFiles(Path(cert), Path(key)) if cert and key else None,
-                     limits=replace(API_LIMITS, **config.extra.get("api", {})))
+    return ApiConfig(host=config.api.host, port=config.api.port,
+                     token=resolve_token(datadir, config.api_token, config.api_token_file),
+                     audit_path=datadir / AUDIT_FILE, cors=config.api_cors,
+                     tls=TlsFiles(cert, key) if cert and key else None)
 
 
 async def serve_api(sources: ApiSources, config: ApiConfig, *,
@@ -64,8 +58,5 @@ async def serve_api(sources: ApiSources, config: ApiConfig, *,
         except ValueError as exc:
             raise ConfigError(f"--api-tls-cert/--api-tls-key: {exc}") from None
     app = build_app(sources, token=config.token, audit=AuditLog(config.audit_path), cors=config.cors)
-    try:
-        await serve_asgi(app, config.host, config.port, limits=config.limits, tls=config.tls, task_status=task_status)
-    except BindError as exc:
-        raise ConfigError(f"cannot listen for the API on {exc.host}:{exc.port}: {exc.reason} "
-                          "(is another node running? choose another with --api)") from None
+    await serve_asgi(app, config.host, config.port, limits=config.limits, tls=config.tls, what="the API (--api)",
+                     task_status=task_status)

@@ -47,7 +47,8 @@ async def serve_devchain(config: DevchainConfig, *, devchain: Devchain | None = 
         rpc = DevchainRpc(devchain, clock=time.time, auth=auth)
         log.info("devchain: RPC on %s:%s, datadir %s, bits %08x", config.host, config.port, config.datadir,
                  config.bits)
-        await serve_http(rpc.handle, config.host, config.port, task_status=task_status)
+        await serve_http(rpc.handle, config.host, config.port, what="the dev chain's JSON-RPC (--rpc)",
+                         task_status=task_status)
     finally:
         if owned:
             devchain.close()

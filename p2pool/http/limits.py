@@ -14,7 +14,7 @@ from typing import Any
 
 import trio
 
-from p2pool.p2p.ratelimit import RateLimiter
+from p2pool.ratelimit import RateLimiter
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -5,13 +5,12 @@ Hypercorn speaks HTTP/1.1, HTTP/2 and WebSocket; around its per-connection ``TCP
 adds what Hypercorn's own accept loop lacks: a bound on connections (in all and per client address,
 past which a client gets 503), a deadline on each write (a client that stops reading is dropped, even
 though Hypercorn shields its writes from cancellation), TLS from certificate and key files, and a
-:class:`BindError` that says which address could not be had and why. Header, body and rate bounds
+:class:`~p2pool.listen.ListenError` (one line naming what could not listen where, and why). Header, body and rate bounds
 are :class:`~p2pool.http.limits.RequestLimits`, wrapped around every app here.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import ssl
 from collections import Counter
@@ -30,22 +29,13 @@ from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
 
 from p2pool.http.limits import DEFAULT_LIMITS, ASGIApp, HttpLimits, RequestLimits
+from p2pool.listen import open_listeners
 
 log = logging.getLogger("otedama.http")
 
 _REFUSED_BODY = b'{"error": "too many connections"}'
 _REFUSED = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\n"
             b"content-length: %d\r\n\r\n%s" % (len(_REFUSED_BODY), _REFUSED_BODY))
-
-
-class BindError(OSError):
-    """The listening socket could not be opened; ``str()`` names the address and the reason."""
-
-    def __init__(self, host: str, port: int, reason: str) -> None:
-        super().__init__(f"cannot listen on {host}:{port}: {reason}")
-        self.host = host
-        self.port = port
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -128,14 +118,13 @@ def hypercorn_config(limits: HttpLimits) -> Config:
 
 
 async def serve_asgi(app: ASGIApp, host: str, port: int, *, limits: HttpLimits = DEFAULT_LIMITS,
-                     tls: TlsFiles | None = None,
+                     tls: TlsFiles | None = None, what: str = "HTTP",
                      task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-    """Serve ``app`` on ``host:port`` (0: any free port) until cancelled; ``started()`` gets the bound port."""
+    """Serve ``app`` on ``host:port`` (0: any free port) until cancelled; ``started()`` gets the bound port.
+
+    An address that cannot be had ends as one :class:`~p2pool.listen.ListenError` naming ``what``."""
     ssl_context = tls.context() if tls else None
-    try:
-        listeners = await trio.open_tcp_listeners(port, host=host)
-    except OSError as exc:
-        raise BindError(host, port, _reason(exc)) from None
+    listeners = await open_listeners(host, port, what)
     wrapped = ASGIWrapper(RequestLimits(app, limits))  # type: ignore[arg-type]
     server = partial(_TCPServer, wrapped, hypercorn_config(limits), WorkerContext(None))
     bound = listeners[0].socket.getsockname()[1]
@@ -194,13 +183,3 @@ class _ConnectionHandler:
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     pass
         await trio.aclose_forcefully(stream)
-
-
-def _reason(exc: OSError) -> str:
-    if exc.errno == errno.EADDRINUSE:
-        return "address already in use"
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return "address not available on this machine"
-    if exc.errno == errno.EACCES:
-        return "permission denied"
-    return exc.strerror or str(exc)

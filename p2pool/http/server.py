@@ -111,7 +111,11 @@ async def serve_http(
     *,
     limits: HttpLimits = DEFAULT_LIMITS,
     tls: TlsFiles | None = None,
+    what: str = "HTTP",
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``handler`` on ``host:port`` until cancelled; ``started()`` reports the bound port (0 = any free)."""
-    await serve_asgi(handler_app(handler), host, port, limits=limits, tls=tls, task_status=task_status)
+    """Serve ``handler`` on ``host:port`` until cancelled; ``started()`` reports the bound port (0 = any free).
+
+    ``what`` names the server in the error raised when it cannot listen (``"the dev chain's RPC (--rpc)"``).
+    """
+    await serve_asgi(handler_app(handler), host, port, limits=limits, tls=tls, what=what, task_status=task_status)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import multiaddr
-import multiaddr.exceptions
 import trio
 from libp2p import new_host
 from libp2p.abc import IHost, INetConn
@@ -24,20 +23,19 @@ from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
-from libp2p.peer.peerinfo import InvalidAddrError, PeerInfo, info_from_p2p_addr
+from libp2p.peer.peerinfo import InvalidAddrError
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 
+# The pure address parsers live in p2pool.addresses (the config checks addresses with them too);
+# they are re-exported here for the P2P code.
+from p2pool.addresses import MULTIADDR_ERRORS, AddressError, parse_listen, parse_peer  # noqa: F401
 from sharechain.params import NetworkParams
 
 log = logging.getLogger("otedama.p2p")
 IDENTITY_FILE = "p2p_identity.key"
 # What the multiaddr and libp2p parsers raise for text that is not a usable address.
-ADDRESS_ERRORS = (ValueError, TypeError, multiaddr.exceptions.Error, InvalidAddrError)
-
-
-class AddressError(ValueError):
-    """A multiaddr given by the operator (or a peer) that cannot be used; the message says why."""
+ADDRESS_ERRORS = (*MULTIADDR_ERRORS, InvalidAddrError)
 
 
 @dataclass(frozen=True)
@@ -73,28 +71,6 @@ def load_identity(path: Path) -> KeyPair:
                            "create a new identity (the node's peer ID will change)")
     private = Ed25519PrivateKey.from_bytes(seed)
     return KeyPair(private, private.get_public_key())
-
-
-def parse_listen(text: str) -> multiaddr.Multiaddr:
-    try:
-        addr = multiaddr.Multiaddr(text)
-    except ADDRESS_ERRORS as exc:
-        raise AddressError(f"--p2p {text!r} is not a multiaddr such as /ip4/0.0.0.0/tcp/9338: {exc}") from None
-    names = [p.name for p in addr.protocols()]
-    if len(names) != 2 or names[0] not in ("ip4", "ip6") or names[1] != "tcp":
-        raise AddressError(f"--p2p {text!r}: expected /ip4/ADDRESS/tcp/PORT (or /ip6/...)")
-    return addr
-
-
-def parse_peer(text: str) -> PeerInfo:
-    """A full peer multiaddr (``/ip4/1.2.3.4/tcp/9338/p2p/12D3...``) as libp2p peer info."""
-    try:
-        info = info_from_p2p_addr(multiaddr.Multiaddr(text))
-    except ADDRESS_ERRORS as exc:
-        raise AddressError(f"peer address {text!r} is not a multiaddr ending in /p2p/PEER_ID: {exc}") from None
-    if not info.addrs:
-        raise AddressError(f"peer address {text!r} has no transport address before /p2p/")
-    return info
 
 
 def peer_addr(addr: multiaddr.Multiaddr, peer_id: ID) -> str:

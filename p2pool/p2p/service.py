@@ -19,7 +19,7 @@ import trio
 from libp2p.peer.id import ID
 from libp2p.peer.peerstore import PeerStoreError
 
-from p2pool.config import ConfigError
+from p2pool.error import ConfigError
 from p2pool.events import PeerPenalized, SharesAccepted, ShareSource, SourceKind, SyncStateChanged
 from p2pool.intake import ShareIntake
 from p2pool.p2p.banlist import BanList
@@ -39,11 +39,11 @@ from p2pool.p2p.messages import MAX_RECENT_DEPTH, GetPeers, Peers
 from p2pool.p2p.network_match import why_foreign
 from p2pool.p2p.peers import PeerConfig, PeerEvents, PeerManager
 from p2pool.p2p.peerstore import AddressBook
-from p2pool.p2p.ratelimit import RateLimiter
 from p2pool.p2p.scoring import Offense
 from p2pool.p2p.sync import MainChainIndex, RecentShares, SyncProgress, progress
 from p2pool.p2p.sync_client import ClientHooks, RequestFailed, SyncClient, SyncConfig
 from p2pool.p2p.sync_server import ServerHooks, SyncServer
+from p2pool.ratelimit import RateLimiter
 from p2pool.storage.share_store import ShareStore
 from sharechain.bitcoin.hashing import hash_to_hex
 from sharechain.bitcoin.serialize import ParseError

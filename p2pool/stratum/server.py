@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import trio
 
+from p2pool.listen import open_listeners
 from p2pool.stratum.provider import WorkSource
 from p2pool.stratum.session import Session, SessionConfig
 from p2pool.stratum.stats import ShareCounter, StratumStats
@@ -94,7 +95,7 @@ class StratumServer:
         port = self.config.port if port is None else port
         if not self._connections and self._counter.accepted == 0:
             self._counter = ShareCounter(trio.current_time(), self.config.hashrate_window)
-        listeners = await trio.open_tcp_listeners(port, host=host)
+        listeners = await open_listeners(host, port, "Stratum (--stratum)")
         bound = listeners[0].socket.getsockname()[1]
         log.info("stratum: listening on %s:%d", host, bound)
         async with trio.open_nursery() as nursery:

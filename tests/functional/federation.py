@@ -17,7 +17,7 @@ from typing import Any
 import trio
 
 from miner.miner import MinerConfig, run_miner
-from p2pool.config import NodeConfig
+from p2pool.config import node_config
 from p2pool.devchain.server import serve_devchain
 from p2pool.devchain.service import DevchainConfig
 from p2pool.node import Node
@@ -127,11 +127,10 @@ class Federation:
         datadir = datadir or self.root / (name or f"node{index}")
         if shares:
             store_shares(datadir / "sharechain", list(shares), network(network_name))
-        config = NodeConfig(network=network_name, datadir=datadir, bitcoind=None if seed else self.chain_url,
-                            stratum="127.0.0.1:0", api="127.0.0.1:0", p2p=["/ip4/127.0.0.1/tcp/0"],
-                            bootstrap=[p2p_addr(b) for b in bootstrap], miner=False, seed=seed,
-                            stratum_submit_interval=2.0,
-                            **overrides)
+        config = node_config(network=network_name, datadir=datadir, bitcoind=None if seed else self.chain_url,
+                             stratum="127.0.0.1:0", api="127.0.0.1:0", p2p=["/ip4/127.0.0.1/tcp/0"],
+                             bootstrap=[p2p_addr(b) for b in bootstrap], no_miner=True, seed=seed,
+                             stratum_submit_interval=2.0, **overrides)
         tuning = {"sync": SyncConfig(tip_interval=2.0, reconcile_interval=2.0), **(p2p or {})}
         self.nodes.append(Node(config, p2p_tuning=tuning, params=params))
         await self._start(index)

@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +31,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def otedama(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``python -m p2pool ARGS`` run to its end; no ``OTEDAMA_*`` option of this environment leaks in."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("OTEDAMA_") or k == "OTEDAMA_TIMEOUT_FACTOR"}
+    return subprocess.run([sys.executable, "-m", "p2pool", *args], cwd=REPO, env={**inherited, **(env or {})},
+                          capture_output=True, text=True, timeout=timeout * TIMEOUT_FACTOR, check=False)
 
 
 def wait_until(predicate: Callable[[], T], timeout: float = 60, what: str = "condition", interval: float = 0.1) -> T:

@@ -7,7 +7,7 @@ import trio
 
 from miner.miner import MinerConfig, run_miner
 from p2pool.chain.rpc import BitcoindClient
-from p2pool.config import NodeConfig
+from p2pool.config import node_config
 from p2pool.node import Node
 from p2pool.storage.share_store import ShareStore
 from sharechain.bitcoin.address import address_to_script
@@ -68,8 +68,8 @@ async def wait_for(predicate, timeout: float, what: str) -> None:
 
 
 async def test_blocks_pay_two_miners_exact_pplns(tmp_path):
-    config = NodeConfig(network="devnet", datadir=tmp_path / "node", stratum="127.0.0.1:0", api="127.0.0.1:0",
-                        miner=False, devchain_bits=target_to_bits(target_from_work(1 << 21)))
+    config = node_config(network="devnet", datadir=tmp_path / "node", stratum="127.0.0.1:0", api="127.0.0.1:0",
+                         no_miner=True, no_p2p=True, devchain_bits=target_to_bits(target_from_work(1 << 21)))
     node = Node(config)
     fetched: list[tuple[dict, bytes]] = []
     async with trio.open_nursery() as nursery:

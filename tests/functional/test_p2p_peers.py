@@ -4,6 +4,8 @@ target hold."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import trio
 
 from p2pool.p2p.peers import PeerConfig
@@ -27,7 +29,7 @@ async def test_nodes_find_each_other_and_reconnect_after_restart(tmp_path):
         assert {peer_id(n) for n in nodes[1:]} <= set(book)
         old_id = peer_id(first)
 
-        first.config.bootstrap = []  # restarted with no peer given: the address book is enough
+        first.config = replace(first.config, bootstrap=())  # restarted with no peer given: the address book is enough
         again = await fed.restart_node(first)
         assert peer_id(again) == old_id
         assert again.p2p.config.bootstrap == ()

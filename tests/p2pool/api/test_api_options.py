@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from p2pool.api import api_config
-from p2pool.config import build_config, load_config_file
+from p2pool.config import load_config, node_config
 from sharechain.params import DEVNET
 from tests.functional.framework import REPO
 
@@ -18,7 +18,7 @@ def test_options_from_a_config_file(tmp_path: Path) -> None:
                     f'api-token-file = "{tmp_path / "token"}"\napi-tls-cert = "{tmp_path / "c.pem"}"\n'
                     f'api-tls-key = "{tmp_path / "k.pem"}"\n')
     (tmp_path / "token").write_text("token-in-a-file-0123\n")
-    config = build_config(load_config_file(file), {"datadir": str(tmp_path)})
+    config = load_config(config_file=file, environ={}, argv={"datadir": str(tmp_path)}).config
     api = api_config(config, tmp_path)
     assert api.cors == ("https://pool.example.org",)
     assert api.token == "token-in-a-file-0123"
@@ -27,7 +27,7 @@ def test_options_from_a_config_file(tmp_path: Path) -> None:
 
 
 def test_defaults_make_a_token_and_keep_cors_off(tmp_path: Path) -> None:
-    api = api_config(build_config({}, {"datadir": str(tmp_path)}), tmp_path)
+    api = api_config(node_config(datadir=str(tmp_path)), tmp_path)
     assert (api.host, api.port, api.cors, api.tls) == ("127.0.0.1", DEVNET.default_api_port, (), None)
     assert api.token == (tmp_path / "api-token").read_text().strip()
 

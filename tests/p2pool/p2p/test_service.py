@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from p2pool.config import NodeConfig
+from p2pool.config import node_config
 from p2pool.events import ShareSource, SourceKind
 from p2pool.node import Node
 from sharechain.params import DEVNET
@@ -33,8 +33,8 @@ async def wait_for(predicate: Callable[[], object], what: str, timeout: float = 
 async def seed(datadir: Path, *bootstrap: str, shares: list = ()) -> AsyncIterator[Node]:
     if shares:
         store_shares(datadir / "sharechain", list(shares))
-    config = NodeConfig(datadir=datadir, api="127.0.0.1:0", p2p=["/ip4/127.0.0.1/tcp/0"], bootstrap=list(bootstrap),
-                        seed=True)
+    config = node_config(datadir=datadir, api="127.0.0.1:0", p2p=["/ip4/127.0.0.1/tcp/0"], bootstrap=list(bootstrap),
+                         seed=True)
     node = Node(config)
     async with trio.open_nursery() as nursery:
         await nursery.start(node.run)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from p2pool.p2p.ratelimit import RateLimiter
+from p2pool.ratelimit import RateLimiter
 
 
 def test_burst_then_refused() -> None:
@@ -130,7 +130,7 @@ def test_reads_no_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_module_is_pure() -> None:
-    code = ("import sys, p2pool.p2p.ratelimit; "
+    code = ("import sys, p2pool.ratelimit; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in {'trio', 'socket', 'libp2p', 'asyncio'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
