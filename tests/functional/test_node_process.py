@@ -92,7 +92,7 @@ def test_api_port_in_use_is_one_clear_line(tmp_path):
                                 cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower() or "Traceback" in line]
-    expected = (f"otedama: error: cannot listen for the API on 127.0.0.1:{port}: address already in use "
-                "(is another node running? choose another with --api)")
+    expected = (f"otedama: error: cannot listen for the API (--api) on 127.0.0.1:{port}: port {port} is already in "
+                "use (another node?); stop what uses it or choose another port")
     assert errors == [expected], result.stderr
     assert result.stderr.endswith(errors[0] + "\n")
