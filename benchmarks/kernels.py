@@ -111,6 +111,7 @@ def opencl_section(base: float, seconds: float) -> None:
     from kernels.opencl import OpenCLScanner
 
     scanner, start = timed(OpenCLScanner)
+    assert isinstance(scanner, OpenCLScanner)
     print(f"  (opencl start: platform, program builds or cache loads, variant timing: {start:.2f} s)")
     for i, device in enumerate(scanner.devices):
         chunk = 1 << 24 if device.vec > 1 else 1 << 32  # a GPU call needs ~0.1 s of work at least
@@ -125,7 +126,7 @@ def opencl_section(base: float, seconds: float) -> None:
         row("opencl, all devices", scan_rate(scanner, 1 << 32, seconds), base)
 
 
-def baseline_rate(device, seconds: float) -> float:  # type: ignore[no-untyped-def]
+def baseline_rate(device, seconds: float) -> float:
     """Hashes/s of baseline_sha256d.cl on one kernels.opencl device: launches grown until one takes
     25 ms, queued four at a time like the real scanner, with no per-scan host work (in its favour)."""
     import numpy as np

@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kernels.opencl import GPU_VARIANTS, PLAIN
+from kernels.opencl import GPU_VARIANTS, PLAIN  # noqa: E402  (after the sys.path line above)
 
 KERNEL_CL = ROOT / "kernels" / "sha256d.cl"
 BASELINE_CL = ROOT / "benchmarks" / "baseline_sha256d.cl"

@@ -35,6 +35,7 @@ import trio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from p2pool.events import SharesAccepted, ShareSource, SourceKind
+from p2pool.node import Node
 from p2pool.p2p.messages import GetHashes
 from p2pool.p2p.peers import PeerConfig
 from p2pool.p2p.sync_client import SyncClient, SyncConfig
@@ -52,11 +53,11 @@ async def propagation(root: Path, nodes: int, shares: list, history: int, gap: f
     """Seconds from announce to acceptance at the last of ``nodes`` nodes, one figure per share."""
     rng = random.Random(7)
     async with federation(root) as fed:
-        members = []
-        for i in range(nodes):
+        members: list[Node] = []
+        for _ in range(nodes):
             dial = rng.sample(members, min(3, len(members)))
             members.append(await fed.add_node(*dial, seed=True, shares=shares[:history], p2p=QUIET))
-        await wait_for(lambda: all(m.p2p.gossip.links() for m in members), "gossip links", 60)
+        await wait_for(lambda: all(m.p2p and m.p2p.gossip.links() for m in members), "gossip links", 60)
         arrived: dict[bytes, list[float]] = {}
         def record(event: SharesAccepted) -> None:
             for share in event.shares:
@@ -68,8 +69,10 @@ async def propagation(root: Path, nodes: int, shares: list, history: int, gap: f
         for i, share in enumerate(shares[history:]):
             origin = members[i % nodes]
             started = trio.current_time()
+            assert origin.intake is not None
             origin.intake.add(share, ShareSource(SourceKind.LOCAL))
-            await wait_for(lambda s=share: len(arrived.get(s.hash, ())) == nodes, "a share to reach every node", 30)
+            await wait_for(lambda s=share: len(arrived.get(s.hash, ())) == nodes,  # type: ignore[misc]
+                           "a share to reach every node", 30)
             delays.append(max(arrived[share.hash]) - started)
             await trio.sleep(gap)
         fed.nursery.cancel_scope.cancel()
@@ -187,14 +190,15 @@ async def sync_rate(root: Path, window: list, seeds: int) -> tuple[float, float]
                 inventory.append(trio.current_time())
             return await original(client, peer, message)  # type: ignore[arg-type]
 
-        SyncClient.request = timed  # type: ignore[method-assign]
+        SyncClient.request = timed  # type: ignore[method-assign,assignment]
         try:
             fresh = await fed.add_node(*sources, seed=True, p2p=QUIET)
-            await wait_for(lambda: len(fresh.chain) == len(window), "the fresh node to sync", 600)
+            await wait_for(lambda: fresh.chain is not None and len(fresh.chain) == len(window), "the fresh node to sync",
+                           600)
         finally:
             SyncClient.request = original  # type: ignore[method-assign]
         finished = trio.current_time()
-        assert fresh.chain.tip.hash == window[-1].hash
+        assert fresh.chain is not None and fresh.chain.tip is not None and fresh.chain.tip.hash == window[-1].hash
         fed.nursery.cancel_scope.cancel()
     return len(window) / (finished - started), len(window) / (finished - inventory[0])
 

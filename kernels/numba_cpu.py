@@ -86,7 +86,7 @@ def verify_headers_numba(headers: bytes, targets: Sequence[int], threads: int | 
     threads = threads or cpu_count()
     pieces = split_range(0, n, PIECES_PER_THREAD * threads, MIN_VERIFY_PART)
     results = run_all([_VerifyPiece(raw[s : s + c], tgt[s : s + c]) for s, c in pieces], threads)
-    return np.concatenate(results).tolist()  # type: ignore[no-any-return]
+    return np.concatenate(results).tolist()
 
 
 class _VerifyPiece:

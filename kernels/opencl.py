@@ -259,7 +259,7 @@ class OpenCLScanner:
 
     def describe(self) -> str:
         return "opencl: " + "; ".join(
-            f"{name}, kernel {variant}" for name, variant in zip(self.device_names, self.device_variants)
+            f"{name}, kernel {variant}" for name, variant in zip(self.device_names, self.device_variants, strict=True)
         )
 
     @property
@@ -300,7 +300,7 @@ class _DeviceWork:
             began = time.perf_counter()
             results = self.device.run_scan(pre, self.tgt_hi, group, self.variant)
             self.device.adapt(group[0][1], time.perf_counter() - began)
-            blocks += [(start, n, row) for (start, n), row in zip(group, results)]
+            blocks += [(start, n, row) for (start, n), row in zip(group, results, strict=True)]
         return blocks
 
 
@@ -337,4 +337,4 @@ def verify_headers_opencl(headers: bytes, targets: Sequence[int]) -> list[bool]:
             device.queue, device.verify_kernel, (_global_size(n, device.group_size),), (device.group_size,)
         )
         cl.enqueue_copy(device.queue, out, out_buf, is_blocking=True)
-    return out.astype(bool).tolist()  # type: ignore[no-any-return]
+    return out.astype(bool).tolist()

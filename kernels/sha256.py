@@ -91,7 +91,7 @@ def compress(state: tuple[int, ...], block: bytes) -> tuple[int, ...]:
     for t in range(64):
         _round(a, e, t, (K[t] + w[t]) & MASK)
     final = (a[67], a[66], a[65], a[64], e[67], e[66], e[65], e[64])
-    return tuple((s + x) & MASK for s, x in zip(state, final))
+    return tuple((s + x) & MASK for s, x in zip(state, final, strict=True))
 
 
 def midstate(header76: bytes) -> tuple[int, ...]:

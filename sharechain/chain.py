@@ -286,9 +286,8 @@ class ShareChain:
         height = parent.height + 1
         found = []
         for h in range(max(1, height - self.params.uncle_depth), height):
-            for share_hash in sorted(self._by_height.get(h, ())):
-                if uncle_rejection(height, self.uncle_facts(parent.hash, height, share_hash), self.params) is None:
-                    found.append(share_hash)
+            found += [share_hash for share_hash in sorted(self._by_height.get(h, ()))
+                      if uncle_rejection(height, self.uncle_facts(parent.hash, height, share_hash), self.params) is None]
         return found[: self.params.max_uncles]
 
     def prepare(self, payout_script: bytes, now: int, value: int) -> tuple[ShareInfo, list[Payout]]:

@@ -107,31 +107,31 @@ MAINNET = NetworkParams(
     name="mainnet", address_format=_MAINNET_ADDRESSES,
     share_period=30, pplns_window=8640, max_share_target=target_from_work(1 << 40),
     max_future_seconds=120, bitcoind_rpc_port=8332,
-    default_stratum_port=9332, default_api_port=9333, default_p2p_port=9338, **_COMMON,  # type: ignore[arg-type]
+    default_stratum_port=9332, default_api_port=9333, default_p2p_port=9338, **_COMMON,
 )
 TESTNET4 = NetworkParams(
     name="testnet4", address_format=_TEST_ADDRESSES,
     share_period=30, pplns_window=8640, max_share_target=target_from_work(1 << 32),
     max_future_seconds=120, bitcoind_rpc_port=48332,
-    default_stratum_port=19332, default_api_port=19333, default_p2p_port=19338, **_COMMON,  # type: ignore[arg-type]
+    default_stratum_port=19332, default_api_port=19333, default_p2p_port=19338, **_COMMON,
 )
 SIGNET = NetworkParams(
     name="signet", address_format=_TEST_ADDRESSES,
     share_period=30, pplns_window=8640, max_share_target=target_from_work(1 << 32),
     max_future_seconds=120, bitcoind_rpc_port=38332,
-    default_stratum_port=39332, default_api_port=39333, default_p2p_port=39338, **_COMMON,  # type: ignore[arg-type]
+    default_stratum_port=39332, default_api_port=39333, default_p2p_port=39338, **_COMMON,
 )
 REGTEST = NetworkParams(
     name="regtest", address_format=_REGTEST_ADDRESSES,
     share_period=2, pplns_window=720, max_share_target=target_from_work(1 << 16),
     max_future_seconds=60, bitcoind_rpc_port=18443,
-    default_stratum_port=29332, default_api_port=29333, default_p2p_port=29338, **_COMMON,  # type: ignore[arg-type]
+    default_stratum_port=29332, default_api_port=29333, default_p2p_port=29338, **_COMMON,
 )
 DEVNET = NetworkParams(
     name="devnet", address_format=_REGTEST_ADDRESSES,
     share_period=2, pplns_window=720, max_share_target=target_from_work(1 << 16),
     max_future_seconds=60, bitcoind_rpc_port=18555,
-    default_stratum_port=3333, default_api_port=8080, default_p2p_port=9338, **_COMMON,  # type: ignore[arg-type]
+    default_stratum_port=3333, default_api_port=8080, default_p2p_port=9338, **_COMMON,
 )
 
 NETWORKS: dict[str, NetworkParams] = {p.name: p for p in (MAINNET, TESTNET4, SIGNET, REGTEST, DEVNET)}

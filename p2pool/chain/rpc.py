@@ -61,7 +61,7 @@ class _Body(httpx.AsyncByteStream):
     def __init__(self, data: bytes) -> None:
         self._data = data
 
-    def __aiter__(self) -> _Body._Once:  # type: ignore[override]
+    def __aiter__(self) -> _Body._Once:
         return _Body._Once(self._data)
 
     class _Once:
@@ -113,7 +113,7 @@ class BitcoindClient:
             raise self._unavailable(f"cookie file {self._cookie_file} is not 'user:password'")
         return httpx.BasicAuth(user, password)
 
-    async def call(self, method: str, *params: Any, timeout: float | None | _Default = _Default.TIMEOUT) -> Any:
+    async def call(self, method: str, *params: Any, timeout: float | _Default | None = _Default.TIMEOUT) -> Any:
         """One JSON-RPC call; ``timeout`` None waits forever (long polls); by default the client's timeout."""
         limit = self._timeout if isinstance(timeout, _Default) else timeout
         payload = {"jsonrpc": "1.0", "id": next(self._ids), "method": method, "params": list(params)}
@@ -147,7 +147,7 @@ class BitcoindClient:
             body = reply.json()
         except ValueError:
             raise self._unavailable(f"HTTP {reply.status_code} without a JSON-RPC reply: {reply.text[:120]!r}") from None
-        if not isinstance(body, dict) or "result" not in body and "error" not in body:
+        if not isinstance(body, dict) or ("result" not in body and "error" not in body):
             raise self._unavailable(f"HTTP {reply.status_code}: not a JSON-RPC reply: {reply.text[:120]!r}")
         error = body.get("error")
         if error is not None:

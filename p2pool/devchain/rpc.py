@@ -47,7 +47,7 @@ def _arg(params: list[Any], index: int, name: str, kind: type | tuple[type, ...]
             raise RpcFailure(RPC_MISC_ERROR, f"missing required argument '{name}'")
         return default
     value = params[index]
-    if isinstance(value, bool) and kind is int or not isinstance(value, kind):
+    if (isinstance(value, bool) and kind is int) or not isinstance(value, kind):
         raise RpcFailure(RPC_TYPE_ERROR, f"argument '{name}' has the wrong type ({type(value).__name__})")
     return value
 
@@ -212,7 +212,8 @@ class DevchainRpc:
 
     async def rpc_getnetworkinfo(self, params: list[Any]) -> Any:
         return {"version": _VERSION, "subversion": _SUBVERSION, "protocolversion": 70016,
-                "localservices": "0000000000000409", "localrelay": True, "timeoffset": 0, "networkactive": True, "connections": 0, "connections_in": 0,
+                "localservices": "0000000000000409", "localrelay": True, "timeoffset": 0, "networkactive": True,
+                "connections": 0, "connections_in": 0,
                 "connections_out": 0, "networks": [], "relayfee": 0.00001, "incrementalfee": 0.00001,
                 "localaddresses": [], "warnings": ""}
 

@@ -131,7 +131,7 @@ async def serve_asgi(app: ASGIApp, host: str, port: int, *, limits: HttpLimits =
     log.debug("HTTP%s server listening on %s:%d", "S" if tls else "", host, bound)
     task_status.started(bound)
     handler = _ConnectionHandler(server, limits, ssl_context)
-    await trio.serve_listeners(handler, listeners)  # type: ignore[arg-type]
+    await trio.serve_listeners(handler, listeners)
 
 
 class _ConnectionHandler:

@@ -7,6 +7,7 @@ adapter that applies their verdicts to the libp2p host.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -62,10 +63,8 @@ class _Notifee(INotifee):
 
     def _post(self, kind: str, conn: INetConn) -> None:
         direction = str(getattr(conn, "direction", "")).lower()
-        try:
+        with contextlib.suppress(trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
             self._send.send_nowait((kind, str(conn.muxed_conn.peer_id), "inbound" in direction))
-        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
         self._post("connected", conn)

@@ -8,6 +8,7 @@ kernels as it arrives, then every consensus rule through the node's share intake
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
@@ -126,11 +127,8 @@ class SyncClient:
         except StreamClosed as exc:
             raise RequestFailed(f"{peer}: {exc}") from None
         finally:
-            with trio.CancelScope(shield=True), trio.move_on_after(2):
-                try:
-                    await stream.close()
-                except BaseLibp2pError:
-                    pass
+            with trio.CancelScope(shield=True), trio.move_on_after(2), contextlib.suppress(BaseLibp2pError):
+                await stream.close()
         if reply is None:
             raise RequestFailed(f"{peer} closed the stream without answering")
         if not isinstance(reply, REPLY_TO[type(message)]):

@@ -4,12 +4,14 @@ frames, floods of requests, shares of another network."""
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from typing import Any
 
 import multiaddr
 import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.custom_types import TProtocol
 from libp2p.exceptions import BaseLibp2pError
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
@@ -84,10 +86,8 @@ class BadPeer:
             pass
         finally:
             with trio.move_on_after(1):
-                try:
+                with contextlib.suppress(BaseLibp2pError):
                     await stream.close()
-                except BaseLibp2pError:
-                    pass
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         stop = trio.Event()
@@ -152,7 +152,7 @@ class BadPeer:
         :class:`ConnectionGone` when no stream can be opened (the peer hung up on us)."""
         try:
             with trio.fail_after(10):
-                stream = await self.host.new_stream(ID.from_base58(peer), [protocol or self.names.sync])
+                stream = await self.host.new_stream(ID.from_base58(peer), [TProtocol(protocol) if protocol else self.names.sync])
         except (BaseLibp2pError, trio.TooSlowError, OSError) as exc:
             raise ConnectionGone(str(exc)) from None
         try:
@@ -163,10 +163,8 @@ class BadPeer:
             return None
         finally:
             with trio.move_on_after(1):
-                try:
+                with contextlib.suppress(BaseLibp2pError):
                     await stream.reset()
-                except BaseLibp2pError:
-                    pass
 
     async def request(self, peer: str, message: Message) -> Message | None:
         return await self.send(peer, encode(message))

@@ -92,7 +92,8 @@ async def connect_nodes(a: Node, b: Node, timeout: float = 30) -> None:
     """``a`` dials ``b``; returns once each lists the other as a peer."""
     assert a.p2p is not None and b.p2p is not None
     assert await a.p2p.peers.connect(parse_peer(p2p_addr(b)), "test"), f"could not connect {peer_id(a)} to {peer_id(b)}"
-    await wait_for(lambda: peer_id(b) in a.p2p.peers.connected() and peer_id(a) in b.p2p.peers.connected(),
+    pa, pb = a.p2p.peers, b.p2p.peers
+    await wait_for(lambda: peer_id(b) in pa.connected() and peer_id(a) in pb.connected(),
                    "both ends to see the connection", timeout)
 
 

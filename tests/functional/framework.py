@@ -174,6 +174,8 @@ def sync_sharechains(nodes: list[NodeProcess], timeout: float = 60) -> str:
         return next(iter(tips))[0] if len(tips) == 1 else None
 
     try:
-        return wait_until(same, timeout, f"{len(nodes)} sharechains to agree")
+        tip = wait_until(same, timeout, f"{len(nodes)} sharechains to agree")
     except AssertionError as exc:
         raise AssertionError(f"{exc}: " + "; ".join(f"{n.name} {n.tip()}" for n in nodes)) from None
+    assert tip is not None
+    return tip

@@ -88,8 +88,8 @@ async def test_blocks_pay_two_miners_exact_pplns(tmp_path):
         after_b = len(found)
         await wait_for(lambda: len(found) >= after_b + 2, 180, "more blocks after B left")
         async with BitcoindClient(endpoints.bitcoind_url) as rpc:
-            for block in (b.as_dict() for b in found.all()):
-                fetched.append((block, bytes.fromhex(await rpc.getblock(block["hash"], 0))))
+            fetched += [(block, bytes.fromhex(await rpc.getblock(block["hash"], 0)))
+                        for block in (b.as_dict() for b in found.all())]
         nursery.cancel_scope.cancel()
 
     with ShareStore(tmp_path / "node" / "sharechain", DEVNET) as store:

@@ -31,7 +31,7 @@ def require(kind: str) -> None:
 
 
 @functools.cache
-def variant_devices():  # type: ignore[no-untyped-def]
+def variant_devices():
     """The OpenCL devices in the GPU configuration with every variant built (once per test session:
     building takes seconds)."""
     from kernels import opencl

@@ -52,7 +52,7 @@ async def test_concurrent_scans_from_worker_threads(kind: str) -> None:
     cases = [(v, v.nonce - i * 97) for i, v in enumerate(MAINNET)]
     results: dict[str, ScanResult] = {}
 
-    async def one(vector, start: int) -> None:  # type: ignore[no-untyped-def]
+    async def one(vector, start: int) -> None:
         results[vector.name] = await trio.to_thread.run_sync(
             scanner.scan, vector.header[:76], vector.network_target, start, count
         )

@@ -19,7 +19,7 @@ WINDOW = 1500  # nonces scanned on each side of a known solution
 
 
 @pytest.mark.parametrize("vector", MAINNET, ids=lambda v: v.name)
-def test_mainnet_block_found_at_network_target(scanner: Scanner, vector) -> None:  # type: ignore[no-untyped-def]
+def test_mainnet_block_found_at_network_target(scanner: Scanner, vector) -> None:
     header76 = vector.header[:76]
     start = vector.nonce - WINDOW
     result = scanner.scan(header76, vector.network_target, start, 2 * WINDOW)
@@ -27,7 +27,7 @@ def test_mainnet_block_found_at_network_target(scanner: Scanner, vector) -> None
 
 
 @pytest.mark.parametrize("vector", MAINNET, ids=lambda v: v.name)
-def test_hash_equal_to_target_is_accepted_one_above_is_not(scanner: Scanner, vector) -> None:  # type: ignore[no-untyped-def]
+def test_hash_equal_to_target_is_accepted_one_above_is_not(scanner: Scanner, vector) -> None:
     header76 = vector.header[:76]
     value = int(vector.hash_display, 16)
     assert scanner.scan(header76, value, vector.nonce, 1).nonces == (vector.nonce,)

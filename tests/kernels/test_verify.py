@@ -39,7 +39,7 @@ def mixed_batch(size: int, seed: int) -> tuple[list[bytes], list[int]]:
 
 
 def expected(headers: list[bytes], targets: list[int]) -> list[bool]:
-    return [value(h) <= t for h, t in zip(headers, targets)]
+    return [value(h) <= t for h, t in zip(headers, targets, strict=True)]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -39,9 +39,7 @@ def test_client_reads_the_real_session_and_applies_difficulty_at_the_next_notify
     jobs: list[MinerJob] = []
     for entry in VECTOR["transcript"]:
         if entry["dir"] == "S->C":
-            for event in client.receive_data(entry["line"].encode() + b"\n"):
-                if isinstance(event, NewJob):
-                    jobs.append(event.job)
+            jobs += [e.job for e in client.receive_data(entry["line"].encode() + b"\n") if isinstance(e, NewJob)]
     assert client.extranonce1 == EN1 and client.extranonce2_size == 4
     assert [(j.job_id, j.difficulty, j.clean) for j in jobs] == [
         ("job1", Fraction("0.001"), True), ("job2", Fraction("0.002"), True)]

@@ -29,7 +29,7 @@ def test_the_consensus_fields_are_all_but_the_local_defaults() -> None:
 
 @pytest.mark.parametrize("name", CONSENSUS)
 def test_every_consensus_constant_changes_the_id(name: str) -> None:
-    other = dataclasses.replace(DEVNET, **{name: changed(getattr(DEVNET, name))})
+    other = dataclasses.replace(DEVNET, **{name: changed(getattr(DEVNET, name))})  # type: ignore[arg-type]
     assert other.network_id != DEVNET.network_id
     assert len(other.network_id) == 8
 
@@ -38,7 +38,7 @@ def test_every_address_format_field_changes_the_id() -> None:
     for field in dataclasses.fields(AddressFormat):
         fmt = DEVNET.address_format
         other = dataclasses.replace(DEVNET, address_format=dataclasses.replace(
-            fmt, **{field.name: changed(getattr(fmt, field.name))}))
+            fmt, **{field.name: changed(getattr(fmt, field.name))}))  # type: ignore[arg-type]
         assert other.network_id != DEVNET.network_id, field.name
 
 

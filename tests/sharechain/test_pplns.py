@@ -48,6 +48,7 @@ def naive_weights(chain: ShareChain, share_hash: bytes) -> dict[bytes, int]:
         own = record.work
         for uncle_hash in record.uncles:
             uncle = chain.get(uncle_hash)
+            assert uncle is not None
             penalty = uncle.work * TEST_PARAMS.uncle_penalty_percent // 100
             weights[uncle.payout_script] = weights.get(uncle.payout_script, 0) + uncle.work - penalty
             own += penalty

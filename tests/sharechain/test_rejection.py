@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def chain_of(n: int, *, step: int = 1) -> tuple[ShareChain, list[Share]]:
     return chain, shares
 
 
-def next_info(chain: ShareChain, now: int, **changes: object) -> tuple[ShareInfo, list]:
+def next_info(chain: ShareChain, now: int, **changes: Any) -> tuple[ShareInfo, list]:
     info, payouts = chain.prepare(script(3), now, VALUE)
     return dataclasses.replace(info, **changes), payouts
 
@@ -206,7 +207,7 @@ def test_uncle_not_branching_off_the_chain() -> None:
     chain.add(side1, now=T0 + 10)
     side2 = mine_on(chain, 2, T0 + 11, parent=side1.hash, uncles=())
     chain.add(side2, now=T0 + 11)
-    assert side2.hash in chain and chain.tip.hash == shares[-1].hash
+    assert side2.hash in chain and chain.tip is not None and chain.tip.hash == shares[-1].hash
     # side2 (height 2) has side1 for parent, not this chain's share at height 1.
     refused(chain.add(mine_on(chain, 3, T0 + 12, uncles=(side2.hash,)), now=T0 + 12), Rejection.UNCLE_NOT_BRANCHING)
 

@@ -18,7 +18,7 @@ _SIGNIFICANT_DIGITS = 6
 def from_wire(value: object) -> Fraction:
     """A difficulty parsed from JSON (int, float or numeric string); ValueError unless finite and > 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"difficulty must be a number, got {type(value).__name__}")  # noqa: TRY004
+        raise ValueError(f"difficulty must be a number, got {type(value).__name__}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("difficulty must be finite")
     try:

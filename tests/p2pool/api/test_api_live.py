@@ -162,7 +162,7 @@ async def refused_websocket(url: str) -> tuple[int, str]:
                 connection.receive_data(await stream.receive_some(65536) or None)
                 for event in connection.events():
                     if isinstance(event, wsproto.events.CloseConnection):
-                        return event.code, event.reason
+                        return event.code, event.reason or ""
 
 
 async def test_a_websocket_client_that_stops_reading_is_dropped(served: tuple[str, LiveFeed]) -> None:

@@ -149,7 +149,7 @@ def test_not_an_object() -> None:
 def test_txid_must_match_data() -> None:
     result = core_gbt()
     result["transactions"][1]["txid"] = result["transactions"][0]["txid"]
-    with pytest.raises(TemplateError, match="transaction 2 'txid' .* does not match"):
+    with pytest.raises(TemplateError, match=r"transaction 2 'txid' .* does not match"):
         BlockTemplate.from_rpc(result)
 
 

@@ -84,7 +84,7 @@ def test_rules_between_options():
         node_config(network="mainnet", bitcoind="http://127.0.0.1:8332")
     with pytest.raises(ConfigError, match=r"payout_address = \"bc1qnotreal\" \(given in code\): not an address of devnet"):
         node_config(payout_address="bc1qnotreal")
-    with pytest.raises(ConfigError, match="bitcoind_cookie = .* needs --bitcoind URL"):
+    with pytest.raises(ConfigError, match=r"bitcoind_cookie = .* needs --bitcoind URL"):
         node_config(bitcoind_cookie="/tmp/.cookie")
     with pytest.raises(ConfigError, match="unknown option 'miner'; did you mean no_miner"):
         node_config(miner=False)
@@ -93,4 +93,4 @@ def test_rules_between_options():
 def test_the_configuration_is_frozen():
     config = node_config()
     with pytest.raises(AttributeError):
-        config.miner_threads = 3  # type: ignore[misc]
+        config.miner_threads = 3

@@ -100,7 +100,7 @@ def test_the_api_token_is_redacted_and_not_taken_back_silently(tmp_path):
     assert "s3cret" not in text and f'api_token = "{REDACTED}"' in text
     shown = tmp_path / "shown.toml"
     shown.write_text(text)
-    with pytest.raises(ConfigError, match="api_token = .*the token was redacted"):
+    with pytest.raises(ConfigError, match=r"api_token = .*the token was redacted"):
         load_config(config_file=shown)
 
 

@@ -30,7 +30,7 @@ def test_a_file_or_a_path_under_a_file_is_refused_before_anything_is_created(tmp
 
 @pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs sysfs")
 def test_a_directory_nobody_may_write_is_refused():
-    with pytest.raises(ConfigError, match="cannot create datadir /sys/otedama-test: .*; choose another with --datadir"):
+    with pytest.raises(ConfigError, match=r"cannot create datadir /sys/otedama-test: .*; choose another with --datadir"):
         prepare_datadir(Path("/sys/otedama-test"))
     with pytest.raises(ConfigError, match=r"datadir /sys/kernel is not writable \(.*\); fix its permissions"):
         prepare_datadir(Path("/sys/kernel"))

@@ -12,7 +12,7 @@ from sharechain.bitcoin.transaction import NULL_HASH, Transaction, TxIn, TxOut
 from tests.fixtures.devchain import EASY, mine_on
 
 
-def generated(state: ChainState) -> list:  # type: ignore[type-arg]
+def generated(state: ChainState) -> list:
     return generate_mempool(state.utxo, state.height + 1, state.tip.hash, state.params)
 
 

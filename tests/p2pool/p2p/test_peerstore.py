@@ -142,7 +142,7 @@ def test_failures_back_off_exponentially(book: AddressBook) -> None:
     assert config.backoff(100) == config.max_backoff == 3600.0
     book.add(A, [tcp(1)], 0.0, "pex")
     now = 1000.0
-    for failures, wait in ((1, 10.0), (2, 20.0), (3, 40.0), (4, 80.0)):
+    for wait in (10.0, 20.0, 40.0, 80.0):  # after 1, 2, 3, 4 failures
         book.mark_failed(A, now)
         assert book.next_attempt(A) == now + wait
         assert book.candidates(now + wait - 0.001, set(), 10) == []

@@ -3,7 +3,7 @@ exchange shares by gossip and by the sync protocol."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -30,7 +30,7 @@ async def wait_for(predicate: Callable[[], object], what: str, timeout: float = 
 
 
 @asynccontextmanager
-async def seed(datadir: Path, *bootstrap: str, shares: list = ()) -> AsyncIterator[Node]:
+async def seed(datadir: Path, *bootstrap: str, shares: Sequence = ()) -> AsyncIterator[Node]:
     if shares:
         store_shares(datadir / "sharechain", list(shares))
     config = node_config(datadir=datadir, api="127.0.0.1:0", p2p=["/ip4/127.0.0.1/tcp/0"], bootstrap=list(bootstrap),
