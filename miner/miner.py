@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 import trio
@@ -86,6 +87,8 @@ class Miner:
         self.meter = HashrateMeter()
         self.accepted = 0
         self.rejected = 0
+        # Rejections since the last report, by the pool's reason (logged once per reason per report).
+        self.recent_rejects: Counter[str] = Counter()
         self.found = 0
         self.connected = False
         self.plan: WorkPlan | None = None
@@ -199,12 +202,20 @@ class Miner:
     async def _report(self) -> None:
         while True:
             await trio.sleep(self.config.report_interval)
-            job = self.plan.job if self.plan else None
-            log.info(
-                "miner: %s, shares accepted %d, rejected %d, difficulty %s%s",
-                format_hashrate(self.hashrate), self.accepted, self.rejected,
-                f"{float(job.difficulty):g}" if job else "-", "" if self.connected else " (not connected)",
-            )
+            self.report()
+
+    def report(self) -> None:
+        """One line for the rate and totals, then one per reason shares were rejected for since the last."""
+        job = self.plan.job if self.plan else None
+        log.info(
+            "miner: %s, shares accepted %d, rejected %d, difficulty %s%s",
+            format_hashrate(self.hashrate), self.accepted, self.rejected,
+            f"{float(job.difficulty):g}" if job else "-", "" if self.connected else " (not connected)",
+        )
+        for reason, count in sorted(self.recent_rejects.items()):
+            log.warning("miner: %d share%s rejected in the last %.0f s: %s", count, "" if count == 1 else "s",
+                        self.config.report_interval, reason)
+        self.recent_rejects.clear()
 
 
 class _Session:
@@ -246,10 +257,12 @@ class _Session:
         elif isinstance(event, c.SubmitResult):
             if event.accepted:
                 miner.accepted += 1
-                log.info("miner: share accepted (job %s)", event.job_id)
+                log.debug("miner: share accepted (job %s)", event.job_id)
             else:
                 miner.rejected += 1
-                log.warning("miner: share rejected (job %s): %s", event.job_id, event.error)
+                code, message = event.error or (0, "no reason given")
+                miner.recent_rejects[f"{message} ({code})"] += 1
+                log.debug("miner: share rejected (job %s): %s", event.job_id, event.error)
         elif isinstance(event, c.VersionRolling):
             log.debug("miner: version rolling mask %08x", event.mask)
         elif isinstance(event, c.RequestFailed):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from p2pool.chain.events import ChainHealthChanged, TemplateChanged
+from sharechain.fate import Fate
 from sharechain.record import ShareRecord
 from sharechain.rejection import Rejection
 from sharechain.share import Share
@@ -40,8 +41,9 @@ class ShareSource:
         return f"{'peer' if self.kind is SourceKind.GOSSIP else 'sync'}{who}"
 
 
-__all__ = ["BlockFound", "ChainHealthChanged", "FoundBlock", "NewWork", "PeerPenalized", "ShareRefused", "ShareSource",
-           "SharesAccepted", "SourceKind", "SyncStateChanged", "TemplateChanged", "TipChanged"]
+__all__ = ["BlockFound", "ChainHealthChanged", "FoundBlock", "NewWork", "PeerPenalized", "ShareRefused",
+           "ShareSettled", "ShareSource", "SharesAccepted", "SourceKind", "SyncStateChanged", "TemplateChanged",
+           "TipChanged"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,16 @@ class ShareRefused:
     source: ShareSource
     rejection: Rejection
     detail: str
+
+
+@dataclass(frozen=True)
+class ShareSettled:
+    """A share's fate is final: on the main chain, paid as an uncle, or orphaned (see sharechain.fate)."""
+
+    share_hash: bytes
+    fate: Fate
+    source: ShareSource
+    payout_script: bytes
 
 
 @dataclass(frozen=True)

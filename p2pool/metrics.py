@@ -6,11 +6,22 @@ that are sampled rather than counted are read from the parts at scrape time (:me
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
-from p2pool.events import BlockFound, ChainHealthChanged, PeerPenalized, ShareRefused, SharesAccepted, TipChanged
+from p2pool.events import (
+    BlockFound,
+    ChainHealthChanged,
+    PeerPenalized,
+    ShareRefused,
+    SharesAccepted,
+    ShareSettled,
+    SourceKind,
+    TipChanged,
+)
 
 
 class NodeMetrics:
@@ -27,8 +38,11 @@ class NodeMetrics:
         self.blockchain_connected = Gauge("otedama_blockchain_connected",
                                           "1 while the chain backend answers, else 0", registry=r)
         self.sharechain_height = Gauge("otedama_sharechain_height", "Height of the sharechain tip", registry=r)
-        self.stratum_rejects = Counter("otedama_stratum_rejects", "Stratum submits refused, by reason",
-                                       ["reason"], registry=r)
+        self._rejects = _RejectsByReason()
+        r.register(self._rejects)
+        self.shares_settled = Counter("otedama_shares_settled", "Shares whose fate is final, by origin (this "
+                                      "node's miners, or any) and fate (main, uncle, orphan)", ["origin", "fate"],
+                                      registry=r)
         self.peer_penalties = Counter("otedama_peer_penalties", "Penalties given to peers, by offense",
                                       ["offense"], registry=r)
 
@@ -48,11 +62,20 @@ class NodeMetrics:
     def on_block_found(self, event: BlockFound) -> None:
         self.blocks_found.inc()
 
+    def on_share_settled(self, event: ShareSettled) -> None:
+        self.shares_settled.labels("network", event.fate.value).inc()
+        if event.source.kind is SourceKind.LOCAL:
+            self.shares_settled.labels("local", event.fate.value).inc()
+
     def on_peer_penalized(self, event: PeerPenalized) -> None:
         self.peer_penalties.labels(event.offense).inc()
 
     def on_chain_health(self, event: ChainHealthChanged) -> None:
         self.blockchain_connected.set(1 if event.health.healthy else 0)
+
+    def observe_rejects(self, read: Callable[[], Mapping[str, int]]) -> None:
+        """Stratum rejects by reason, read from the server's counters when scraped (not counted per submit)."""
+        self._rejects.read = read
 
     def observe(self, *, hashrate: Callable[[], float] | None = None, miners: Callable[[], float] | None = None,
                 peers: Callable[[], float] | None = None) -> None:
@@ -60,3 +83,16 @@ class NodeMetrics:
         for gauge, read in ((self.hashrate, hashrate), (self.miners_active, miners), (self.peers_connected, peers)):
             if read is not None:
                 gauge.set_function(read)
+
+
+class _RejectsByReason(Collector):
+    """``otedama_stratum_rejects_total{reason}``: the reasons are the Stratum server's fixed set."""
+
+    def __init__(self) -> None:
+        self.read: Callable[[], Mapping[str, int]] = dict
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("otedama_stratum_rejects", "Stratum submits refused, by reason", labels=["reason"])
+        for reason, count in sorted(self.read().items()):
+            family.add_metric([reason], count)
+        yield family

@@ -24,7 +24,16 @@ from p2pool.chain.monitor import TemplateMonitor
 from p2pool.chain.rpc import BitcoindClient
 from p2pool.config import ConfigError, NodeConfig, prepare_datadir
 from p2pool.event_bus import EventBus
-from p2pool.events import BlockFound, NewWork, PeerPenalized, ShareRefused, SharesAccepted, SyncStateChanged, TipChanged
+from p2pool.events import (
+    BlockFound,
+    NewWork,
+    PeerPenalized,
+    ShareRefused,
+    SharesAccepted,
+    ShareSettled,
+    SyncStateChanged,
+    TipChanged,
+)
 from p2pool.intake import ShareIntake
 from p2pool.metrics import NodeMetrics
 from p2pool.p2p.banlist import BanListError
@@ -33,6 +42,7 @@ from p2pool.p2p.peers import PeerConfig
 from p2pool.p2p.peerstore import AddressError, PeerStoreError
 from p2pool.p2p.service import P2PConfig, P2PService
 from p2pool.payout_address import resolve_payout_address
+from p2pool.share_fates import ShareFates
 from p2pool.status import StatusSources
 from p2pool.storage.loader import load_chain, open_store, reindex
 from p2pool.storage.share_store import ShareStore
@@ -74,6 +84,7 @@ class Node:
         self.chain: ShareChain | None = None
         self.intake: ShareIntake | None = None
         self.found: FoundBlocks | None = None
+        self.fates: ShareFates | None = None
         self.work: WorkProvider | None = None
         self.monitor: TemplateMonitor | None = None
         self.stratum: StratumServer | None = None
@@ -98,7 +109,8 @@ class Node:
             self.store, self.chain = store, self._load(store)
             self.intake = ShareIntake(self.chain, store, self.events.publish, self.clock)
             self.found = FoundBlocks(store)
-            self.sources = StatusSources(self.params, self.chain, found=self.found)
+            self.fates = ShareFates(self.chain, self.events.publish)
+            self.sources = StatusSources(self.params, self.chain, found=self.found, fates=self.fates)
             self._wire_metrics()
             async with trio.open_nursery() as outer:
                 if config.seed:
@@ -117,6 +129,7 @@ class Node:
                     self._wire_mining(self.work, self.monitor, self.stratum)
                     stratum = self.stratum
                     self.metrics.observe(hashrate=stratum.hashrate, miners=lambda: stratum.connection_count)
+                    self.metrics.observe_rejects(stratum.rejects)
                     self.sources = replace(self.sources, work=self.work, stratum=self.stratum.stats)
                     addrs = await self._start_p2p(nursery)
                     nursery.start_soon(submitter.run)
@@ -153,6 +166,10 @@ class Node:
         bus.subscribe(BlockFound, metrics.on_block_found)
         bus.subscribe(ChainHealthChanged, metrics.on_chain_health)
         bus.subscribe(PeerPenalized, metrics.on_peer_penalized)
+        bus.subscribe(ShareSettled, metrics.on_share_settled)
+        assert self.fates is not None
+        bus.subscribe(SharesAccepted, self.fates.on_shares_accepted)
+        bus.subscribe(TipChanged, self.fates.on_tip_changed)
 
     def _wire_mining(self, work: WorkProvider, monitor: TemplateMonitor, stratum: StratumServer) -> None:
         bus = self.events

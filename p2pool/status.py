@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from p2pool.share_fates import ShareFates
 from p2pool.stratum.stats import StratumStats
 from p2pool.work.found_blocks import FoundBlocks
 from p2pool.work.provider import WorkProvider
@@ -25,6 +26,7 @@ class StatusSources:
     work: WorkProvider | None = None
     stratum: Callable[[], StratumStats] | None = None
     found: FoundBlocks | None = None
+    fates: ShareFates | None = None
     p2p: Callable[[], dict[str, Any]] | None = None
 
     def problems(self) -> list[str]:
@@ -55,8 +57,12 @@ class StatusSources:
             "blocks_found": len(found),
             "blocks": [b.as_dict() for b in found[-RECENT_BLOCKS:]],
             "miners_connected": stats.connections if stats else 0,
-            "workers": [{"name": w.name, "accepted": w.accepted, "rejected": w.rejected, "hashrate": w.hashrate}
+            "workers": [{"name": w.name, "accepted": w.accepted, "rejected": w.rejected, "hashrate": w.hashrate,
+                         "shares": self.fates.of_worker(w.name) if self.fates else {}}
                         for w in stats.workers] if stats else [],
+            # The shares that joined the sharechain since start and their fate: on the main chain, paid
+            # as uncles, or orphaned (neither), for this node's own miners and for every share it knows.
+            "shares": self.fates.summary() if self.fates else {},
             "hashrate": stats.hashrate if stats else 0.0,
             "shares_accepted": stats.accepted if stats else 0,
             "shares_rejected": dict(stats.rejected) if stats else {},

@@ -282,12 +282,14 @@ class ShareChain:
 
     # --- work for miners ---------------------------------------------------------------------------
     def uncle_candidates(self, parent: ShareRecord) -> list[bytes]:
-        """Side shares the next share may include as uncles, in a deterministic order."""
+        """Side shares the next share on ``parent`` may include as uncles: the eligible ones with the most
+        work first (they pay the most, to their miners and, by the penalty, to the includer), ties by
+        lower height then hash, so every node builds the same list; at most ``max_uncles``."""
         height = parent.height + 1
-        found = []
-        for h in range(max(1, height - self.params.uncle_depth), height):
-            found += [share_hash for share_hash in sorted(self._by_height.get(h, ()))
-                      if uncle_rejection(height, self.uncle_facts(parent.hash, height, share_hash), self.params) is None]
+        found = [share_hash for h in range(max(1, height - self.params.uncle_depth), height)
+                 for share_hash in self._by_height.get(h, ())
+                 if uncle_rejection(height, self.uncle_facts(parent.hash, height, share_hash), self.params) is None]
+        found.sort(key=lambda h: (-self._records[h].work, self._records[h].height, h))
         return found[: self.params.max_uncles]
 
     def prepare(self, payout_script: bytes, now: int, value: int) -> tuple[ShareInfo, list[Payout]]:

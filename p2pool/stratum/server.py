@@ -134,6 +134,10 @@ class StratumServer:
     def connection_count(self) -> int:
         return len(self._connections)
 
+    def rejects(self) -> dict[str, int]:
+        """Submits refused since start, by reason (a fixed set of keys such as ``stale-share``)."""
+        return dict(self._counter.rejected)
+
     def hashrate(self) -> float:
         """Hashes per second of every miner together, estimated from the difficulty they submitted."""
         return self._counter.hashrate(trio.current_time())

@@ -9,8 +9,9 @@ and announces :class:`~p2pool.events.NewWork` when miners need new jobs.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from p2pool.chain.template import BlockTemplate
 from p2pool.events import (
@@ -35,7 +36,20 @@ from sharechain.params import NetworkParams
 from sharechain.result import AddStatus
 
 log = logging.getLogger("otedama.work")
-_KEPT_JOBS = 4096
+# Pieces of new work remembered, to tell a stale job from one never issued (a few hours of share tips).
+_GENERATIONS_KEPT = 4096
+# Pieces of new work on one Bitcoin block whose jobs are kept (for blocks: shares are stale long before).
+_GENERATIONS_PER_BLOCK = 64
+
+
+@dataclass(frozen=True)
+class _Generation:
+    """The jobs built since one piece of new work: from job number ``first_job`` on, on Bitcoin block
+    ``block`` and a sharechain tip at ``tip_height`` (-1: no share yet)."""
+
+    first_job: int
+    block: bytes
+    tip_height: int
 
 
 class WorkProvider:
@@ -52,10 +66,14 @@ class WorkProvider:
         self.template: BlockTemplate | None = None
         self.chain_problem: str | None = "waiting for the first block template"
         self.syncing = False
-        self._contexts: OrderedDict[str, JobContext] = OrderedDict()
+        # Every job of the current Bitcoin block a solution may still come back for, by job id: even on
+        # a share tip too old for an uncle, a solution can still be a block. Dropped when the block
+        # changes, and past the last _GENERATIONS_PER_BLOCK pieces of new work (a bound on memory).
+        self._contexts: dict[str, JobContext] = {}
         self._current: dict[bytes, JobContext] = {}
         self._clean = True
         self._job_counter = 0
+        self._generations: deque[_Generation] = deque(maxlen=_GENERATIONS_KEPT)
 
     def problems(self) -> list[str]:
         return [self.chain_problem] if self.chain_problem else []
@@ -73,8 +91,9 @@ class WorkProvider:
             self._new_work(clean=True)  # miners hear there is no work instead of mining stale jobs
 
     def on_tip_changed(self, event: TipChanged) -> None:
-        # Work on the old tip could only make side shares: miners switch at once.
-        self._new_work(clean=True)
+        # Work on the old tip is still real work: a share on it joins as a side share and is paid as
+        # an uncle. Miners get the new job, but need not drop what they are hashing (clean_jobs false).
+        self._new_work(clean=False)
 
     def on_sync_state(self, event: SyncStateChanged) -> None:
         if event.behind == self.syncing:
@@ -86,6 +105,14 @@ class WorkProvider:
     def _new_work(self, clean: bool) -> None:
         self._current.clear()
         self._clean = clean
+        tip = self._chain.tip
+        block = self.template.prev_hash if self.template is not None else b""
+        self._generations.append(_Generation(self._job_counter + 1, block, tip.height if tip else -1))
+        recent = list(self._generations)[-_GENERATIONS_PER_BLOCK:]
+        oldest = next((g.first_job for g in recent if g.block == block), self._job_counter + 1)
+        for job_id in [j for j, c in self._contexts.items()
+                       if c.template.prev_hash != block or (_job_number(j) or 0) < oldest]:
+            del self._contexts[job_id]
         self._publish(NewWork(clean))
 
     # --- WorkSource -----------------------------------------------------------------------------------
@@ -102,18 +129,20 @@ class WorkProvider:
                                 job_id=f"{self._job_counter:x}", clean=self._clean)
             self._current[payout_script] = context
             self._contexts[context.job.job_id] = context
-            while len(self._contexts) > _KEPT_JOBS:
-                self._contexts.popitem(last=False)
         return context.job
 
     def take(self, solution: Solution) -> SubmitError | None:
         context = self._contexts.get(solution.job.job_id)
         if context is None:
-            log.info("solution for a forgotten job %s from %s refused", solution.job.job_id, solution.worker)
-            return SubmitError(p.JOB_NOT_FOUND, "job-not-found", "Job not found")
+            return self.unknown_job(solution.job.job_id)
+        if self.template is None or context.template.prev_hash != self.template.prev_hash:
+            return _stale("stale-block", "the job was for a previous Bitcoin block")
         value = hash_to_int(solution.hash)
         if value <= context.job.block_target:
-            self._blocks.submit(context, solution)
+            self._blocks.submit(context, solution)  # a block whatever the sharechain makes of the share
+        stale = self._stale_share(context)
+        if stale is not None:
+            return stale
         if value > context.job.share_target:
             return None
         share = share_from_solution(context, solution)
@@ -121,3 +150,48 @@ class WorkProvider:
         if result.status is AddStatus.INVALID:
             return SubmitError(p.OTHER, "invalid-share", f"Share refused by the sharechain: {result.error}")
         return None
+
+    def unknown_job(self, job_id: str) -> SubmitError:
+        """Why a submit names a job we hold no work for: never issued, or stale (and why)."""
+        number = _job_number(job_id)
+        if number is None or not 0 < number <= self._job_counter:
+            return SubmitError(p.JOB_NOT_FOUND, "job-not-found", "Job not found")
+        generation = next((g for g in reversed(self._generations) if g.first_job <= number), None)
+        if generation is None:
+            return _stale("stale-expired", "the job has expired")
+        current = self.template.prev_hash if self.template is not None else None
+        if generation.block != current:
+            return _stale("stale-block", "the job was for a previous Bitcoin block")
+        return self._too_deep(generation.tip_height + 1) or _stale("stale-expired", "the job has expired")
+
+    def _stale_share(self, context: JobContext) -> SubmitError | None:
+        """Why a solution of ``context`` (on the current Bitcoin block) can no longer be a useful share."""
+        if context.info.height and context.info.prev_hash not in self._chain:
+            return _stale("stale-share", "the share it builds on is no longer in the sharechain")
+        return self._too_deep(context.info.height)
+
+    def _too_deep(self, height: int) -> SubmitError | None:
+        """A share at ``height`` can still be an uncle of the next share on our tip, or it is stale."""
+        tip = self._chain.tip
+        if tip is None:
+            return None
+        behind = tip.height + 1 - height
+        if behind <= self.params.uncle_depth:
+            return None
+        return _stale("stale-share", f"the job is {behind} shares behind the sharechain tip, and a share more "
+                                     f"than {self.params.uncle_depth} behind can no longer be paid as an uncle")
+
+
+def _job_number(job_id: str) -> int | None:
+    """The counter a job id of ours carries (a connection may add ``.N`` to an id it was sent twice)."""
+    head = job_id.split(".", 1)[0]
+    if not 0 < len(head) <= 16:
+        return None
+    try:
+        return int(head, 16)
+    except ValueError:
+        return None
+
+
+def _stale(reason: str, why: str) -> SubmitError:
+    return SubmitError(p.JOB_NOT_FOUND, reason, f"Stale share: {why}")
