@@ -24,12 +24,21 @@ class VardiffConfig:
     # The most difficulty may move in one retarget (a factor), and the dead band left alone.
     max_step: int = 4
     tolerance: float = 0.4
+    # A new connection's difficulty may be far from right (an ASIC at the starting difficulty would
+    # submit thousands of times a second): its first retargets come after ``fast_start_submits``
+    # submits (or as many target intervals without one) and may move by up to ``fast_start_max_step``,
+    # until a retarget finds the rate within the tolerance or ``fast_start_retargets`` have been made.
+    fast_start_retargets: int = 4
+    fast_start_submits: int = 2
+    fast_start_max_step: int = 4096
 
     def __post_init__(self) -> None:
         if not 0 < self.min_difficulty <= self.max_difficulty:
             raise ValueError("need 0 < min_difficulty <= max_difficulty")
         if self.target_interval <= 0 or self.retarget_submits < 1 or self.max_step < 1:
             raise ValueError("target_interval, retarget_submits and max_step must be positive")
+        if self.fast_start_retargets < 0 or self.fast_start_submits < 1 or self.fast_start_max_step < 1:
+            raise ValueError("fast_start_submits and fast_start_max_step must be positive")
 
     def clamp(self, difficulty: Fraction) -> Fraction:
         return min(self.max_difficulty, max(self.min_difficulty, difficulty))
@@ -43,12 +52,19 @@ class Vardiff:
         self.difficulty = quantize_down(config.clamp(difficulty))
         self._since = now
         self._submits = 0
+        self._fast_left = config.fast_start_retargets
 
     def suggest(self, difficulty: Fraction, now: float) -> Fraction:
-        """Start over from a miner-suggested difficulty (clamped to the limits)."""
+        """Start over from a miner-suggested difficulty (clamped to the limits), fast start again."""
         self.difficulty = quantize_down(self.config.clamp(difficulty))
         self._since, self._submits = now, 0
+        self._fast_left = self.config.fast_start_retargets
         return self.difficulty
+
+    @property
+    def starting(self) -> bool:
+        """Still in the fast start: the difficulty may be far from this miner's."""
+        return self._fast_left > 0
 
     def cap(self, difficulty: Fraction) -> None:
         """Never stay above what the current job allows (the share difficulty cap)."""
@@ -57,13 +73,15 @@ class Vardiff:
     def on_submit(self, now: float) -> Fraction | None:
         """Record an accepted submit; the new difficulty if this triggered a retarget, else None."""
         self._submits += 1
-        if self._submits >= self.config.retarget_submits:
+        wanted = self.config.fast_start_submits if self.starting else self.config.retarget_submits
+        if self._submits >= wanted:
             return self._retarget(now)
         return self.tick(now)
 
     def tick(self, now: float) -> Fraction | None:
         """Retarget on time alone (a miner that stopped submitting gets an easier difficulty)."""
-        if now - self._since >= self.config.retarget_intervals * self.config.target_interval:
+        intervals = self.config.fast_start_submits if self.starting else self.config.retarget_intervals
+        if now - self._since >= intervals * self.config.target_interval:
             return self._retarget(now)
         return None
 
@@ -74,9 +92,13 @@ class Vardiff:
         cfg = self.config
         # Observed submits per interval divided by the wanted one (1): the factor to scale difficulty by.
         ratio = Fraction(submits) * Fraction(cfg.target_interval) / Fraction(elapsed)
+        step = cfg.fast_start_max_step if self.starting else cfg.max_step
+        if self.starting:
+            self._fast_left -= 1
         if 1 - cfg.tolerance <= ratio <= 1 + cfg.tolerance:
+            self._fast_left = 0  # on target: from now on only the usual, gentle steps
             return None
-        ratio = min(Fraction(cfg.max_step), max(Fraction(1, cfg.max_step), ratio))
+        ratio = min(Fraction(step), max(Fraction(1, step), ratio))
         proposed = quantize_down(cfg.clamp(self.difficulty * ratio))
         if proposed == self.difficulty:
             return None

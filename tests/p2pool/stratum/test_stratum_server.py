@@ -187,13 +187,16 @@ async def test_vardiff_raises_difficulty_for_fast_real_shares() -> None:
         await provider.wait_for_solutions(6)
         while core.difficulty == Fraction("0.000001"):
             core.receive_data(await stream.receive_some(65536))
-        assert core.difficulty == Fraction("0.000004")  # one step of at most x4
+        # A new connection's first retargets may move far (the fast start), never past the job's share
+        # difficulty (1 here): every real share must still be submitted.
+        raised = core.difficulty
+        assert Fraction("0.000004") < raised <= 1
         # the next notify carries it
         provider.job = easy_job("e2", Fraction(1))
         server.new_work(clean=False)
         while core.job is None or core.job.job_id != "e2":
             core.receive_data(await stream.receive_some(65536))
-        assert core.job.difficulty == Fraction("0.000004")
+        assert core.job.difficulty == raised
         await stream.aclose()
 
 
