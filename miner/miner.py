@@ -87,6 +87,7 @@ class Miner:
         self.meter = HashrateMeter()
         self.accepted = 0
         self.rejected = 0
+        self.connections = 0  # TCP connections made to the pool (1 while it never had to reconnect)
         # Rejections since the last report, by the pool's reason (logged once per reason per report).
         self.recent_rejects: Counter[str] = Counter()
         self.found = 0
@@ -137,6 +138,7 @@ class Miner:
         session = _Session(self, stream, client)
         async with stream:
             self.connected = True
+            self.connections += 1
             log.info("miner: connected to %s:%d as %s", self.host, self.port, self.config.user)
             hello = client.configure() if self.config.version_rolling else b""
             await session.send(hello + client.subscribe() + client.authorize(self.config.user, self.config.password))
