@@ -4,6 +4,8 @@ on one node (in-process, its own dev chain, real TCP Stratum) through several sh
 
 from __future__ import annotations
 
+import itertools
+
 import trio
 
 from miner.miner import Miner, MinerConfig, run_miner
@@ -46,7 +48,7 @@ async def test_share_tips_bring_work_without_clean_jobs_and_miners_stay_connecte
 
     notifies = cpuminer.notifies
     assert notifies[0].clean
-    for previous, notify in zip(notifies, notifies[1:], strict=False):
+    for previous, notify in itertools.pairwise(notifies):
         # clean_jobs exactly when the notify's prevhash (the Bitcoin block it builds on) changes.
         assert notify.clean == (notify.prevhash != previous.prevhash), (previous, notify)
     assert len(node.chain) - start >= 5
