@@ -73,7 +73,7 @@ async def test_a_side_share_is_paid_as_an_uncle_by_the_next_block(tmp_path):
         assert chain is not None and found is not None and chain.tip is not None
         # Whichever sibling lost the tie is the side share the next job must include.
         uncle = next(h for h in (side_hash, shares[-2].hash) if h != chain.tip.hash and h in chain)
-        uncle_script = chain.get(uncle).payout_script  # type: ignore[union-attr]
+        uncle_script = chain.get(uncle).payout_script
         nursery.start_soon(run_miner, MinerConfig(url=f"stratum+tcp://127.0.0.1:{endpoints.stratum_port}",
                                                   user=finder, threads=1, kernel="numba", report_interval=3600))
         await wait_for(lambda: len(found) >= 1, "the first block", 120)
