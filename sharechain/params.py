@@ -21,7 +21,7 @@ from sharechain.share import SHARE_FORMAT_RULES
 
 # Raised when a rule changes without any constant changing (a new rule, a changed formula): it is
 # hashed into every network's id with the constants.
-CONSENSUS_VERSION = 2
+CONSENSUS_VERSION = 3
 # Marks a field that is a local default, not a rule all nodes share: it stays out of the id.
 _LOCAL = {"consensus": False}
 # Marks the id itself (derived from the others).
@@ -38,10 +38,13 @@ class NetworkParams:
     pplns_window: int
     # The easiest share target allowed (the network's minimum share difficulty).
     max_share_target: int
-    # Retarget: shares looked back over, and the most the target may move in one step (num/den).
+    # Retarget: shares looked back over; the most the target may ease in one step (num/den), and the
+    # most it may harden (a factor): hardening fast keeps a fast new miner on a young chain from
+    # flooding it with shares; easing slowly keeps a lucky streak from swinging it back.
     retarget_window: int
     retarget_step_num: int
     retarget_step_den: int
+    retarget_harder_max: int
     # Timestamps: after the median of this many ancestors, at most this far ahead of the local clock.
     median_time_span: int
     max_future_seconds: int
@@ -94,6 +97,7 @@ _COMMON = {
     "retarget_window": 30,
     "retarget_step_num": 5,
     "retarget_step_den": 4,
+    "retarget_harder_max": 4,
     "median_time_span": 11,
     "max_uncles": 4,
     "uncle_depth": 3,

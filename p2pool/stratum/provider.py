@@ -23,6 +23,11 @@ class WorkSource(Protocol):
         """The output script for a payout address; raises AddressError with a clear message."""
         ...
 
+    def unknown_job(self, job_id: str) -> SubmitError:
+        """What to tell a miner who submits for a job this connection holds no longer (or never got):
+        stale (with the reason) or not found."""
+        ...
+
     def take(self, solution: Solution) -> SubmitError | None:
         """Take a submit that met the connection's difficulty (the share and block checks are the node's).
 

@@ -222,7 +222,7 @@ class Session:
             if sent is None:
                 if self.no_work:
                     raise SubmitError(p.OTHER, "no-work", "No work available: the node is waiting for its backend")
-                raise SubmitError(p.JOB_NOT_FOUND, "job-not-found", "Job not found")
+                raise self._source.unknown_job(submit.job_id)
             assert self.payout_script is not None
             difficulty = self._submit_difficulty(sent)
             solution = check_submit(

@@ -184,7 +184,7 @@ def test_retarget_makes_fast_shares_harder_within_step_clamp():
     targets = [r.target for r in reversed(chain.main_chain(100))]
     assert targets[-1] < targets[0]
     for before, after in itertools.pairwise(targets):
-        assert after * TEST_PARAMS.retarget_step_num >= before * TEST_PARAMS.retarget_step_den - before
+        assert after * TEST_PARAMS.retarget_harder_max >= before - TEST_PARAMS.retarget_harder_max
         assert after <= TEST_PARAMS.max_share_target
 
 

@@ -24,7 +24,7 @@ def changed(value: object) -> object:
 
 def test_the_consensus_fields_are_all_but_the_local_defaults() -> None:
     assert set(consensus_fields(DEVNET)) == set(CONSENSUS)
-    assert len(CONSENSUS) == 16
+    assert len(CONSENSUS) == 17
 
 
 @pytest.mark.parametrize("name", CONSENSUS)
@@ -80,5 +80,5 @@ def test_networks_have_distinct_ids_even_with_the_same_rules() -> None:
 def test_the_ids_are_pinned() -> None:
     """A change here is a fork: it must come with a consensus change (docs/consensus.md), never by accident."""
     assert {name: p.network_id.hex() for name, p in NETWORKS.items()} == {
-        "mainnet": "1691825a9b366119", "testnet4": "49eee5b9d40d5b40", "signet": "7ee18098a0a1ed16",
-        "regtest": "71583bb8f80eb117", "devnet": "9c499a97571abfa9"}
+        "mainnet": "bf35a402c03b440a", "testnet4": "13689eb914fc97cf", "signet": "63bdc87c6f818af7",
+        "regtest": "0142ff5b9e430dba", "devnet": "e7552d3e5838e503"}

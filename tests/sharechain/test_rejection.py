@@ -222,7 +222,7 @@ def test_uncle_already_included_by_an_ancestor() -> None:
     chain, shares = chain_of(3)
     side = mine_on(chain, 2, T0 + 10, parent=shares[-2].hash, uncles=())
     chain.add(side, now=T0 + 10)
-    nephew = mine_on(chain, 3, T0 + 11, uncles=(side.hash,))
+    nephew = mine_on(chain, 3, T0 + 11, parent=shares[-1].hash, uncles=(side.hash,))  # whichever sibling won
     assert chain.add(nephew, now=T0 + 11).status is AddStatus.ADDED
     again = mine_on(chain, 3, T0 + 12, parent=nephew.hash, uncles=(side.hash,))
     refused(chain.add(again, now=T0 + 12), Rejection.UNCLE_ALREADY_INCLUDED)

@@ -9,6 +9,7 @@ from typing import Any
 import trio
 
 from p2pool.stratum.job import Solution, StratumJob
+from p2pool.stratum.submit import SubmitError
 from sharechain.bitcoin.address import address_to_script
 from sharechain.bitcoin.hashing import hex_to_hash
 from sharechain.bitcoin.stratum.difficulty import difficulty_to_target
@@ -65,6 +66,9 @@ class VectorProvider:
 
     def parse_payout_address(self, address: str) -> bytes:
         return address_to_script(address, REGTEST.address_format)
+
+    def unknown_job(self, job_id: str) -> SubmitError:
+        return SubmitError(21, "job-not-found", "Job not found")
 
     def take(self, solution: Solution) -> None:
         self.solutions.append(solution)
