@@ -167,7 +167,7 @@ class Miner:
         finished = trio.current_time()
         plan.advance(chunk, result.hashes_done)
         self.meter.add(started, finished, result.hashes_done)
-        self._tune_chunk(result.hashes_done, finished - started)
+        self._tune_chunk(result.hashes_done, finished - started, chunk.work.job.target)
         for nonce in result.nonces:
             await self._submit(chunk, nonce, session)
 
@@ -184,10 +184,15 @@ class Miner:
         with trio.CancelScope(shield=True):  # a new job must not cut a line in half
             await session.send(data)
 
-    def _tune_chunk(self, hashes: int, seconds: float) -> None:
+    def _tune_chunk(self, hashes: int, seconds: float, target: int) -> None:
+        """Size the next chunk to take ``chunk_seconds``, but a quarter of the time one share takes at
+        most: new work (a new share tip) is picked up between chunks, so a miner finding shares every
+        few milliseconds must not spend a quarter of a second on work that has become a side share."""
         if hashes <= 0 or seconds <= 0:
             return
-        wanted = hashes / seconds * self.config.chunk_seconds
+        rate = hashes / seconds
+        per_share = (1 << 256) / (target + 1) / rate
+        wanted = rate * min(self.config.chunk_seconds, per_share / 4)
         self._chunk = int(min(_MAX_CHUNK, max(_MIN_CHUNK, wanted, self._chunk / 4), self._chunk * 4))
 
     def new_job(self, job: c.MinerJob, session: _Session) -> None:
