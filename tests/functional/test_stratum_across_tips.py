@@ -53,5 +53,6 @@ async def test_share_tips_bring_work_without_clean_jobs_and_miners_stay_connecte
         assert notify.clean == (notify.prevhash != previous.prevhash), (previous, notify)
     assert len(node.chain) - start >= 5
     assert miner.connections == 1  # the built-in miner never had to reconnect
-    assert not [r for r in cpuminer.rejected if "Job not found" in r], cpuminer.rejected
-    assert not [r for r in cpuminer.rejected if "Stale" in r and "previous Bitcoin block" not in r], cpuminer.rejected
+    # Every refusal names its true reason: stale work (a miner that keeps hashing a job for a while,
+    # as cpuminer does, makes some while a fresh chain's tips move fast), never "Job not found".
+    assert all(r.startswith("[21, 'Stale share: ") for r in cpuminer.rejected), cpuminer.rejected
