@@ -35,8 +35,8 @@ def add_backup_commands(commands: Any) -> None:
     backup.add_argument("--datadir", type=Path, metavar="PATH", help="the node's datadir, for its token file "
                                                                      "(default: $OTEDAMA_HOME/NETWORK)")
     backup.add_argument("--token", metavar="TOKEN", help="the API's admin token (default: DATADIR/api-token)")
-    backup.add_argument("--token-file", type=Path, metavar="PATH", help="read the admin token from this file")
-    backup.add_argument("--cacert", type=Path, metavar="PATH", help="trust this certificate for an HTTPS API")
+    backup.add_argument("--token-file", type=Path, metavar="PATH", help="read the admin token from this file (default: not set)")
+    backup.add_argument("--cacert", type=Path, metavar="PATH", help="trust this certificate for an HTTPS API (default: the system's CAs)")
 
     restore_parser = commands.add_parser("restore", help="verify a backup and write it into a datadir no node uses",
                                          description="Verify the backup in DIR and write it into a datadir that no "
@@ -45,7 +45,8 @@ def add_backup_commands(commands: Any) -> None:
     restore_parser.add_argument("--datadir", type=Path, metavar="PATH",
                                 help="where to restore (default: $OTEDAMA_HOME/NETWORK of the backup)")
     restore_parser.add_argument("--force", action="store_true",
-                                help="restore into a datadir that holds something (its sharechain is moved aside)")
+                                help="restore into a datadir that holds something, its sharechain moved aside "
+                                     "(default: refuse)")
 
 
 def _home() -> Path:

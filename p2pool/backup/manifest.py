@@ -115,6 +115,7 @@ def verify(directory: Path) -> Manifest:
     for entry in manifest.files:
         if not valid_name(entry.name):
             raise BackupError(f"the manifest names a file {entry.name!r}, which no backup holds")
+    for entry in manifest.files:
         file = Path(directory) / entry.name
         if not file.is_file():
             raise BackupError(f"{file} is missing")

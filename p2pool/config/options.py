@@ -157,7 +157,8 @@ def for_command(command: str) -> tuple[Option, ...]:
 
 
 # Keys of earlier versions that are spelt differently now.
-_RENAMED = {"sync_wait": ["mine_while_syncing"], "rpc": ["bitcoind"], "threads": ["miner_threads"]}
+_RENAMED = {"sync_wait": ["mine_while_syncing"], "rpc": ["bitcoind"], "threads": ["miner_threads"],
+            "stratum_port": ["stratum"], "api_port": ["api"], "p2p_port": ["p2p"]}
 
 
 def closest(key: str) -> str | None:
