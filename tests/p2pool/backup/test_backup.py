@@ -103,7 +103,7 @@ async def test_one_backup_at_a_time(node):
         nursery.start_soon(snapshots.make)
         with trio.fail_after(10):
             while not snapshots.busy:  # the API answers 409 while this is so
-                await trio.sleep(0)
+                await trio.sleep(0.001)
     assert not snapshots.busy
 
 
