@@ -22,7 +22,7 @@ from p2pool.config.argv import add_options, argv_values
 from p2pool.config.options import LOG_FORMATS, LOG_LEVELS
 from p2pool.config.render import render_toml
 from p2pool.config.values import Choice, CompactBits, FilePath, Integer, Invalid, Kind, ListenAddress
-from p2pool.logs import LogSettings, setup_logging
+from p2pool.logs import NODE_NAME, LogSettings, setup_logging
 from p2pool.storage.share_store import StoreError
 from p2pool.version import otedama_version
 
@@ -220,6 +220,7 @@ def _run_devnet(args: argparse.Namespace) -> int:
     from p2pool.devnet import DevnetConfig, run_devnet
 
     _setup_logging(args)
+    NODE_NAME.set("devnet")  # the lines of the federation itself (signals included); each node names its own
     config = DevnetConfig(nodes=args.nodes, datadir=args.datadir.expanduser(), base_port=args.base_port,
                           devchain_bits=args.devchain_bits, miner_threads=args.miner_threads, log_level=args.log_level)
     trio.run(_until_signal, lambda: run_devnet(config))
