@@ -1,5 +1,6 @@
 """The ``otedama`` command: ``run`` a node, a seed node (``bootstrap``), check its ``config``, serve
-the ``devchain``, start a local ``devnet``, or ``mine`` against any Stratum pool."""
+the ``devchain``, start a local ``devnet``, ``mine`` against any Stratum pool, ``backup`` a running
+node and ``restore`` a backup."""
 
 from __future__ import annotations
 
@@ -10,27 +11,22 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from p2pool.config import ConfigError, Resolved, datadir_problem, load_config
+from p2pool import systemd
+from p2pool.config import ConfigError, NodeConfig, Resolved, datadir_problem, load_config
 from p2pool.config.argv import add_options, argv_values
-from p2pool.config.options import LOG_LEVELS
+from p2pool.config.options import LOG_FORMATS, LOG_LEVELS
 from p2pool.config.render import render_toml
-from p2pool.config.values import Choice, CompactBits, Integer, Invalid, Kind, ListenAddress
+from p2pool.config.values import Choice, CompactBits, FilePath, Integer, Invalid, Kind, ListenAddress
+from p2pool.logs import NODE_NAME, LogSettings, setup_logging
 from p2pool.storage.share_store import StoreError
+from p2pool.version import otedama_version
 
 log = logging.getLogger("otedama")
-
-
-def otedama_version() -> str:
-    try:
-        return version("otedama")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "unknown"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     mine.add_argument("--threads", type=_typed(Integer(1, 1024)), metavar="N", help="CPU threads (default: all cores)")
     mine.add_argument("--opencl", action="store_true", help="mine on OpenCL devices (default: CPU)")
     _log_level(mine)
+    from p2pool.backup.command import add_backup_commands
+
+    add_backup_commands(commands)
     return parser
 
 
@@ -103,26 +102,39 @@ def _typed(kind: Kind) -> Callable[[str], Any]:
 
 
 def _log_level(parser: argparse.ArgumentParser) -> None:
+    """The log options of the commands that are not driven by the option table."""
     parser.add_argument("--log-level", type=_typed(Choice(LOG_LEVELS)), default="info",
                         metavar="{" + ",".join(LOG_LEVELS) + "}", help="how much to log (default: info)")
+    parser.add_argument("--log-format", type=_typed(Choice(LOG_FORMATS)), default="text",
+                        metavar="{" + ",".join(LOG_FORMATS) + "}", help="text or json lines (default: text)")
+    parser.add_argument("--log-file", type=_typed(FilePath()), metavar="PATH",
+                        help="log to this file, rotated at 50 MiB, 5 kept (default: stderr)")
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stderr)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    # libp2p logs routine events (a peer going away, a full queue) as errors; ours say what matters.
-    logging.getLogger("libp2p").setLevel(logging.DEBUG if level == "debug" else logging.CRITICAL)
+def _setup_logging(args: argparse.Namespace) -> None:
+    setup_logging(LogSettings(level=args.log_level, format=args.log_format, file=args.log_file))
 
 
-async def _until_signal(main: Callable[[], Awaitable[Any]]) -> None:
-    """Run ``main`` until it returns or SIGINT/SIGTERM arrives, then cancel everything cleanly."""
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+def _node_logging(config: NodeConfig) -> None:
+    setup_logging(LogSettings(level=config.log_level, format=config.log_format, file=config.log_file,
+                              max_bytes=config.log_file_max_mb * 1024 * 1024, backups=config.log_file_backups))
+
+
+async def _until_signal(main: Callable[[], Awaitable[Any]], reload: Callable[[], None] | None = None) -> None:
+    """Run ``main`` until it returns or SIGINT/SIGTERM arrives, then cancel everything cleanly; SIGHUP calls
+    ``reload`` (when given)."""
+    wanted = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if reload is not None else [])
+    with trio.open_signal_receiver(*wanted) as signals:
         async with trio.open_nursery() as nursery:
 
             async def watch() -> None:
                 async for signum in signals:
+                    if signum == signal.SIGHUP and reload is not None:
+                        log.info("SIGHUP received, reloading the configuration")
+                        reload()
+                        continue
                     log.info("%s received, shutting down", signal.Signals(signum).name)
+                    systemd.notify("STOPPING=1")
                     nursery.cancel_scope.cancel()
                     return
 
@@ -142,8 +154,26 @@ def _run_node(args: argparse.Namespace) -> int:
     from p2pool.node import Node
 
     config = _load(args, args.command).config
-    _setup_logging(config.log_level)
-    trio.run(_until_signal, Node(config).run)
+    _node_logging(config)
+    node = Node(config)
+
+    def reload() -> None:
+        try:
+            node.reload(_load(args, args.command).config)
+        except ConfigError as exc:
+            for reason in exc.reasons:
+                log.error("configuration not reloaded: %s", reason)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            endpoints = await nursery.start(node.run)
+            systemd.notify("READY=1", f"STATUS=mining on {config.network}: Stratum port {endpoints.stratum_port}, "
+                           f"API port {endpoints.api_port}" if not config.seed else
+                           f"STATUS=seed node on {config.network}, API port {endpoints.api_port}")
+            if (interval := systemd.watchdog_interval()) is not None:
+                nursery.start_soon(systemd.run_watchdog, interval)
+
+    trio.run(_until_signal, main, reload)
     return 0
 
 
@@ -168,7 +198,7 @@ def _run_devchain(args: argparse.Namespace) -> int:
     from p2pool.devchain.server import serve_devchain
     from p2pool.devchain.service import DevchainConfig
 
-    _setup_logging(args.log_level)
+    _setup_logging(args)
     config = DevchainConfig(datadir=args.datadir.expanduser(), host=args.rpc.host, port=args.rpc.port)
     if args.bits:
         config = replace(config, bits=args.bits)
@@ -179,7 +209,7 @@ def _run_devchain(args: argparse.Namespace) -> int:
 def _run_miner(args: argparse.Namespace) -> int:
     from miner.miner import MinerConfig, run_miner
 
-    _setup_logging(args.log_level)
+    _setup_logging(args)
     config = MinerConfig(url=args.url, user=args.user, password=args.password, threads=args.threads,
                          kernel="opencl" if args.opencl else "auto")
     trio.run(_until_signal, lambda: run_miner(config))
@@ -189,7 +219,8 @@ def _run_miner(args: argparse.Namespace) -> int:
 def _run_devnet(args: argparse.Namespace) -> int:
     from p2pool.devnet import DevnetConfig, run_devnet
 
-    _setup_logging(args.log_level)
+    _setup_logging(args)
+    NODE_NAME.set("devnet")  # the lines of the federation itself (signals included); each node names its own
     config = DevnetConfig(nodes=args.nodes, datadir=args.datadir.expanduser(), base_port=args.base_port,
                           devchain_bits=args.devchain_bits, miner_threads=args.miner_threads, log_level=args.log_level)
     trio.run(_until_signal, lambda: run_devnet(config))
@@ -207,8 +238,10 @@ def _reasons(exc: BaseException) -> Sequence[object]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from p2pool.backup.command import run_backup, run_restore
+
     handlers = {"run": _run_node, "bootstrap": _run_node, "config": _config, "devchain": _run_devchain,
-                "mine": _run_miner, "devnet": _run_devnet}
+                "mine": _run_miner, "devnet": _run_devnet, "backup": run_backup, "restore": run_restore}
     try:
         return handlers[args.command](args)
     except (ConfigError, StoreError) as exc:

@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from p2pool.chain.events import ChainHealthChanged, TemplateChanged
+from p2pool.chain.events import ChainHealthChanged, RpcCalled, TemplateChanged
 from sharechain.fate import Fate
 from sharechain.record import ShareRecord
 from sharechain.rejection import Rejection
@@ -41,9 +41,9 @@ class ShareSource:
         return f"{'peer' if self.kind is SourceKind.GOSSIP else 'sync'}{who}"
 
 
-__all__ = ["BlockFound", "ChainHealthChanged", "FoundBlock", "NewWork", "PeerPenalized", "ShareRefused",
-           "ShareSettled", "ShareSource", "SharesAccepted", "SourceKind", "SyncStateChanged", "TemplateChanged",
-           "TipChanged"]
+__all__ = ["BlockFound", "ChainHealthChanged", "FoundBlock", "NewWork", "PeerBanned", "PeerPenalized", "RpcCalled",
+           "ShareRefused", "ShareSettled", "ShareSource", "SharesAccepted", "SourceKind", "SubmitsAnswered",
+           "SyncRequestDone", "SyncStateChanged", "TemplateChanged", "TipChanged"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,31 @@ class PeerPenalized:
     peer: str
     offense: str
     reason: str
+
+
+@dataclass(frozen=True)
+class PeerBanned:
+    """A peer was banned (by its score or by the operator)."""
+
+    peer: str
+
+
+@dataclass(frozen=True)
+class SyncRequestDone:
+    """A sync request to a peer ended: the message sent (``GetShares``...), how long it took, whether it was answered."""
+
+    message: str
+    seconds: float
+    ok: bool
+
+
+@dataclass(frozen=True)
+class SubmitsAnswered:
+    """The Stratum server answered ``count`` submits read in one piece of a miner's data, ``seconds`` after reading
+    it (checking, the durable write of shares, and building the answers)."""
+
+    count: int
+    seconds: float
 
 
 @dataclass(frozen=True)

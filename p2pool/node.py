@@ -11,6 +11,7 @@ intake, the P2P service and the API. ``docs/architecture.md`` draws the picture.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -19,23 +20,30 @@ from typing import Any
 import trio
 
 from p2pool.api import AdminActions, ApiSources, LiveFeed, api_config, serve_api
-from p2pool.chain.events import ChainHealthChanged, TemplateChanged
+from p2pool.backup.snapshot import Snapshots, SnapshotSources
+from p2pool.chain.events import ChainHealthChanged, RpcCalled, TemplateChanged
 from p2pool.chain.monitor import TemplateMonitor
 from p2pool.chain.rpc import BitcoindClient
 from p2pool.config import ConfigError, NodeConfig, prepare_datadir
+from p2pool.config.render import render_values
 from p2pool.event_bus import EventBus
 from p2pool.events import (
     BlockFound,
     NewWork,
+    PeerBanned,
     PeerPenalized,
     ShareRefused,
     SharesAccepted,
     ShareSettled,
+    SubmitsAnswered,
+    SyncRequestDone,
     SyncStateChanged,
     TipChanged,
 )
 from p2pool.intake import ShareIntake
+from p2pool.logs import NODE_NAME, set_level
 from p2pool.metrics import NodeMetrics
+from p2pool.notify import Channels, HealthWatch, Notifier, WorkerWatch, block_found
 from p2pool.p2p.banlist import BanListError
 from p2pool.p2p.host import AddressError as HostAddressError
 from p2pool.p2p.peers import PeerConfig
@@ -45,8 +53,11 @@ from p2pool.payout_address import resolve_payout_address
 from p2pool.share_fates import ShareFates
 from p2pool.status import StatusSources
 from p2pool.storage.loader import load_chain, open_store, reindex
+from p2pool.storage.lock import DatadirInUse, DatadirLock
 from p2pool.storage.share_store import ShareStore
 from p2pool.stratum.server import StratumConfig, StratumServer
+from p2pool.tls import TlsFiles
+from p2pool.version import otedama_version
 from p2pool.work.found_blocks import FoundBlocks
 from p2pool.work.provider import WorkProvider
 from p2pool.work.submitter import BlockSubmitter
@@ -54,6 +65,10 @@ from sharechain.chain import ShareChain
 from sharechain.params import NetworkParams, network
 
 log = logging.getLogger("otedama.node")
+# Options a running node applies on SIGHUP (:meth:`Node.reload`); the others are read once, at start.
+RELOADABLE = ("log_level", "notify_webhook", "notify_command")
+_WATCH_INTERVAL = 15.0  # how often workers and health are looked at for notifications
+_UNHEALTHY_GRACE = 60.0  # seconds unhealthy before it is worth a notification
 
 
 @dataclass(frozen=True)
@@ -65,20 +80,27 @@ class NodeEndpoints:
     bitcoind_url: str
     peer_id: str | None = None
     p2p_addrs: tuple[str, ...] = ()
+    stratum_tls_port: int | None = None
 
 
 class Node:
     """One node. After ``started`` its parts are readable (tests and benchmarks look at them)."""
 
     def __init__(self, config: NodeConfig, *, clock: Callable[[], float] = time.time,
-                 p2p_tuning: Mapping[str, Any] | None = None, params: NetworkParams | None = None) -> None:
+                 p2p_tuning: Mapping[str, Any] | None = None, params: NetworkParams | None = None,
+                 name: str | None = None) -> None:
         self.config = config
+        # Where one process runs several nodes (devnet), every log line of this one says ``name``.
+        self.name = name
         # ``params`` other than the named network's: tests of nodes whose consensus rules differ.
         self.params = params or network(config.network)
         self.clock = clock
         self.p2p_tuning = dict(p2p_tuning or {})
         self.events = EventBus()
-        self.metrics = NodeMetrics()
+        self.metrics = NodeMetrics(network=self.params.name, version=otedama_version())
+        self.metrics.use_clock(clock)
+        self.notifier = Notifier(Channels(config.notify_webhook, config.notify_command), node=name or "otedama",
+                                 network=self.params.name, count=self.metrics.on_notification)
         self.datadir = config.datadir
         self.store: ShareStore | None = None
         self.chain: ShareChain | None = None
@@ -101,8 +123,28 @@ class Node:
         return self.sources.problems() if self.sources is not None else []
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        config = self.config
+        if self.name:
+            NODE_NAME.set(self.name)
         prepare_datadir(self.datadir)
+        try:
+            lock = DatadirLock(self.datadir)
+        except DatadirInUse as exc:
+            raise ConfigError(f"{exc}; choose another with --datadir") from None
+        stopped_cleanly = False
+        try:
+            await self._run(task_status)
+        except BaseException as exc:
+            stopped_cleanly = _cancelled_only(exc)
+            raise
+        finally:
+            lock.release()
+            if stopped_cleanly:
+                tip = self.chain.tip if self.chain is not None else None
+                log.info("node stopped cleanly: sharechain closed at height %s with %d shares",
+                         tip.height if tip else "-", len(self.chain) if self.chain is not None else 0)
+
+    async def _run(self, task_status: Any) -> None:
+        config = self.config
         payout_address = "" if config.seed else resolve_payout_address(config, self.params, self.datadir)
         store = open_store(self.datadir / "sharechain", self.params, reindex_requested=config.reindex)
         try:
@@ -112,12 +154,16 @@ class Node:
             self.fates = ShareFates(self.chain, self.events.publish)
             self.sources = StatusSources(self.params, self.chain, found=self.found, fates=self.fates)
             self._wire_metrics()
+            self._wire_notifications()
+            tls = self._stratum_tls_context()
             async with trio.open_nursery() as outer:
+                outer.start_soon(self.notifier.run)
+                outer.start_soon(self._watch)
                 if config.seed:
                     await self._run_seed(outer, task_status)
                 rpc_url = config.bitcoind or await self._start_devchain(outer)
-                async with BitcoindClient(rpc_url, cookie_file=config.bitcoind_cookie) as backend, \
-                        trio.open_nursery() as nursery:
+                async with BitcoindClient(rpc_url, cookie_file=config.bitcoind_cookie,
+                                          publish=self.events.publish) as backend, trio.open_nursery() as nursery:
                     # The client outlives every task that uses it (this inner nursery), so a start that
                     # fails (a port in use) stops them before it closes, not the other way round.
                     submitter = BlockSubmitter(backend, self.found, self.params.address_format, self.events.publish,
@@ -125,20 +171,26 @@ class Node:
                     self.work = WorkProvider(self.params, self.chain, self.intake, submitter, self.events.publish,
                                              self.clock, wait_while_syncing=config.sync_wait)
                     self.monitor = TemplateMonitor(backend, publish=self.events.publish)
-                    self.stratum = StratumServer(self.work, self._stratum_config())
+                    self.stratum = StratumServer(self.work, self._stratum_config(), publish=self.events.publish)
                     self._wire_mining(self.work, self.monitor, self.stratum)
                     stratum = self.stratum
-                    self.metrics.observe(hashrate=stratum.hashrate, miners=lambda: stratum.connection_count)
-                    self.metrics.observe_rejects(stratum.rejects)
+                    self.metrics.observe(hashrate=stratum.hashrate, miners=lambda: stratum.connection_count,
+                                         connections=lambda: stratum.connection_count,
+                                         workers=lambda: len(stratum.worker_names()))
+                    self.metrics.observe_stratum(stratum.counts)
                     self.sources = replace(self.sources, work=self.work, stratum=self.stratum.stats)
                     addrs = await self._start_p2p(nursery)
                     nursery.start_soon(submitter.run)
                     nursery.start_soon(self.monitor.run)
                     host, port = config.stratum
                     stratum_port = await nursery.start(self.stratum.serve, host, port)
+                    tls_port = None
+                    if tls is not None and config.stratum_tls is not None:
+                        tls_port = await nursery.start(self.stratum.serve_tls, config.stratum_tls.host,
+                                                       config.stratum_tls.port, tls)
                     api_host, api_port = await self._start_api(nursery)
                     self.endpoints = NodeEndpoints(stratum_port, api_port, _redact(rpc_url),
-                                                   self.p2p.peer_id if self.p2p else None, addrs)
+                                                   self.p2p.peer_id if self.p2p else None, addrs, tls_port)
                     log.info("otedama %s node: stratum on %s:%d, API on %s:%d, chain %s, datadir %s",
                              self.params.name, host, stratum_port, api_host, api_port, _redact(rpc_url), self.datadir)
                     if config.miner:
@@ -157,6 +209,31 @@ class Node:
         task_status.started(self.endpoints)
         await trio.sleep_forever()
 
+    def reload(self, config: NodeConfig) -> list[str]:
+        """Apply what can change while the node runs (SIGHUP): the log level, the notification channels, the ban
+        list (read again from its file). Returns what changed; the other options wait for a restart (logged)."""
+        old, changes = self.config, []
+        if config.log_level != old.log_level:
+            set_level(config.log_level)
+            changes.append(f"log_level {old.log_level} -> {config.log_level}")
+        channels = Channels(config.notify_webhook, config.notify_command)
+        if channels != self.notifier.channels:
+            self.notifier.configure(channels)
+            changes.append("notifications: webhook " + ("set" if channels.webhook else "off") + ", command "
+                           + ("set" if channels.command else "off"))
+        if self.p2p is not None:
+            try:
+                changes.append(f"ban list reloaded: {self.p2p.reload_bans()} bans in force")
+            except BanListError as exc:
+                log.error("ban list not reloaded: %s", exc)
+        later = [name for name in NodeConfig.__dataclass_fields__
+                 if name not in RELOADABLE and getattr(config, name) != getattr(old, name)]
+        if later:
+            log.warning("changed, but only read at start (restart the node to apply): %s", ", ".join(later))
+        self.config = replace(old, **{name: getattr(config, name) for name in RELOADABLE})
+        log.info("configuration reloaded: %s", "; ".join(changes) or "nothing to change")
+        return changes
+
     # --- wiring ------------------------------------------------------------------------------------
     def _wire_metrics(self) -> None:
         bus, metrics = self.events, self.metrics
@@ -165,11 +242,38 @@ class Node:
         bus.subscribe(TipChanged, metrics.on_tip_changed)
         bus.subscribe(BlockFound, metrics.on_block_found)
         bus.subscribe(ChainHealthChanged, metrics.on_chain_health)
+        bus.subscribe(TemplateChanged, metrics.on_template)
+        bus.subscribe(RpcCalled, metrics.on_rpc)
         bus.subscribe(PeerPenalized, metrics.on_peer_penalized)
         bus.subscribe(ShareSettled, metrics.on_share_settled)
         assert self.fates is not None
         bus.subscribe(SharesAccepted, self.fates.on_shares_accepted)
         bus.subscribe(TipChanged, self.fates.on_tip_changed)
+        bus.subscribe(PeerBanned, metrics.on_peer_banned)
+        bus.subscribe(SyncStateChanged, metrics.on_sync_state)
+        bus.subscribe(SyncRequestDone, metrics.on_sync_request)
+        bus.subscribe(SubmitsAnswered, metrics.on_submits)
+        chain, clock = self.chain, self.clock
+        assert chain is not None
+        self.metrics.observe(shares=lambda: len(chain), orphans=lambda: len(chain.orphans),
+                             tip_age=lambda: max(0.0, clock() - chain.tip.timestamp) if chain.tip else 0.0)
+
+    def _wire_notifications(self) -> None:
+        notifier, clock = self.notifier, self.clock
+        self.events.subscribe(BlockFound, lambda event: notifier.send(block_found(event.block, clock())))
+
+    async def _watch(self) -> None:
+        """Look at the workers and the node's health now and then; what deserves it is notified."""
+        health = HealthWatch(_UNHEALTHY_GRACE)
+        workers = WorkerWatch(self.config.notify_worker_offline * 60.0)
+        while True:
+            await trio.sleep(_WATCH_INTERVAL)
+            now = self.clock()
+            found = health.observe(self.problems(), now)
+            if self.stratum is not None and self.config.notify_worker_offline:
+                found += workers.observe(self.stratum.worker_names(), now)
+            for notification in found:
+                self.notifier.send(notification)
 
     def _wire_mining(self, work: WorkProvider, monitor: TemplateMonitor, stratum: StratumServer) -> None:
         bus = self.events
@@ -196,8 +300,10 @@ class Node:
         except (AddressError, HostAddressError, PeerStoreError, BanListError) as exc:
             raise ConfigError(str(exc)) from None
         self.events.subscribe(SharesAccepted, self.p2p.on_shares_accepted)
-        manager = self.p2p.peers
-        self.metrics.observe(peers=lambda: len(manager.connected()))
+        manager, p2p = self.p2p.peers, self.p2p
+        self.metrics.observe(peers=lambda: len(manager.connected()), bans=lambda: len(manager.bans.active(time.time())),
+                             sync_progress=lambda: p2p.progress().fraction)
+        self.metrics.observe_peers(lambda: {"inbound": len(manager.inbound), "outbound": len(manager.outbound)})
         assert self.sources is not None
         self.sources = replace(self.sources, p2p=self.p2p.status)
         addrs = await nursery.start(self.p2p.run)
@@ -208,8 +314,30 @@ class Node:
         api = api_config(self.config, self.datadir)
         sources = ApiSources(status=self.status, problems=self.problems, metrics=self.metrics.render,
                              admin=AdminActions.from_peer_control(self.p2p.control if self.p2p else None),
-                             feed=self.live)
+                             feed=self.live, backup=self._snapshots())
         return f"{api.scheme}://{api.host}", await nursery.start(serve_api, sources, api)
+
+    def _snapshots(self) -> Snapshots:
+        assert self.store is not None and self.chain is not None
+        found, config = self.found, self.config
+        heading = (f"otedama {otedama_version()}: the configuration of the {self.params.name} node in the backup "
+                   "(datadir is where it was restored)")
+        return Snapshots(SnapshotSources(
+            params=self.params, datadir=self.datadir, store=self.store, chain=self.chain,
+            blocks_found=lambda: len(found.all()) if found is not None else 0,
+            peer_id=self.p2p.peer_id if self.p2p else None,
+            config=lambda: render_values(config, heading=heading, skip=("datadir",)), version=otedama_version()))
+
+    def _stratum_tls_context(self) -> ssl.SSLContext | None:
+        """The TLS settings of ``--stratum-tls``, loaded before anything starts (None: no TLS port)."""
+        config = self.config
+        if config.stratum_tls is None or config.seed:
+            return None
+        assert config.stratum_tls_cert is not None and config.stratum_tls_key is not None
+        try:
+            return TlsFiles(config.stratum_tls_cert, config.stratum_tls_key).context()
+        except ValueError as exc:
+            raise ConfigError(f"--stratum-tls-cert/--stratum-tls-key: {exc}") from None
 
     # --- starting parts ------------------------------------------------------------------------------
     def _load(self, store: ShareStore) -> ShareChain:
@@ -249,6 +377,13 @@ class Node:
         host, port = self.config.stratum
         return StratumConfig(host=host, port=port, initial_difficulty=self.config.stratum_difficulty,
                              target_submit_interval=self.config.stratum_submit_interval)
+
+
+def _cancelled_only(exc: BaseException) -> bool:
+    """Whether ``exc`` is a cancellation (maybe grouped by nurseries) and nothing else: a clean stop."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(trio.Cancelled)[1] is None
+    return isinstance(exc, trio.Cancelled)
 
 
 def _redact(url: str) -> str:

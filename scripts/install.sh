@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs Otedama and everything its tests need into ./.venv (idempotent; safe to run again).
 # Debian packages: a C compiler and GMP (libp2p's fastecdsa is built from source), OpenCL's ICD loader and PoCL (the CPU OpenCL driver the kernel
-# tests run on), Chromium and its WebDriver (the browser tests of the API's pages). They are installed only when missing, with sudo when not
-# root.
+# tests run on), Chromium and its WebDriver (the browser tests of the API's pages), Prometheus (its promtool checks the alerting rules). They
+# are installed only when missing, with sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,8 @@ dpkg -s libgmp-dev >/dev/null 2>&1 || need_apt+=(libgmp-dev)
 # The browser tests drive headless Chromium through Selenium and chromedriver (tests/browser.py).
 dpkg -s chromium >/dev/null 2>&1 || need_apt+=(chromium)
 dpkg -s chromium-driver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+# promtool checks and unit-tests the alerting rules (deploy/prometheus/), in the suite.
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -20,9 +20,10 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from p2pool.api import admin, live
+from p2pool.api import admin, backup, live
 from p2pool.api.admin import AdminActions
 from p2pool.api.audit import AuditLog
+from p2pool.api.backup import BackupMaker
 from p2pool.api.live import LiveFeed
 from p2pool.api.security import SecurityHeaders
 
@@ -43,6 +44,8 @@ class ApiSources:
     metrics: Callable[[], bytes]
     admin: AdminActions = field(default_factory=AdminActions)
     feed: LiveFeed = field(default_factory=LiveFeed)
+    # Makes a snapshot of the node and returns the tar file to send (None: this node cannot).
+    backup: BackupMaker | None = None
 
 
 router = APIRouter()
@@ -101,12 +104,14 @@ def build_app(sources: ApiSources, *, token: str, audit: AuditLog, cors: Sequenc
     app.state.sources = sources
     app.state.admin_actions = sources.admin
     app.state.feed = sources.feed
+    app.state.backup = sources.backup
     app.state.api_token = token
     app.state.audit = audit
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.include_router(router)
     app.include_router(admin.router)
+    app.include_router(backup.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     wrapped: Any = SecurityHeaders(app)

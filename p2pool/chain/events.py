@@ -28,3 +28,13 @@ class TemplateChanged:
 @dataclass(frozen=True)
 class ChainHealthChanged:
     health: Health
+
+
+@dataclass(frozen=True)
+class RpcCalled:
+    """One call to the chain backend finished: how long it took and, if it failed, how (``"unavailable"``:
+    not delivered or not a usable answer; ``"rpc"``: the node answered with an error)."""
+
+    method: str
+    seconds: float
+    error: str | None = None

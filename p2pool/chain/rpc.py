@@ -11,6 +11,7 @@ import enum
 import itertools
 import json
 import os
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +22,7 @@ import httpx
 import trio
 
 from p2pool.chain.backend import ChainUnavailable, RpcError, SubmitResult
+from p2pool.chain.events import RpcCalled
 from p2pool.chain.template import BlockTemplate
 
 
@@ -82,7 +84,9 @@ class BitcoindClient:
     """A bitcoind JSON-RPC client that is also a :class:`~p2pool.chain.backend.ChainBackend`."""
 
     def __init__(self, url: str, *, cookie_file: str | os.PathLike[str] | None = None,
-                 timeout: float | None = 30.0) -> None:
+                 timeout: float | None = 30.0, publish: Callable[[object], None] | None = None) -> None:
+        # ``publish`` hears an :class:`~p2pool.chain.events.RpcCalled` after every call (metrics).
+        self._publish = publish
         self._url, self.display_url, self._auth = _split_url(url)
         self._cookie_file = Path(cookie_file) if cookie_file is not None and self._auth is None else None
         self._timeout = timeout
@@ -115,6 +119,23 @@ class BitcoindClient:
 
     async def call(self, method: str, *params: Any, timeout: float | _Default | None = _Default.TIMEOUT) -> Any:
         """One JSON-RPC call; ``timeout`` None waits forever (long polls); by default the client's timeout."""
+        if self._publish is None:
+            return await self._call(method, params, timeout)
+        # A long poll's time is the wait for a new block, not latency: it has a name of its own.
+        name = f"{method}_longpoll" if timeout is None else method
+        started = trio.current_time()
+        try:
+            result = await self._call(method, params, timeout)
+        except ChainUnavailable:
+            self._publish(RpcCalled(name, trio.current_time() - started, "unavailable"))
+            raise
+        except RpcError:
+            self._publish(RpcCalled(name, trio.current_time() - started, "rpc"))
+            raise
+        self._publish(RpcCalled(name, trio.current_time() - started))
+        return result
+
+    async def _call(self, method: str, params: tuple[Any, ...], timeout: float | _Default | None) -> Any:
         limit = self._timeout if isinstance(timeout, _Default) else timeout
         payload = {"jsonrpc": "1.0", "id": next(self._ids), "method": method, "params": list(params)}
         try:

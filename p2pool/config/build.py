@@ -103,6 +103,13 @@ def _rules(config: NodeConfig, origins: Mapping[str, Origin]) -> list[str]:
         errors.append(f"{said('bootstrap')} needs P2P: drop {said('no_p2p')}")
     if config.seed:
         return errors
+    tls_files = [name for name in ("stratum_tls_cert", "stratum_tls_key") if getattr(config, name) is not None]
+    if config.stratum_tls is not None and len(tls_files) < 2:
+        errors.append(f"{said('stratum_tls')} needs --stratum-tls-cert and --stratum-tls-key (PEM files)")
+    elif config.stratum_tls is None and tls_files:
+        errors.append(f"{said(tls_files[0])}: give --stratum-tls HOST:PORT too (the TLS port for miners)")
+    elif config.stratum_tls is not None and config.stratum_tls.port != 0 and config.stratum_tls == config.stratum:
+        errors.append(f"{said('stratum_tls')}: the TLS port must differ from --stratum {config.stratum}")
     if config.devchain and config.network not in DEV_NETWORKS:
         errors.append(f"{said('devchain')}: the embedded dev chain is only for devnet and regtest, "
                       f"not {config.network}; give --bitcoind URL")

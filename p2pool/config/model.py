@@ -28,6 +28,9 @@ class NodeConfig:
     stratum: Endpoint
     stratum_difficulty: float
     stratum_submit_interval: float
+    stratum_tls: Endpoint | None
+    stratum_tls_cert: Path | None
+    stratum_tls_key: Path | None
     api: Endpoint
     api_token: str | None
     api_token_file: Path | None
@@ -46,6 +49,13 @@ class NodeConfig:
     max_inbound: int
     mine_while_syncing: bool
     log_level: str
+    log_format: str
+    log_file: Path | None
+    log_file_max_mb: int
+    log_file_backups: int
+    notify_webhook: str | None
+    notify_command: str | None
+    notify_worker_offline: int
     # A seed node (``otedama bootstrap``): validates, relays and serves shares; no chain backend or miners.
     seed: bool = False
 

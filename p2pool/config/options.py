@@ -15,6 +15,7 @@ from typing import Any
 
 from p2pool.config.values import (
     Choice,
+    Command,
     CompactBits,
     FilePath,
     Flag,
@@ -27,6 +28,7 @@ from p2pool.config.values import (
     RpcUrl,
     Text,
     Token,
+    WebhookUrl,
 )
 from p2pool.devchain.params import DEFAULT_BITS
 from sharechain.params import NETWORKS, NetworkParams
@@ -34,6 +36,7 @@ from sharechain.params import NETWORKS, NetworkParams
 RUN = frozenset({"run"})
 NODE = frozenset({"run", "bootstrap"})
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 ENV_PREFIX = "OTEDAMA_"
 DEV_NETWORKS = ("devnet", "regtest")
 
@@ -99,6 +102,13 @@ OPTIONS: tuple[Option, ...] = (
            "starting Stratum difficulty of a new connection (vardiff then adjusts it)", RUN),
     Option("stratum_submit_interval", Number(0.1, 3600.0), 10.0,
            "seconds between shares that vardiff aims for on each connection", RUN),
+    Option("stratum_tls", ListenAddress("0.0.0.0", optional=True), None,
+           "also serve Stratum over TLS (stratum+ssl://) on this address; needs --stratum-tls-cert and "
+           "--stratum-tls-key", RUN, default_text="not set: no TLS port"),
+    Option("stratum_tls_cert", FilePath(), None, "PEM certificate chain of --stratum-tls", RUN,
+           default_text="not set"),
+    Option("stratum_tls_key", FilePath(), None, "the PEM private key of --stratum-tls-cert", RUN,
+           default_text="not set"),
     Option("api", ListenAddress("127.0.0.1"), lambda c: f"127.0.0.1:{c.params.default_api_port}",
            "HTTP API listen address (/api/status, /metrics)"),
     Option("api_token", Token(), None,
@@ -124,7 +134,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_outbound", Integer(0, 1000), 8, "outbound peer connections to keep"),
     Option("max_inbound", Integer(0, 10000), 32, "inbound peer connections accepted"),
     Option("mine_while_syncing", Flag(), False, "give miners work even while the sharechain is behind its peers", RUN),
-    Option("log_level", Choice(LOG_LEVELS), "info", "how much to log"),
+    Option("log_level", Choice(LOG_LEVELS), "info", "how much to log (SIGHUP reloads it)"),
+    Option("log_format", Choice(LOG_FORMATS), "text", "text: readable lines; json: one JSON object a line, "
+           "for log collectors"),
+    Option("log_file", FilePath(), None, "write the log to this file instead of stderr, rotated by size",
+           default_text="not set: stderr"),
+    Option("log_file_max_mb", Integer(1, 100_000), 50, "rotate --log-file when it reaches this many MiB"),
+    Option("log_file_backups", Integer(0, 1000), 5, "rotated log files kept (FILE.1 ... FILE.N)"),
+    Option("notify_webhook", WebhookUrl(), None, "POST a JSON notification here on block found, worker offline "
+           "and node unhealthy (SIGHUP reloads it)", secret=True, default_text="not set"),
+    Option("notify_command", Command(), None, "run this command on the same notifications, the JSON on its "
+           "stdin (SIGHUP reloads it)", default_text="not set"),
+    Option("notify_worker_offline", Integer(0, 10_080), 10, "minutes a worker must be gone before a notification "
+           "says so (0: never)", RUN),
 )
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
@@ -135,7 +157,8 @@ def for_command(command: str) -> tuple[Option, ...]:
 
 
 # Keys of earlier versions that are spelt differently now.
-_RENAMED = {"sync_wait": ["mine_while_syncing"], "rpc": ["bitcoind"], "threads": ["miner_threads"]}
+_RENAMED = {"sync_wait": ["mine_while_syncing"], "rpc": ["bitcoind"], "threads": ["miner_threads"],
+            "stratum_port": ["stratum"], "api_port": ["api"], "p2p_port": ["p2p"]}
 
 
 def closest(key: str) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from p2pool.config.argv import default_text
 from p2pool.config.build import Resolved
+from p2pool.config.model import NodeConfig
 from p2pool.config.options import OPTIONS
 from p2pool.config.origin import Layer
 from p2pool.config.tomltext import toml_value
@@ -31,6 +32,21 @@ def render_toml(resolved: Resolved, *, command: str = "run", version: str = "") 
         if option.secret and (redacted := option.kind.redact(rendered)) != rendered:
             rendered, note = redacted, note + "; secret redacted"
         lines.append(f"{option.name} = {toml_value(rendered)}  # {note}")
+    return "\n".join(lines) + "\n"
+
+
+def render_values(config: NodeConfig, *, heading: str, skip: tuple[str, ...] = ()) -> str:
+    """``config`` as a TOML config file, every value set (secrets redacted), for a backup of the node."""
+    lines = [f"# {heading}", ""]
+    for option in OPTIONS:
+        value = getattr(config, option.name)
+        if option.name in skip or value is None:
+            continue
+        rendered = option.kind.render(value)
+        note = ""
+        if option.secret and (redacted := option.kind.redact(rendered)) != rendered:
+            rendered, note = redacted, "  # secret redacted: write it here again"
+        lines.append(f"{option.name} = {toml_value(rendered)}{note}")
     return "\n".join(lines) + "\n"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,13 +173,17 @@ class ListenAddress(Kind):
     """``HOST:PORT``, ``[IPv6]:PORT``, ``:PORT`` or ``PORT`` (the host then defaults); port 0 = any free port."""
 
     default_host: str
+    # Optional addresses (an extra port) are not set by default; empty unsets them.
+    optional: bool = False
     metavar = "HOST:PORT"
 
-    def parse(self, raw: object, textual: bool) -> Endpoint:
+    def parse(self, raw: object, textual: bool) -> Endpoint | None:
         expected = "expected HOST:PORT with a port from 0 to 65535"
         if isinstance(raw, int) and not isinstance(raw, bool):
             raw = str(raw)
         text = _text(raw, "HOST:PORT")
+        if not text and self.optional:
+            return None
         host, sep, port = text.rpartition(":")
         if not sep:
             host = ""
@@ -191,8 +196,8 @@ class ListenAddress(Kind):
             raise Invalid(expected)
         return Endpoint(host, int(port))
 
-    def render(self, value: Endpoint) -> str:
-        return str(value)
+    def render(self, value: Endpoint | None) -> str | None:
+        return None if value is None else str(value)
 
 
 @dataclass(frozen=True)
@@ -327,4 +332,54 @@ class Token(Kind):
                           "or use --api-token-file")
         if not 16 <= len(text) <= 200 or not text.isprintable() or any(c.isspace() for c in text):
             raise Invalid("expected a token of 16 to 200 printable characters without spaces")
+        return text
+
+
+@dataclass(frozen=True)
+class WebhookUrl(Kind):
+    """An http(s) URL to POST notifications to; empty means not set. Its path and query may hold a secret."""
+
+    metavar = "URL"
+
+    def parse(self, raw: object, textual: bool) -> str | None:
+        text = _text(raw, "an https:// URL")
+        if not text:
+            return None
+        expected = "expected a URL such as https://hooks.example.org/otedama (http or https)"
+        if len(text) > 2000 or REDACTED in text:
+            raise Invalid(f"{expected}, of at most 2000 characters and not redacted")
+        try:
+            url = urlsplit(text)
+            url.port  # noqa: B018  (raises ValueError for a port that is not a number or out of range)
+        except ValueError:
+            raise Invalid(expected) from None
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise Invalid(expected)
+        return text
+
+    def redact(self, value: str) -> str:
+        url = urlsplit(value)
+        host = url.netloc.rpartition("@")[2]
+        return f"{url.scheme}://{host}/{REDACTED}" if url.path.strip("/") or url.query or "@" in url.netloc \
+            else value
+
+
+@dataclass(frozen=True)
+class Command(Kind):
+    """A command line (split as a POSIX shell would, but never run by one); empty means not set."""
+
+    metavar = "COMMAND"
+
+    def parse(self, raw: object, textual: bool) -> str | None:
+        text = _text(raw, "a command line")
+        if not text:
+            return None
+        if len(text) > 1000 or "\0" in text:
+            raise Invalid("expected a command line of at most 1000 characters")
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise Invalid(f"expected a command line: {exc}") from None
+        if not words:
+            raise Invalid("expected a command line")
         return text

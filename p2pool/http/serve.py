@@ -15,9 +15,7 @@ import logging
 import ssl
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import trio
@@ -30,30 +28,16 @@ from hypercorn.typing import ConnectionState
 
 from p2pool.http.limits import DEFAULT_LIMITS, ASGIApp, HttpLimits, RequestLimits
 from p2pool.listen import open_listeners
+from p2pool.tls import TlsFiles
+
+__all__ = ["TlsFiles", "hypercorn_config", "serve_asgi"]
 
 log = logging.getLogger("otedama.http")
 
+_ALPN = ("h2", "http/1.1")
 _REFUSED_BODY = b'{"error": "too many connections"}'
 _REFUSED = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\n"
             b"content-length: %d\r\n\r\n%s" % (len(_REFUSED_BODY), _REFUSED_BODY))
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """A PEM certificate chain and its private key: the server speaks HTTPS only."""
-
-    cert: Path
-    key: Path
-
-    def context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.set_alpn_protocols(["h2", "http/1.1"])
-        try:
-            context.load_cert_chain(self.cert, self.key)
-        except (OSError, ssl.SSLError) as exc:
-            raise ValueError(f"cannot load the TLS certificate {self.cert} and key {self.key}: {exc}") from None
-        return context
 
 
 class _DeadlineStream(trio.abc.HalfCloseableStream):
@@ -123,7 +107,7 @@ async def serve_asgi(app: ASGIApp, host: str, port: int, *, limits: HttpLimits =
     """Serve ``app`` on ``host:port`` (0: any free port) until cancelled; ``started()`` gets the bound port.
 
     An address that cannot be had ends as one :class:`~p2pool.listen.ListenError` naming ``what``."""
-    ssl_context = tls.context() if tls else None
+    ssl_context = tls.context(_ALPN) if tls else None
     listeners = await open_listeners(host, port, what)
     wrapped = ASGIWrapper(RequestLimits(app, limits))  # type: ignore[arg-type]
     server = partial(_TCPServer, wrapped, hypercorn_config(limits), WorkerContext(None))

@@ -80,6 +80,12 @@ class BanList:
         self.prune(now)
         return sorted(self._bans.values(), key=lambda ban: (ban.until, ban.peer))
 
+    def reload(self) -> int:
+        """Read the file again (an operator edited it; SIGHUP); returns the bans listed. A damaged file raises
+        :class:`BanListError` and the bans in memory stay as they were."""
+        self._bans = self._load()
+        return len(self._bans)
+
     def prune(self, now: float) -> int:
         """Drop the bans expired at ``now`` and write the list if any were; how many were dropped."""
         expired = [peer for peer, ban in self._bans.items() if ban.until <= now]

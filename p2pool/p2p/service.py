@@ -20,7 +20,15 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerstore import PeerStoreError
 
 from p2pool.error import ConfigError
-from p2pool.events import PeerPenalized, SharesAccepted, ShareSource, SourceKind, SyncStateChanged
+from p2pool.events import (
+    PeerBanned,
+    PeerPenalized,
+    SharesAccepted,
+    ShareSource,
+    SourceKind,
+    SyncRequestDone,
+    SyncStateChanged,
+)
 from p2pool.intake import ShareIntake
 from p2pool.p2p.banlist import BanList
 from p2pool.p2p.blame import sender_at_fault
@@ -108,7 +116,7 @@ class P2PService:
                                              self.peers.good))
         self.client = SyncClient(self.host, self.names.sync, chain, intake, self.index,
                                  ClientHooks(self.penalize, self.peers.good, self._sync_peers,
-                                             self._update, self._foreign), config.sync)
+                                             self._update, self._foreign, self._request_done), config.sync)
         self._gossip_limit = RateLimiter(*config.gossip_rate)
         self._request_limit = RateLimiter(*config.request_rate)
         self._state = _State(initial_pending=bool(bootstrap) or len(self.book) > 0)
@@ -200,6 +208,10 @@ class P2PService:
     def _banned(self, peer: str) -> None:
         self.client.forget(peer)
         self.gossip.remove_direct(peer)
+        self._publish(PeerBanned(peer))
+
+    def _request_done(self, message: str, seconds: float, ok: bool) -> None:
+        self._publish(SyncRequestDone(message, seconds, ok))
 
     async def _exchange(self, peer: str) -> None:
         """A new peer: learn its tip (and sync if it is ahead) and the peers it knows."""
@@ -238,6 +250,16 @@ class P2PService:
         """Every penalty of every path goes through here: scored (maybe disconnected or banned) and announced."""
         self.peers.penalize(peer, offense, reason)
         self._publish(PeerPenalized(peer, offense.value, reason))
+
+    def reload_bans(self) -> int:
+        """The ban list read again from its file (SIGHUP); connected peers it now bans are dropped. Returns the
+        bans in force; raises :class:`~p2pool.p2p.banlist.BanListError` for a damaged file (nothing changes)."""
+        self.peers.bans.reload()
+        for peer in self.peers.connected():
+            if self.peers.is_banned(peer):
+                log.info("peer %s is banned by the reloaded ban list; disconnecting", peer)
+                self.peers.disconnect(peer)
+        return len(self.peers.bans.active(time.time()))
 
     def _allow_request(self, peer: str, cost: float) -> bool:
         return not self.peers.is_banned(peer) and self._request_limit.allow(peer, trio.current_time(), cost)

@@ -77,6 +77,8 @@ class ClientHooks:
     peers: Callable[[], list[str]]  # connected peers that speak our sync protocol
     changed: Callable[[], None]  # tips, heights or the syncing flag changed
     foreign: Callable[[str], None]  # the peer does not speak our network's protocol
+    # A request ended: the message's name, seconds taken, whether it was answered (metrics).
+    done: Callable[[str, float, bool], None] = lambda message, seconds, ok: None
 
 
 class RequestFailed(Exception):
@@ -102,6 +104,15 @@ class SyncClient:
 
     # --- requests -----------------------------------------------------------------------------------
     async def request(self, peer: str, message: Message) -> Message:
+        started, ok = trio.current_time(), False
+        try:
+            reply = await self._request(peer, message)
+            ok = True
+            return reply
+        finally:
+            self.hooks.done(type(message).__name__, trio.current_time() - started, ok)
+
+    async def _request(self, peer: str, message: Message) -> Message:
         with trio.move_on_after(self.config.request_timeout):
             try:
                 return await self._exchange(peer, message)

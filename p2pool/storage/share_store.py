@@ -8,7 +8,7 @@ this node found. Each share is written with its record in one synchronous batch.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Self
 
@@ -125,11 +125,62 @@ class ShareStore:
                 batch.delete(_SHARE + share_hash)
             batch.put(_META_VERSION, FORMAT_VERSION)
 
+    def snapshot(self) -> StoreSnapshot:
+        """The whole database as it is now, unchanging however the node goes on (see :class:`StoreSnapshot`)."""
+        return StoreSnapshot(self._db.snapshot())
+
     def put_block(self, block_hash: bytes, info: dict) -> None:
         self._db.put(_BLOCK + block_hash, json.dumps(info, sort_keys=True).encode(), sync=True)
 
     def blocks(self) -> list[dict]:
         return [json.loads(value) for _, value in self._db.iterator(prefix=_BLOCK)]
+
+
+class StoreSnapshot:
+    """An unchanging view of the whole database as it was when taken (LevelDB's snapshot), for a backup.
+
+    Reading it may happen in another thread while the node keeps writing; close it when done."""
+
+    def __init__(self, snapshot: plyvel.Snapshot) -> None:
+        self._snapshot = snapshot
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every key and value, in key order."""
+        yield from self._snapshot.iterator()
+
+    def close(self) -> None:
+        self._snapshot.close()
+
+
+def create_database(path: Path, items: Iterable[tuple[bytes, bytes]]) -> int:
+    """A new database at ``path`` holding ``items`` (a restored backup); refuses one that exists. Returns the count."""
+    db = plyvel.DB(str(path), create_if_missing=True, error_if_exists=True)
+    count = 0
+    try:
+        batch = db.write_batch(sync=True)
+        for key, value in items:
+            batch.put(key, value)
+            count += 1
+            if count % 10_000 == 0:
+                batch.write()
+                batch = db.write_batch(sync=True)
+        batch.write()
+    finally:
+        db.close()
+    return count
+
+
+def locked_by_another(path: Path) -> str | None:
+    """LevelDB's reason when another process has the database at ``path`` open (None: nobody does, or no database)."""
+    if not Path(path).is_dir():
+        return None
+    try:
+        plyvel.DB(str(path)).close()
+    except plyvel.IOError as exc:
+        return str(exc) if "lock" in str(exc).lower() else None
+    except plyvel.Error:
+        return None
+    return None
 
 
 def repair(path: Path) -> None:

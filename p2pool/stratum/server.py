@@ -1,21 +1,27 @@
 """The Stratum TCP server: a thin trio loop around :class:`~p2pool.stratum.session.Session`.
 
 One task reads each connection and one writes it (writes go through a queue, so the fan-out task
-behind :meth:`StratumServer.new_work` can push jobs); a miner that stops reading is dropped.
+behind :meth:`StratumServer.new_work` can push jobs); a miner that stops reading is dropped. Miners
+connect over plain TCP (:meth:`StratumServer.serve`) and, on a port of its own, over TLS
+(:meth:`StratumServer.serve_tls`, ``stratum+ssl://``); both kinds share the sessions, work and counts.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import trio
 
+from p2pool.events import SubmitsAnswered
 from p2pool.listen import open_listeners
 from p2pool.stratum.provider import WorkSource
 from p2pool.stratum.session import Session, SessionConfig
-from p2pool.stratum.stats import ShareCounter, StratumStats
+from p2pool.stratum.stats import ShareCounter, StratumStats, SubmitCounts
 from p2pool.stratum.vardiff import VardiffConfig
 from sharechain.bitcoin.stratum.difficulty import from_wire
 
@@ -44,6 +50,8 @@ class StratumConfig:
     tick_interval: float = 2.0
     # First extranonce1 handed out (then counting up); random when None.
     extranonce1_start: int | None = None
+    # A TLS client must finish its handshake within this many seconds.
+    tls_handshake_timeout: float = 10.0
 
     def session_config(self) -> SessionConfig:
         """The per-connection policy; an initial difficulty below the minimum lowers the minimum."""
@@ -73,8 +81,10 @@ class _Connection:
 class StratumServer:
     """Serves miners work from a :class:`WorkSource`; its sessions hand it their solutions."""
 
-    def __init__(self, provider: WorkSource, config: StratumConfig | None = None) -> None:
+    def __init__(self, provider: WorkSource, config: StratumConfig | None = None,
+                 publish: Callable[[object], None] | None = None) -> None:
         self.provider = provider
+        self._publish = publish or (lambda event: None)
         self.config = config or StratumConfig()
         self._session_config = self.config.session_config()
         self._counter = ShareCounter(_now_or_zero(), self.config.hashrate_window)
@@ -102,6 +112,16 @@ class StratumServer:
             nursery.start_soon(self._ticker)
             nursery.start_soon(self._fan_out)
             await nursery.start(trio.serve_listeners, self._handle, listeners)
+            task_status.started(bound)
+
+    async def serve_tls(self, host: str, port: int, context: ssl.SSLContext, *,
+                        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        """Also listen for miners over TLS (run beside :meth:`serve`); ``started`` gets the bound port."""
+        listeners = await open_listeners(host, port, "Stratum over TLS (--stratum-tls)")
+        bound = listeners[0].socket.getsockname()[1]
+        log.info("stratum: listening for TLS on %s:%d", host, bound)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(trio.serve_listeners, partial(self._handle_tls, context), listeners)
             task_status.started(bound)
 
     def new_work(self, clean: bool) -> None:
@@ -134,9 +154,13 @@ class StratumServer:
     def connection_count(self) -> int:
         return len(self._connections)
 
-    def rejects(self) -> dict[str, int]:
-        """Submits refused since start, by reason (a fixed set of keys such as ``stale-share``)."""
-        return dict(self._counter.rejected)
+    def worker_names(self) -> set[str]:
+        """Authorized worker names over every connection."""
+        return {name for conn in self._connections for name in conn.session.workers}
+
+    def counts(self) -> SubmitCounts:
+        """Every submit decided since the start: accepted, rejected by reason, and the work accepted."""
+        return self._counter.counts()
 
     def hashrate(self) -> float:
         """Hashes per second of every miner together, estimated from the difficulty they submitted."""
@@ -157,7 +181,25 @@ class StratumServer:
     # -- connections ---------------------------------------------------------------------------
 
     async def _handle(self, stream: trio.SocketStream) -> None:
+        await self._serve_connection(stream, _peer_name(stream))
+
+    async def _handle_tls(self, context: ssl.SSLContext, stream: trio.SocketStream) -> None:
         peer = _peer_name(stream)
+        tls = trio.SSLStream(stream, context, server_side=True)
+        with trio.move_on_after(self.config.tls_handshake_timeout) as deadline:
+            try:
+                await tls.do_handshake()
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                log.info("stratum: TLS handshake with %s failed: %s", peer, exc.__cause__ or exc)
+                await trio.aclose_forcefully(stream)
+                return
+        if deadline.cancelled_caught:
+            log.info("stratum: %s did not finish its TLS handshake in %.0f s", peer, self.config.tls_handshake_timeout)
+            await trio.aclose_forcefully(stream)
+            return
+        await self._serve_connection(tls, f"{peer} (TLS)")
+
+    async def _serve_connection(self, stream: trio.abc.Stream, peer: str) -> None:
         extranonce1 = self._allocate_extranonce1()
         session = Session(extranonce1, self.provider, self._session_config, self._counter, trio.current_time())
         outbox, inbox = trio.open_memory_channel[bytes](_SEND_QUEUE)
@@ -180,17 +222,22 @@ class StratumServer:
             self._extranonces_in_use.discard(extranonce1)
             self._forget_workers(session)
             with trio.CancelScope(shield=True):
-                await stream.aclose()
+                with trio.move_on_after(_CLOSE_FLUSH_SECONDS):
+                    await stream.aclose()
+                await trio.aclose_forcefully(stream)
             log.info("stratum: %s disconnected (%s)", peer, ", ".join(sorted(session.workers)) or "not authorized")
 
-    async def _reader(self, conn: _Connection, stream: trio.SocketStream) -> None:
+    async def _reader(self, conn: _Connection, stream: trio.abc.Stream) -> None:
         session = conn.session
         while True:
             data = await stream.receive_some(_READ_SIZE)
             if not data:
                 return
             was = set(session.workers)
-            out = session.receive_data(data, trio.current_time())
+            decided, started = self._counter.decisions, trio.current_time()
+            out = session.receive_data(bytes(data), started)
+            if self._counter.decisions > decided:
+                self._publish(SubmitsAnswered(self._counter.decisions - decided, trio.current_time() - started))
             for name in session.workers - was:
                 log.info("stratum: %s authorized as %s", conn.peer, name)
             self._queue(conn, out.data)
@@ -198,7 +245,7 @@ class StratumServer:
                 log.warning("stratum: dropping %s after %d malformed messages", conn.peer, session.protocol_errors)
                 return
 
-    async def _writer(self, stream: trio.SocketStream, inbox: trio.MemoryReceiveChannel[bytes]) -> None:
+    async def _writer(self, stream: trio.abc.Stream, inbox: trio.MemoryReceiveChannel[bytes]) -> None:
         async for data in inbox:
             await stream.send_all(data)
 
@@ -248,3 +295,4 @@ def _now_or_zero() -> float:
         return trio.current_time()
     except RuntimeError:
         return 0.0
+

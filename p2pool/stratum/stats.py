@@ -20,6 +20,15 @@ class WorkerStats:
 
 
 @dataclass(frozen=True)
+class SubmitCounts:
+    """What the server has decided since it started: accepted submits, rejects by reason, and the work accepted."""
+
+    accepted: int
+    rejected: dict[str, int]
+    work: float
+
+
+@dataclass(frozen=True)
 class StratumStats:
     """A snapshot: connections, authorized workers, accepted/rejected counts and hash rate (hashes/s)."""
 
@@ -64,6 +73,10 @@ class ShareCounter:
         self._window = window
         self.accepted = 0
         self.rejected: Counter[str] = Counter()
+        # Hashes the accepted submits stand for (difficulty * 2**32 each): a counter whose rate is the hash rate.
+        self.work = 0.0
+        # Submits decided (accepted or rejected), so a caller can tell that some were.
+        self.decisions = 0
         self._total = HashrateWindow(window, started)
         self._workers: dict[str, tuple[int, int, HashrateWindow]] = {}
 
@@ -73,6 +86,8 @@ class ShareCounter:
 
     def accept(self, worker: str, difficulty: Fraction, now: float) -> None:
         self.accepted += 1
+        self.decisions += 1
+        self.work += float(difficulty * 2**32)
         self._total.add(now, difficulty)
         accepted, rejected, window = self._worker(worker, now)
         window.add(now, difficulty)
@@ -80,12 +95,16 @@ class ShareCounter:
 
     def reject(self, worker: str | None, reason: str, now: float) -> None:
         self.rejected[reason] += 1
+        self.decisions += 1
         if worker is not None:
             accepted, rejected, window = self._worker(worker, now)
             self._workers[worker] = (accepted, rejected + 1, window)
 
     def hashrate(self, now: float) -> float:
         return self._total.rate(now)
+
+    def counts(self) -> SubmitCounts:
+        return SubmitCounts(self.accepted, dict(self.rejected), self.work)
 
     def worker_stats(self, names: set[str], now: float) -> tuple[WorkerStats, ...]:
         """Stats of the given (currently authorized) workers, sorted by name."""

@@ -59,8 +59,10 @@ def wait_until(predicate: Callable[[], T], timeout: float = 60, what: str = "con
 class NodeProcess:
     """One ``otedama run`` child process."""
 
-    def __init__(self, datadir: Path, *extra_args: str, name: str = "node", command: str = "run") -> None:
+    def __init__(self, datadir: Path, *extra_args: str, name: str = "node", command: str = "run",
+                 env: Mapping[str, str] | None = None) -> None:
         self.datadir = datadir
+        self.env = dict(env or {})
         self.name = name
         self.command = command
         self.stratum_port = free_port()
@@ -79,7 +81,7 @@ class NodeProcess:
 
     def start(self) -> NodeProcess:
         self.datadir.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(self.args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_until(self._api_up, 120, f"{self.name} API to answer")

@@ -1,4 +1,6 @@
-"""``otedama devnet --nodes 3``: one dev chain, three mining nodes that find each other and agree."""
+"""``otedama devnet --nodes 3``: one dev chain, three mining nodes that find each other and agree; every
+log line says which node (or the dev chain, or the federation) it came from, and each node's last one
+that it stopped cleanly."""
 
 from __future__ import annotations
 
@@ -39,3 +41,9 @@ def test_devnet_command_runs_a_federation(tmp_path):
         process.terminate()
         process.wait(timeout=60)
     assert process.returncode == 0, log_path.read_text()[-3000:]
+    lines = [line for line in log_path.read_text().splitlines() if re.match(r"\d\d:\d\d:\d\d\.\d{3} ", line)]
+    named = [re.match(r"\S+ \w+ +\[(node\d|devchain|devnet)\] ", line) for line in lines]
+    assert all(named), [line for line, name in zip(lines, named, strict=True) if not name][:5]
+    for i in range(3):
+        own = [line for line in lines if f"[node{i}] " in line]
+        assert "node stopped cleanly" in own[-1], own[-3:]

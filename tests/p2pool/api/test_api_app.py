@@ -14,7 +14,7 @@ from p2pool.metrics import NodeMetrics
 from tests.p2pool.api.apiserver import TOKEN, start_api
 
 ADMIN_PATHS = ["/api/peers/connect", "/api/peers/disconnect", "/api/peers/ban", "/api/peers/unban",
-               "/api/mining/start", "/api/mining/stop", "/api/p2p/connect", "/api/p2p/disconnect"]
+               "/api/mining/start", "/api/mining/stop", "/api/p2p/connect", "/api/p2p/disconnect", "/api/backup"]
 
 
 class NodeState:

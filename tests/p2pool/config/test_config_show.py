@@ -29,10 +29,17 @@ miner_opencl = true
 api_cors = ["https://pool.example.org"]
 api_tls_cert = "/etc/otedama/cert.pem"
 api_tls_key = "/etc/otedama/key.pem"
+stratum_tls = "127.0.0.1:4004"
+stratum_tls_cert = "/etc/otedama/stratum.pem"
+stratum_tls_key = "/etc/otedama/stratum.key"
+log_format = "json"
+notify_webhook = "https://hooks.example.org"
+notify_command = "/usr/local/bin/otedama-notify --all"
 '''
 ENV = {"OTEDAMA_DEVCHAIN": "yes", "OTEDAMA_DEVCHAIN_BITS": "1d00ffff", "OTEDAMA_STRATUM_DIFFICULTY": "0.25",
        "OTEDAMA_STRATUM_SUBMIT_INTERVAL": "2.5", "OTEDAMA_NO_MINER": "1", "OTEDAMA_REINDEX": "true",
-       "OTEDAMA_NO_SEEDS": "true", "OTEDAMA_MAX_OUTBOUND": "3"}
+       "OTEDAMA_NO_SEEDS": "true", "OTEDAMA_MAX_OUTBOUND": "3", "OTEDAMA_LOG_FILE_MAX_MB": "7",
+       "OTEDAMA_LOG_FILE_BACKUPS": "2", "OTEDAMA_NOTIFY_WORKER_OFFLINE": "30"}
 ARGV = {"max_inbound": "4", "mine_while_syncing": "true", "log_level": "debug", "no_p2p": "false"}
 
 
@@ -40,7 +47,7 @@ def _everything(tmp_path):
     path = tmp_path / "in.toml"
     path.write_text(FILE)
     argv = {**ARGV, "datadir": str(tmp_path / "data"), "bitcoind_cookie": str(tmp_path / ".cookie"),
-            "api_token_file": str(tmp_path / "token")}
+            "api_token_file": str(tmp_path / "token"), "log_file": str(tmp_path / "otedama.log")}
     return path, load_config(config_file=path, environ=ENV, argv=argv)
 
 
