@@ -40,8 +40,9 @@ class ShareSource:
         return f"{'peer' if self.kind is SourceKind.GOSSIP else 'sync'}{who}"
 
 
-__all__ = ["BlockFound", "ChainHealthChanged", "FoundBlock", "NewWork", "PeerPenalized", "ShareRefused", "ShareSource",
-           "SharesAccepted", "SourceKind", "SyncStateChanged", "TemplateChanged", "TipChanged"]
+__all__ = ["BlockFound", "ChainHealthChanged", "FoundBlock", "NewWork", "PeerConnected", "PeerDisconnected",
+           "PeerPenalized", "ShareRefused", "ShareSource", "SharesAccepted", "SourceKind", "SyncStateChanged",
+           "TemplateChanged", "TipChanged", "WorkerConnected", "WorkerDisconnected"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,36 @@ class PeerPenalized:
     peer: str
     offense: str
     reason: str
+
+
+@dataclass(frozen=True)
+class PeerConnected:
+    """A sharechain peer joined (``inbound``: it dialled us)."""
+
+    peer: str
+    inbound: bool
+
+
+@dataclass(frozen=True)
+class PeerDisconnected:
+    peer: str
+
+
+@dataclass(frozen=True)
+class WorkerConnected:
+    """A Stratum connection authorized ``worker`` (the full username, ``ADDRESS[.NAME]``) paid to ``address``."""
+
+    worker: str
+    address: str
+    connection: str  # the miner's host:port
+
+
+@dataclass(frozen=True)
+class WorkerDisconnected:
+    """The connection that authorized ``worker`` closed."""
+
+    worker: str
+    connection: str
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,11 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from p2pool.api import admin, live
+from p2pool.api import admin, live, reads
 from p2pool.api.admin import AdminActions
 from p2pool.api.audit import AuditLog
 from p2pool.api.live import LiveFeed
+from p2pool.api.reads import ReadViews
 from p2pool.api.security import SecurityHeaders
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -43,6 +44,7 @@ class ApiSources:
     metrics: Callable[[], bytes]
     admin: AdminActions = field(default_factory=AdminActions)
     feed: LiveFeed = field(default_factory=LiveFeed)
+    views: ReadViews | None = None  # the read endpoints' documents (None: they answer 409)
 
 
 router = APIRouter()
@@ -101,11 +103,13 @@ def build_app(sources: ApiSources, *, token: str, audit: AuditLog, cors: Sequenc
     app.state.sources = sources
     app.state.admin_actions = sources.admin
     app.state.feed = sources.feed
+    app.state.views = sources.views
     app.state.api_token = token
     app.state.audit = audit
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.include_router(router)
+    app.include_router(reads.router)
     app.include_router(admin.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import trio
 
+from p2pool.events import WorkerConnected, WorkerDisconnected
 from p2pool.listen import open_listeners
 from p2pool.stratum.provider import WorkSource
 from p2pool.stratum.session import Session, SessionConfig
@@ -73,8 +75,11 @@ class _Connection:
 class StratumServer:
     """Serves miners work from a :class:`WorkSource`; its sessions hand it their solutions."""
 
-    def __init__(self, provider: WorkSource, config: StratumConfig | None = None) -> None:
+    def __init__(self, provider: WorkSource, config: StratumConfig | None = None,
+                 publish: Callable[[object], None] | None = None) -> None:
         self.provider = provider
+        # Workers coming and going are announced (WorkerConnected, WorkerDisconnected).
+        self._publish = publish or (lambda event: None)
         self.config = config or StratumConfig()
         self._session_config = self.config.session_config()
         self._counter = ShareCounter(_now_or_zero(), self.config.hashrate_window)
@@ -175,6 +180,8 @@ class StratumServer:
             self._connections.discard(conn)
             self._extranonces_in_use.discard(extranonce1)
             self._forget_workers(session)
+            for name in sorted(session.workers):
+                self._publish(WorkerDisconnected(name, peer))
             with trio.CancelScope(shield=True):
                 await stream.aclose()
             log.info("stratum: %s disconnected (%s)", peer, ", ".join(sorted(session.workers)) or "not authorized")
@@ -187,8 +194,9 @@ class StratumServer:
                 return
             was = set(session.workers)
             out = session.receive_data(data, trio.current_time())
-            for name in session.workers - was:
+            for name in sorted(session.workers - was):
                 log.info("stratum: %s authorized as %s", conn.peer, name)
+                self._publish(WorkerConnected(name, session.payout_address or "", conn.peer))
             self._queue(conn, out.data)
             if out.close:
                 log.warning("stratum: dropping %s after %d malformed messages", conn.peer, session.protocol_errors)
