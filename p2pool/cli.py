@@ -1,5 +1,7 @@
 """The ``otedama`` command: ``run`` a node, a seed node (``bootstrap``), check its ``config``, serve
-the ``devchain``, start a local ``devnet``, or ``mine`` against any Stratum pool."""
+the ``devchain``, start a local ``devnet``, or ``mine`` against any Stratum pool; and ask a running
+node (``status``, ``workers``, ``peers``, ``payouts``, ``blocks``, ``shares``, ``miner``, and the admin
+``mining``, ``ban``, ``unban``: :mod:`p2pool.client`)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from typing import Any
 
 import trio
 
+from p2pool.client import COMMANDS as CLIENT_COMMANDS
+from p2pool.client import add_client_commands, run_client
 from p2pool.config import ConfigError, Resolved, datadir_problem, load_config
 from p2pool.config.argv import add_options, argv_values
 from p2pool.config.options import LOG_LEVELS
@@ -74,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     mine.add_argument("--threads", type=_typed(Integer(1, 1024)), metavar="N", help="CPU threads (default: all cores)")
     mine.add_argument("--opencl", action="store_true", help="mine on OpenCL devices (default: CPU)")
     _log_level(mine)
+    add_client_commands(commands, _typed)
     return parser
 
 
@@ -208,7 +213,7 @@ def _reasons(exc: BaseException) -> Sequence[object]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"run": _run_node, "bootstrap": _run_node, "config": _config, "devchain": _run_devchain,
-                "mine": _run_miner, "devnet": _run_devnet}
+                "mine": _run_miner, "devnet": _run_devnet, **dict.fromkeys(CLIENT_COMMANDS, run_client)}
     try:
         return handlers[args.command](args)
     except (ConfigError, StoreError) as exc:

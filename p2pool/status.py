@@ -14,6 +14,7 @@ from sharechain.chain import ShareChain
 from sharechain.params import NetworkParams
 
 RECENT_BLOCKS = 50
+TOP_WORKERS = 20  # the status stays small however many miners connect: /api/workers lists them all
 
 
 @dataclass
@@ -56,7 +57,9 @@ class StatusSources:
             "blocks": [b.as_dict() for b in found[-RECENT_BLOCKS:]],
             "miners_connected": stats.connections if stats else 0,
             "workers": [{"name": w.name, "accepted": w.accepted, "rejected": w.rejected, "hashrate": w.hashrate}
-                        for w in stats.workers] if stats else [],
+                        for w in sorted(stats.workers, key=lambda w: (-w.hashrate, w.name))[:TOP_WORKERS]]
+            if stats else [],
+            "workers_total": len(stats.workers) if stats else 0,
             "hashrate": stats.hashrate if stats else 0.0,
             "shares_accepted": stats.accepted if stats else 0,
             "shares_rejected": dict(stats.rejected) if stats else {},

@@ -95,6 +95,12 @@ class Stats(BaseModel):
     blocks_found: int
 
 
+class History(BaseModel):
+    bucket: int = Field(description="seconds per point")
+    pool: list[tuple[int, float]] = Field(description="[bucket start, hashes/s]")
+    local: list[tuple[int, float]]
+
+
 class Worker(BaseModel):
     name: str = Field(description="the Stratum username, ADDRESS or ADDRESS.WORKER")
     address: str
@@ -189,7 +195,7 @@ class Payouts(BaseModel):
     coinbase_value: int
     outputs: list[PayoutOutput] = Field(description="the coinbase outputs, in coinbase order")
     total: int
-    uncles: int
+    uncles: list[str] = Field(description="the uncles the next share includes")
     window_weight: int
 
 

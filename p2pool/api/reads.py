@@ -22,6 +22,7 @@ class ReadViews(Protocol):
     """What the read endpoints call (:class:`p2pool.views.node_views.NodeViews`); ValueError means 400."""
 
     def statistics(self) -> dict[str, Any]: ...
+    def history(self, span: int) -> dict[str, Any]: ...
     def workers(self, limit: int, cursor: str | None, address: str | None = None) -> dict[str, Any]: ...
     def peers(self, limit: int, cursor: str | None) -> dict[str, Any]: ...
     def shares(self, limit: int, cursor: str | None, status: str | None = None,
@@ -70,6 +71,13 @@ async def stats(request: Request) -> Any:
     """Pool and local hash rate (10 min, 1 h, 24 h, from share work), shares by outcome and reason, the
     window's uncles and orphans, difficulties, effort, expected time to a block, blocks found."""
     return _answer(request, "statistics")
+
+
+@router.get("/api/stats/history", response_model=models.History)
+async def stats_history(request: Request,
+                        span: Annotated[int, Query(ge=60, le=86400, description="seconds back from now")] = 21600) -> Any:
+    """Pool and local hash rate by the minute (the dashboard's chart)."""
+    return _answer(request, "history", span)
 
 
 @router.get("/api/workers", response_model=models.WorkerPage)

@@ -85,6 +85,13 @@ class NodeViews:
             "blocks_found": len(self.found) if self.found is not None else 0,
         }
 
+    def history(self, span: int) -> dict[str, Any]:
+        """Pool and local hash rate by the minute over the last ``span`` seconds."""
+        now = self.stats.now()
+        return {"bucket": self.stats.stats.series["pool"].bucket,
+                "pool": [[t, r] for t, r in self.stats.stats.history(now, "pool", span=span)],
+                "local": [[t, r] for t, r in self.stats.stats.history(now, "local", span=span)]}
+
     def _network_target(self) -> int:
         template = self.work.template if self.work is not None else None
         return template.target if template is not None else 0
@@ -177,7 +184,8 @@ class NodeViews:
         template = self.work.template
         return {"finder": finder, "tip": hash_to_hex(info.prev_hash), "share_height": info.height,
                 "block_height": template.height if template else None, "coinbase_value": value,
-                "outputs": outputs, "total": sum(amount for _, amount in payouts), "uncles": len(info.uncles),
+                "outputs": outputs, "total": sum(amount for _, amount in payouts),
+                "uncles": [hash_to_hex(u) for u in info.uncles],
                 "window_weight": total_weight}
 
     def _default_finder(self) -> str:
