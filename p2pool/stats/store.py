@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, key TEXT NOT NULL, valu
     PRIMARY KEY (name, key));
 CREATE TABLE IF NOT EXISTS workers (name TEXT PRIMARY KEY, address TEXT NOT NULL, first_seen INTEGER NOT NULL,
     last_seen INTEGER NOT NULL, last_share INTEGER, shares INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -68,7 +68,7 @@ class StatsStore:
         out.counters = {(name, key): value for name, key, value in self._db.execute("SELECT * FROM counters")}
         out.workers = [WorkerInfo(name, address, first, last, last_share, shares) for name, address, first, last,
                        last_share, shares in self._db.execute("SELECT * FROM workers")]
-        out.meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        out.meta = {key: int(value) for key, value in self._db.execute("SELECT key, value FROM meta")}
         return out
 
     def save(self, changes: Changes) -> None:
@@ -90,7 +90,7 @@ class StatsStore:
                                 info.shares))
                 else:
                     db.execute("DELETE FROM workers WHERE name = ?", (info.name,))
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(changes.meta.items()))
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in changes.meta.items()])
 
     def prune(self, before: int) -> None:
         with self._db:

@@ -173,7 +173,7 @@ function chart(id, series, data) {
   const options = {
     width, height: 200,
     series: [{}, ...series.map(([label, stroke]) => ({ label, stroke, width: 2, value: (u, v) => (v === null ? "–" : si(v, "H/s")) }))],
-    axes: [{}, { values: (u, values) => values.map((v) => si(v, "H/s")), size: 70 }],
+    axes: [{}, { values: (u, values) => values.map((v) => si(v, "H/s")), size: 84 }],
     scales: { x: { time: true } },
   };
   charts[id] = new uPlot(options, data, element);
