@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from p2pool.api import admin, live, reads
+from p2pool.api import admin, live, models, reads
 from p2pool.api.admin import AdminActions
 from p2pool.api.audit import AuditLog
 from p2pool.api.live import LiveFeed
@@ -66,15 +66,15 @@ def _get(path: str, **kwargs: Any) -> Callable[[Endpoint], Endpoint]:
     return register
 
 
-@_get("/api/health", tags=["node"],
-      responses={200: {"description": "healthy"}, 503: {"description": "unhealthy: see problems"}})
+@_get("/api/health", tags=["node"], response_model=models.Health,
+      responses={200: {"description": "healthy"}, 503: {"description": "unhealthy: see problems", "model": models.Health}})
 async def health(request: Request) -> JSONResponse:
     """``{"status": "ok" | "unhealthy", "problems": [...]}``: 200 when healthy, 503 when not."""
     problems = list(_sources(request).problems())
     return JSONResponse({"status": "unhealthy" if problems else "ok", "problems": problems}, 503 if problems else 200)
 
 
-@_get("/api/status", tags=["node"])
+@_get("/api/status", tags=["node"], response_model=models.Status)
 async def status(request: Request) -> JSONResponse:
     """The node at a glance: network, chain, sharechain, miners, peers."""
     return JSONResponse(dict(_sources(request).status()))

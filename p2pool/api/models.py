@@ -12,6 +12,30 @@ class Rates(BaseModel):
     h24: float = Field(alias="24h", description="over the last 24 hours")
 
 
+class Health(BaseModel):
+    status: str = Field(description="ok or unhealthy")
+    problems: list[str]
+
+
+class Status(BaseModel):
+    """The node at a glance (more fields on nodes with P2P: peer_id, peers, sync, p2p)."""
+
+    network: str
+    healthy: bool
+    problems: list[str]
+    chain: dict[str, object]
+    sharechain: dict[str, object]
+    blocks_found: int
+    blocks: list[dict[str, object]] = Field(description="the latest found blocks (at most 50)")
+    miners_connected: int
+    workers: list[dict[str, object]] = Field(description="the 20 fastest workers (all: /api/workers)")
+    workers_total: int
+    hashrate: float
+    shares_accepted: int
+    shares_rejected: dict[str, int]
+    model_config = {"extra": "allow"}
+
+
 class Service(BaseModel):
     state: str = Field(description="ok, degraded, down or off")
     reason: str

@@ -56,6 +56,7 @@ class NodeViews:
 
     # --- statistics ------------------------------------------------------------------------------------
     def statistics(self) -> dict[str, Any]:
+        self.stats.sample_rejects()
         now = self.stats.now()
         stats = self.stats.stats
         window = self.chain.composition()
