@@ -1,12 +1,14 @@
 """Every read and admin endpoint of a running node with two miners (real TCP, real processes): the
 documents agree with each other and with the chain backend, lists page, the next block pays exactly
 what /api/payouts said, admin endpoints answer 401 without the token and 200 with it and leave an
-audit line, the live feed pushes shares, blocks, workers, peers and stats, and the statistics are
-present again after a restart."""
+audit line, the live feed pushes shares, blocks, workers, peers and stats, the command line's client
+commands print the same as tables and JSON, and the statistics are present again after a restart."""
 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import threading
 import time
 import urllib.error
@@ -20,7 +22,7 @@ import pytest
 from sharechain.bitcoin.hashing import hash_to_hex
 from sharechain.bitcoin.serialize import ByteReader
 from sharechain.share import ShareInfo
-from tests.functional.framework import TIMEOUT_FACTOR, NodeProcess, rpc, wait_until
+from tests.functional.framework import TIMEOUT_FACTOR, NodeProcess, free_port, otedama, rpc, wait_until
 from tests.functional.pool import ADDRESS_B, WORKER_B, Pool, mining_pool
 
 READS = ["/api/health", "/api/health/detailed", "/api/status", "/api/stats", "/api/stats/history", "/api/workers",
@@ -241,6 +243,78 @@ def test_admin_endpoints_need_the_token_act_are_audited_and_the_live_feed_tells(
         assert share["source"] == "local" and share["shares"][0]["status"] in ("main", "side")
     finally:
         live.close()
+
+
+def cli(pool: Pool, *args: str) -> subprocess.CompletedProcess[str]:
+    return otedama(*args, "--api", f"127.0.0.1:{pool.node.api_port}")
+
+
+@pytest.mark.parametrize(("command", "header"), [
+    (["workers"], ["worker", "online", "hash rate", "1 h", "shares", "last share"]),
+    (["peers"], ["peer", "direction", "score", "tip height"]),
+    (["payouts"], ["address", "amount (BTC)", "window share"]),
+    (["blocks"], ["height", "block", "state", "value (BTC)", "found"]),
+    (["shares"], ["height", "share", "miner", "status", "uncles", "time"]),
+])
+def test_cli_lists_print_a_table_and_the_apis_json(pool: Pool, command: list[str], header: list[str]) -> None:
+    if command == ["peers"]:  # a peer to list
+        reply = call(pool, "POST", "/api/peers/connect", {"address": pool.seed.p2p_addr}, token=pool.node.api_token)
+        assert reply[0] == 200
+    table = cli(pool, *command)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split("  ")[0] == header[0] or lines[1].split("  ")[0] == header[0], table.stdout
+    assert all(name in table.stdout for name in header)
+    as_json = cli(pool, *command, "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    document = json.loads(as_json.stdout)
+    if command == ["workers"]:
+        assert {w["name"] for w in document["items"]} == {pool.address_a, WORKER_B}
+        assert WORKER_B in table.stdout and pool.address_a in table.stdout
+    elif command == ["peers"]:
+        seed_id = pool.seed.status()["peer_id"]
+        assert [p["id"] for p in document["items"]] == [seed_id] and seed_id in table.stdout
+    elif command == ["payouts"]:
+        assert sum(o["amount"] for o in document["outputs"]) == document["total"]
+        assert all(o["address"] in table.stdout for o in document["outputs"])
+    elif command == ["blocks"]:
+        assert any(b["hash"] in table.stdout for b in document["items"][:5]) and document["total"] >= 2
+    else:
+        assert len(document["items"]) == 20 and document["next"] and "\n(more: --cursor " in table.stdout
+        following = json.loads(cli(pool, *command, "--json", "--limit", "5", "--cursor", document["next"]).stdout)
+        last, first = document["items"][-1], following["items"][0]
+        assert (first["height"], first["hash"]) != (last["height"], last["hash"]) and first["height"] <= last["height"]
+
+
+def test_cli_status_and_miner(pool: Pool) -> None:
+    status = cli(pool, "status")
+    assert status.returncode == 0, status.stderr
+    rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in status.stdout.splitlines())
+    assert rows["network"].strip() == "devnet" and rows["health"].strip() == "healthy"
+    stats = json.loads(cli(pool, "status", "--json").stdout)["stats"]
+    assert "H/s (10m)" in status.stdout and int(rows["blocks found"]) <= stats["blocks_found"]
+    miner = cli(pool, "miner", ADDRESS_B)
+    assert miner.returncode == 0, miner.stderr
+    assert f"address          {ADDRESS_B}" in miner.stdout and WORKER_B in miner.stdout
+    document = json.loads(cli(pool, "miner", ADDRESS_B, "--json").stdout)
+    assert document["address"] == ADDRESS_B and any(s["hash"] in miner.stdout for s in document["shares"][:5])
+    wrong = cli(pool, "miner", "nonsense")
+    assert wrong.returncode == 1 and "is not a devnet address" in wrong.stderr and wrong.stdout == ""
+
+
+def test_cli_admin_commands_use_the_token_and_no_node_is_one_line(pool: Pool) -> None:
+    datadir = str(pool.node.datadir)
+    refused = cli(pool, "ban", "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "--token", "x" * 20)
+    assert refused.returncode == 1 and "wrong API token" in refused.stderr
+    banned = cli(pool, "ban", "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "--datadir", datadir,
+                 "--duration", "60")
+    assert banned.returncode == 0 and banned.stdout.startswith("banned 12D3KooW"), banned.stderr
+    unbanned = cli(pool, "unban", "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "--datadir", datadir,
+                   "--json")
+    assert json.loads(unbanned.stdout)["ok"] is True
+    nobody = otedama("status", "--api", f"127.0.0.1:{free_port()}")
+    assert nobody.returncode == 2 and nobody.stdout == ""
+    assert nobody.stderr.count("\n") == 1 and nobody.stderr.startswith("otedama: error: no node answers at ")
 
 
 def test_statistics_are_present_again_after_a_restart(pool: Pool) -> None:
