@@ -217,6 +217,7 @@ function route() {
     const address = decodeURIComponent(match[1]);
     $("lookup-address").value = address;
     showMiner(address);
+    $("miner").scrollIntoView();
   } else {
     currentMiner = null;
     $("miner").hidden = true;
