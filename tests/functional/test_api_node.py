@@ -68,6 +68,11 @@ def test_every_read_endpoint_is_described_and_answers_consistently(pool: Pool) -
     assert stats["window"]["length"] == 720 and stats["window"]["shares"] >= 2
     assert stats["expected_block_seconds"] > 0 and stats["effort"] is not None
 
+    oldest = wait_until(lambda: (b := get(pool, "/api/blocks?limit=500")["items"][-1])["state"] == "confirmed" and b,
+                        60, "the first block's state from the chain backend")
+    assert 1 <= oldest["confirmations"] <= rpc(pool.chain_url, "getblockheader", oldest["hash"], True)["confirmations"]
+    assert oldest["payouts"] and sum(p["amount"] for p in oldest["payouts"]) == oldest["value"]
+
     health = get(pool, "/api/health/detailed")
     assert health["status"] == "ok" and health["uptime"] > 0
     assert {name: s["state"] for name, s in health["services"].items()} == {
