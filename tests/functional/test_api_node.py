@@ -107,6 +107,18 @@ def test_every_read_endpoint_is_described_and_answers_consistently(pool: Pool) -
     assert peers["enabled"] and peers["items"] == [] and peers["peer_id"] == status["peer_id"]
 
 
+def test_a_seed_node_answers_what_it_has(pool: Pool) -> None:
+    assert pool.seed is not None
+    health = pool.seed.get("/api/health/detailed")
+    assert {name: s["state"] for name, s in health["services"].items()} == {
+        "stratum": "off", "p2p": "degraded", "chain": "off", "database": "ok"}
+    assert health["miner"] is None
+    assert pool.seed.get("/api/workers") == {"items": [], "next": None, "total": 0}
+    assert pool.seed.get("/api/payouts", allow_error=True) == {"error": "not available yet: the node has no block "
+                                                                        "template"}
+    assert pool.seed.get("/api/stats")["local"]["blocks_found"] == 0
+
+
 def test_lists_page_with_a_cursor_and_bad_requests_are_told_why(pool: Pool) -> None:
     seen: list[str] = []
     cursor = ""
