@@ -18,8 +18,17 @@ Cursor = Annotated[str | None, Query(max_length=200, description="the `next` of 
 AddressQuery = Annotated[str | None, Query(max_length=128, description="only this payout address")]
 
 
+class BadRequest(Exception):
+    """The request names something malformed (a cursor, a hash, an address): 400 with the reason."""
+
+
+class NotOnThisNode(Exception):
+    """This node has no such thing (a seed node has no payouts): 409 with the reason."""
+
+
 class ReadViews(Protocol):
-    """What the read endpoints call (:class:`p2pool.views.node_views.NodeViews`); ValueError means 400."""
+    """What the read endpoints call (:class:`p2pool.views.node_views.NodeViews`): they raise
+    :class:`BadRequest` (400) or :class:`NotOnThisNode` (409), or return None for "not yet" (503)."""
 
     def statistics(self) -> dict[str, Any]: ...
     def history(self, span: int) -> dict[str, Any]: ...
@@ -52,8 +61,10 @@ def _answer(request: Request, read: str, *args: Any, **kwargs: Any) -> Any:
         return JSONResponse({"error": "not available on this node"}, 409)
     try:
         result = getattr(views, read)(*args, **kwargs)
-    except ValueError as exc:
+    except BadRequest as exc:
         return JSONResponse({"error": str(exc)}, 400)
+    except NotOnThisNode as exc:
+        return JSONResponse({"error": str(exc)}, 409)
     if result is None:
         return JSONResponse({"error": "not available yet: the node has no block template"}, 503)
     return result

@@ -1,7 +1,8 @@
 """The API's read documents, put together from read-only views of the node's parts.
 
 Every list that grows is paged: ``limit`` (at most :data:`MAX_PAGE`) and an opaque ``cursor`` from the
-previous page's ``next``. A malformed cursor or address raises :class:`BadRequest` (the API's 400).
+previous page's ``next``. A malformed cursor or address raises :class:`~p2pool.api.reads.BadRequest`
+(the API's 400), what this node cannot have :class:`~p2pool.api.reads.NotOnThisNode` (409).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from p2pool.api.reads import BadRequest, NotOnThisNode
 from p2pool.chain.block_states import BlockStates
 from p2pool.miner_control import MinerControl
 from p2pool.p2p.service import P2PService
@@ -31,8 +33,6 @@ MINER_SHARES = 20
 MINER_BLOCKS = 50
 
 
-class BadRequest(ValueError):
-    """The request names something malformed (a cursor, an address): the API answers 400."""
 
 
 @dataclass
@@ -169,9 +169,11 @@ class NodeViews:
     def payouts(self, finder: str | None = None) -> dict[str, Any] | None:
         """The exact coinbase outputs of the next block, found by ``finder`` (default: this node's miner, or
         its latest worker); None without work (no template yet, or a seed node)."""
+        if self.work is None:
+            raise NotOnThisNode("a seed node builds no blocks: it has no payouts to show")
         finder = finder or self._default_finder()
-        if self.work is None or not finder:
-            return None
+        if not finder:
+            raise BadRequest("no miner to assume as the finder yet: give ?finder=ADDRESS")
         script = self._script(finder)
         upcoming = self.work.next_payouts(script)
         if upcoming is None:

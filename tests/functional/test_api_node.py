@@ -114,8 +114,8 @@ def test_a_seed_node_answers_what_it_has(pool: Pool) -> None:
         "stratum": "off", "p2p": "degraded", "chain": "off", "database": "ok"}
     assert health["miner"] is None
     assert pool.seed.get("/api/workers") == {"items": [], "next": None, "total": 0}
-    assert pool.seed.get("/api/payouts", allow_error=True) == {"error": "not available yet: the node has no block "
-                                                                        "template"}
+    assert pool.seed.get("/api/payouts", allow_error=True) == {"error": "a seed node builds no blocks: it has no "
+                                                                        "payouts to show"}
     assert pool.seed.get("/api/stats")["local"]["blocks_found"] == 0
 
 
