@@ -105,6 +105,7 @@ class Node:
         self.miner: MinerControl | None = None
         self.block_states: BlockStates | None = None
         self.payout_address = ""
+        self._announcer: LiveAnnouncer | None = None
 
     def status(self) -> dict[str, Any]:
         assert self.sources is not None, "the node has not started"
@@ -265,6 +266,7 @@ class Node:
         assert views is not None
         sources = ApiSources(status=self.status, problems=self.problems, metrics=self.metrics.render,
                              admin=admin, feed=self.live, views=views)
+        assert self._announcer is not None
         nursery.start_soon(self._announcer.run_stats, views.statistics)
         return f"{api.scheme}://{api.host}", await nursery.start(serve_api, sources, api)
 

@@ -85,8 +85,8 @@ class Statistics:
             self._set_meta("started", when)
 
     def record_accepted(self, now: int, shares: Sequence[AcceptedShare], source: str | None) -> None:
-        """Shares joined the sharechain (``source``: local, gossip or sync; None: not counted as news, as for
-        shares recomputed from the sharechain)."""
+        """Shares joined the sharechain (``source``: local, gossip or sync; None: recomputed from the
+        sharechain at a first start, so neither counted again nor part of the current effort)."""
         oldest = now - RETENTION
         for share in shares:
             when = min(max(share.timestamp, oldest), now)
@@ -94,7 +94,7 @@ class Statistics:
             self.series["address"].add(when, share.address, share.work)
             if source:
                 self.count("valid", source)
-            if share.timestamp > self.meta["last_block_time"]:
+            if source and share.timestamp > self.meta["last_block_time"]:
                 self._set_meta("effort_work", self.meta["effort_work"] + share.work)
             if share.local:
                 self.series["local"].add(now, "", share.work)

@@ -61,8 +61,8 @@ def test_every_read_endpoint_is_described_and_answers_consistently(pool: Pool) -
     for path in READS:  # typed response models, not bare objects
         schema = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         assert "$ref" in schema, path
-    stats, status, blocks = get(pool, "/api/stats"), get(pool, "/api/status"), get(pool, "/api/blocks")
-    assert stats["blocks_found"] == blocks["total"] >= 2 and status["blocks_found"] >= blocks["total"]
+    blocks, stats, status = get(pool, "/api/blocks"), get(pool, "/api/stats"), get(pool, "/api/status")
+    assert 2 <= blocks["total"] <= stats["blocks_found"] <= status["blocks_found"]  # the miners go on meanwhile
     assert stats["pool"]["hashrate"]["10m"] > 0 and stats["local"]["hashrate"]["1h"] > 0
     assert stats["shares"]["valid"]["local"] >= 2 and stats["network_difficulty"] > 0
     assert stats["window"]["length"] == 720 and stats["window"]["shares"] >= 2
