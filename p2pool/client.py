@@ -46,24 +46,27 @@ def add_client_commands(commands: Any, typed: Callable[[Any], Callable[[str], An
         parser = commands.add_parser(name, help=f"{helps[name]} (asks a running node)")
         _common(parser, typed)
         if name == "miner":
-            parser.add_argument("address", help="the payout address")
+            parser.add_argument("address", help="the payout address (required: no default)")
         if name in ("workers", "peers", "blocks", "shares"):
             parser.add_argument("--limit", type=typed(Integer(1, 500)), default=20, metavar="N",
                                 help="how many (default: 20)")
-            parser.add_argument("--cursor", help="the next page (printed at the end of a page)")
+            parser.add_argument("--cursor", help="the next page, as printed at the end of a page (default: the first)")
         if name == "payouts":
-            parser.add_argument("--finder", metavar="ADDRESS", help="the address assumed to find the block")
+            parser.add_argument("--finder", metavar="ADDRESS", help="the address assumed to find the block (default: "
+                                                                        "the node's built-in miner, else its latest worker)")
     mining = commands.add_parser("mining", help="start or stop a running node's built-in miner (admin)")
-    mining.add_argument("action", choices=("start", "stop"))
-    mining.add_argument("--threads", type=typed(Integer(1, 1024)), metavar="N", help="CPU threads (start)")
+    mining.add_argument("action", choices=("start", "stop"), help="start or stop (required: no default)")
+    mining.add_argument("--threads", type=typed(Integer(1, 1024)), metavar="N",
+                        help="CPU threads, for start (default: as the node was configured)")
     _common(mining, typed, admin=True)
     for action in ("ban", "unban"):
         parser = commands.add_parser(action, help=f"{action} a peer of a running node (admin)")
-        parser.add_argument("peer_id", metavar="PEER_ID")
+        parser.add_argument("peer_id", metavar="PEER_ID", help="the peer's ID (required: no default)")
         if action == "ban":
             parser.add_argument("--duration", type=float, default=86400.0, metavar="SECONDS",
                                 help="how long (default: 86400)")
-            parser.add_argument("--reason", default="banned by the operator")
+            parser.add_argument("--reason", default="banned by the operator",
+                                help="why, for the ban list (default: banned by the operator)")
         _common(parser, typed, admin=True)
 
 
@@ -72,7 +75,7 @@ def _common(parser: argparse.ArgumentParser, typed: Callable[[Any], Callable[[st
                         help="the node's network, for the default --api and --datadir (default: devnet)")
     parser.add_argument("--api", type=typed(ListenAddress("127.0.0.1")), metavar="HOST:PORT",
                         help="the node's API (default: 127.0.0.1 and the network's API port)")
-    parser.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON (default: a table)")
     if admin:
         parser.add_argument("--token", help="the node's API token (default: read from the datadir)")
         parser.add_argument("--datadir", type=Path, metavar="PATH",

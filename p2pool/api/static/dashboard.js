@@ -8,12 +8,12 @@ const COIN = 100000000;
 
 const $ = (id) => document.getElementById(id);
 
-function si(value, unit) {
+function si(value, unit, digits = 2) {
   const prefixes = ["", "k", "M", "G", "T", "P", "E", "Z"];
   let i = 0;
   value = Number(value) || 0;
   while (Math.abs(value) >= 1000 && i < prefixes.length - 1) { value /= 1000; i += 1; }
-  return `${value.toFixed(i ? 2 : 0)} ${prefixes[i]}${unit}`;
+  return `${value.toFixed(i ? digits : 0)} ${prefixes[i]}${unit}`;
 }
 
 function number(value, digits = 4) {
@@ -173,7 +173,7 @@ function chart(id, series, data) {
   const options = {
     width, height: 200,
     series: [{}, ...series.map(([label, stroke]) => ({ label, stroke, width: 2, value: (u, v) => (v === null ? "–" : si(v, "H/s")) }))],
-    axes: [{}, { values: (u, values) => values.map((v) => si(v, "H/s")), size: 84 }],
+    axes: [{}, { values: (u, values) => values.map((v) => si(v, "H/s", 1)), size: 90 }],
     scales: { x: { time: true } },
   };
   charts[id] = new uPlot(options, data, element);
