@@ -1,6 +1,7 @@
 """The ``otedama`` command: ``run`` a node, a seed node (``bootstrap``), check its ``config``, serve
 the ``devchain``, start a local ``devnet``, ``mine`` against any Stratum pool, ``backup`` a running
-node and ``restore`` a backup."""
+node and ``restore`` a backup; and ask a running node (``status``, ``workers``, ``peers``, ``payouts``,
+``blocks``, ``shares``, ``miner``, and the admin ``mining``, ``ban``, ``unban``: :mod:`p2pool.client`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from typing import Any
 import trio
 
 from p2pool import systemd
+from p2pool.client import COMMANDS as CLIENT_COMMANDS
+from p2pool.client import add_client_commands, run_client
 from p2pool.config import ConfigError, NodeConfig, Resolved, datadir_problem, load_config
 from p2pool.config.argv import add_options, argv_values
 from p2pool.config.options import LOG_FORMATS, LOG_LEVELS
@@ -73,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     from p2pool.backup.command import add_backup_commands
 
     add_backup_commands(commands)
+    add_client_commands(commands, _typed)
     return parser
 
 
@@ -241,7 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from p2pool.backup.command import run_backup, run_restore
 
     handlers = {"run": _run_node, "bootstrap": _run_node, "config": _config, "devchain": _run_devchain,
-                "mine": _run_miner, "devnet": _run_devnet, "backup": run_backup, "restore": run_restore}
+                "mine": _run_miner, "devnet": _run_devnet, "backup": run_backup, "restore": run_restore,
+                **dict.fromkeys(CLIENT_COMMANDS, run_client)}
     try:
         return handlers[args.command](args)
     except (ConfigError, StoreError) as exc:

@@ -41,9 +41,10 @@ class ShareSource:
         return f"{'peer' if self.kind is SourceKind.GOSSIP else 'sync'}{who}"
 
 
-__all__ = ["BlockFound", "ChainHealthChanged", "FoundBlock", "NewWork", "PeerBanned", "PeerPenalized", "RpcCalled",
-           "ShareRefused", "ShareSettled", "ShareSource", "SharesAccepted", "SourceKind", "SubmitsAnswered",
-           "SyncRequestDone", "SyncStateChanged", "TemplateChanged", "TipChanged"]
+__all__ = ["BlockFound", "ChainHealthChanged", "FoundBlock", "NewWork", "PeerBanned", "PeerConnected",
+           "PeerDisconnected", "PeerPenalized", "RpcCalled", "ShareRefused", "ShareSettled", "ShareSource",
+           "SharesAccepted", "SourceKind", "SubmitsAnswered", "SyncRequestDone", "SyncStateChanged", "TemplateChanged",
+           "TipChanged", "WorkerConnected", "WorkerDisconnected"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,36 @@ class SubmitsAnswered:
 
     count: int
     seconds: float
+
+
+@dataclass(frozen=True)
+class PeerConnected:
+    """A sharechain peer joined (``inbound``: it dialled us)."""
+
+    peer: str
+    inbound: bool
+
+
+@dataclass(frozen=True)
+class PeerDisconnected:
+    peer: str
+
+
+@dataclass(frozen=True)
+class WorkerConnected:
+    """A Stratum connection authorized ``worker`` (the full username, ``ADDRESS[.NAME]``) paid to ``address``."""
+
+    worker: str
+    address: str
+    connection: str  # the miner's host:port
+
+
+@dataclass(frozen=True)
+class WorkerDisconnected:
+    """The connection that authorized ``worker`` closed."""
+
+    worker: str
+    connection: str
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ from typing import Any
 import trio
 
 from p2pool.api import AdminActions, ApiSources, LiveFeed, api_config, serve_api
+from p2pool.api.announcer import LiveAnnouncer
 from p2pool.backup.snapshot import Snapshots, SnapshotSources
+from p2pool.chain.block_states import BlockStates
 from p2pool.chain.events import ChainHealthChanged, RpcCalled, TemplateChanged
 from p2pool.chain.monitor import TemplateMonitor
 from p2pool.chain.rpc import BitcoindClient
@@ -31,6 +33,8 @@ from p2pool.events import (
     BlockFound,
     NewWork,
     PeerBanned,
+    PeerConnected,
+    PeerDisconnected,
     PeerPenalized,
     ShareRefused,
     SharesAccepted,
@@ -39,10 +43,13 @@ from p2pool.events import (
     SyncRequestDone,
     SyncStateChanged,
     TipChanged,
+    WorkerConnected,
+    WorkerDisconnected,
 )
 from p2pool.intake import ShareIntake
 from p2pool.logs import NODE_NAME, set_level
 from p2pool.metrics import NodeMetrics
+from p2pool.miner_control import MinerControl
 from p2pool.notify import Channels, HealthWatch, Notifier, WorkerWatch, block_found
 from p2pool.p2p.banlist import BanListError
 from p2pool.p2p.host import AddressError as HostAddressError
@@ -51,6 +58,8 @@ from p2pool.p2p.peerstore import AddressError, PeerStoreError
 from p2pool.p2p.service import P2PConfig, P2PService
 from p2pool.payout_address import resolve_payout_address
 from p2pool.share_fates import ShareFates
+from p2pool.stats.listener import StatsListener
+from p2pool.stats.store import STATS_FILE, StatsStore
 from p2pool.status import StatusSources
 from p2pool.storage.loader import load_chain, open_store, reindex
 from p2pool.storage.lock import DatadirInUse, DatadirLock
@@ -58,6 +67,8 @@ from p2pool.storage.share_store import ShareStore
 from p2pool.stratum.server import StratumConfig, StratumServer
 from p2pool.tls import TlsFiles
 from p2pool.version import otedama_version
+from p2pool.views.chain_view import ChainView
+from p2pool.views.node_views import NodeViews
 from p2pool.work.found_blocks import FoundBlocks
 from p2pool.work.provider import WorkProvider
 from p2pool.work.submitter import BlockSubmitter
@@ -114,6 +125,12 @@ class Node:
         self.sources: StatusSources | None = None
         self.endpoints: NodeEndpoints | None = None
         self.live = LiveFeed()  # the API's push channel: parts' events are published here
+        self.stats: StatsListener | None = None
+        self.views: NodeViews | None = None
+        self.miner: MinerControl | None = None
+        self.block_states: BlockStates | None = None
+        self.payout_address = ""
+        self._announcer: LiveAnnouncer | None = None
 
     def status(self) -> dict[str, Any]:
         assert self.sources is not None, "the node has not started"
@@ -146,20 +163,29 @@ class Node:
     async def _run(self, task_status: Any) -> None:
         config = self.config
         payout_address = "" if config.seed else resolve_payout_address(config, self.params, self.datadir)
+        self.payout_address = payout_address
         store = open_store(self.datadir / "sharechain", self.params, reindex_requested=config.reindex)
+        stats_store: StatsStore | None = None
         try:
             self.store, self.chain = store, self._load(store)
             self.intake = ShareIntake(self.chain, store, self.events.publish, self.clock)
             self.found = FoundBlocks(store)
             self.fates = ShareFates(self.chain, self.events.publish)
             self.sources = StatusSources(self.params, self.chain, found=self.found, fates=self.fates)
+            stats_store = StatsStore(self.datadir / STATS_FILE)
+            self.stats = StatsListener(self.params, stats_store, self.clock)
+            self.stats.seed(self.chain.records())
+            self.views = NodeViews(self.params, ChainView(self.chain), self.stats, store, payout_address,
+                                   found=self.found, clock=self.clock)
             self._wire_metrics()
             self._wire_notifications()
+            self._wire_stats_and_feed(self.stats, self.views)
             tls = self._stratum_tls_context()
             async with trio.open_nursery() as outer:
                 outer.start_soon(self.notifier.run)
                 outer.start_soon(self._watch)
                 if config.seed:
+                    outer.start_soon(self.stats.run)
                     await self._run_seed(outer, task_status)
                 rpc_url = config.bitcoind or await self._start_devchain(outer)
                 async with BitcoindClient(rpc_url, cookie_file=config.bitcoind_cookie,
@@ -179,25 +205,41 @@ class Node:
                                          workers=lambda: len(stratum.worker_names()))
                     self.metrics.observe_stratum(stratum.counts)
                     self.sources = replace(self.sources, work=self.work, stratum=self.stratum.stats)
+                    found = self.found
+                    self.block_states = BlockStates(backend.getblockheader, lambda: [b.hash for b in found.all()],
+                                                    self.clock)
+                    states = self.block_states
+                    self.events.subscribe(BlockFound, lambda event: states.refresh())
                     addrs = await self._start_p2p(nursery)
                     nursery.start_soon(submitter.run)
                     nursery.start_soon(self.monitor.run)
+                    nursery.start_soon(self.block_states.run)
+                    nursery.start_soon(self.stats.run, lambda: stratum.stats().rejected)
                     host, port = config.stratum
                     stratum_port = await nursery.start(self.stratum.serve, host, port)
                     tls_port = None
                     if tls is not None and config.stratum_tls is not None:
                         tls_port = await nursery.start(self.stratum.serve_tls, config.stratum_tls.host,
                                                        config.stratum_tls.port, tls)
+                    self.miner = MinerControl(self._miner_config(stratum_port), config.miner_threads)
+                    await nursery.start(self.miner.run)
+                    self.views = replace(self.views, work=self.work, stratum=self.stratum,
+                                         stratum_url=f"stratum+tcp://{_shown_host(host)}:{stratum_port}",
+                                         block_states=self.block_states, miner=self.miner)
                     api_host, api_port = await self._start_api(nursery)
                     self.endpoints = NodeEndpoints(stratum_port, api_port, _redact(rpc_url),
                                                    self.p2p.peer_id if self.p2p else None, addrs, tls_port)
                     log.info("otedama %s node: stratum on %s:%d, API on %s:%d, chain %s, datadir %s",
                              self.params.name, host, stratum_port, api_host, api_port, _redact(rpc_url), self.datadir)
                     if config.miner:
-                        await self._start_miner(nursery, stratum_port, payout_address)
+                        ok, message = await self.miner.start(None)
+                        if not ok:
+                            raise ConfigError(message)
                     task_status.started(self.endpoints)
                     await trio.sleep_forever()
         finally:
+            if stats_store is not None:
+                stats_store.close()
             store.close()
 
     async def _run_seed(self, nursery: trio.Nursery, task_status: Any) -> None:
@@ -275,6 +317,23 @@ class Node:
             for notification in found:
                 self.notifier.send(notification)
 
+    def _wire_stats_and_feed(self, stats: StatsListener, views: NodeViews) -> None:
+        bus = self.events
+        bus.subscribe(SharesAccepted, stats.on_shares_accepted)
+        bus.subscribe(ShareRefused, stats.on_share_refused)
+        bus.subscribe(BlockFound, stats.on_block_found)
+        bus.subscribe(ShareSettled, stats.on_share_settled)
+        bus.subscribe(WorkerConnected, stats.on_worker_connected)
+        bus.subscribe(WorkerDisconnected, stats.on_worker_disconnected)
+        announcer = LiveAnnouncer(self.live, self.params.address_format, views.chain.status)
+        bus.subscribe(SharesAccepted, announcer.on_shares_accepted)
+        bus.subscribe(BlockFound, announcer.on_block_found)
+        bus.subscribe(PeerConnected, announcer.on_peer_connected)
+        bus.subscribe(PeerDisconnected, announcer.on_peer_disconnected)
+        bus.subscribe(WorkerConnected, announcer.on_worker_connected)
+        bus.subscribe(WorkerDisconnected, announcer.on_worker_disconnected)
+        self._announcer = announcer
+
     def _wire_mining(self, work: WorkProvider, monitor: TemplateMonitor, stratum: StratumServer) -> None:
         bus = self.events
         bus.subscribe(TemplateChanged, work.on_template)
@@ -306,15 +365,25 @@ class Node:
         self.metrics.observe_peers(lambda: {"inbound": len(manager.inbound), "outbound": len(manager.outbound)})
         assert self.sources is not None
         self.sources = replace(self.sources, p2p=self.p2p.status)
+        assert self.views is not None
+        self.views = replace(self.views, p2p=self.p2p)
         addrs = await nursery.start(self.p2p.run)
         return tuple(addrs)
 
     async def _start_api(self, nursery: trio.Nursery) -> tuple[str, int]:
         """Serve the API; returns where it listens as ("http://HOST" or "https://HOST", port)."""
         api = api_config(self.config, self.datadir)
+        admin = AdminActions.from_peer_control(self.p2p.control if self.p2p else None)
+        if self.p2p is not None:
+            admin = replace(admin, ban=self.p2p.ban, unban=self.p2p.unban)
+        if self.miner is not None:
+            admin = replace(admin, mining_start=self.miner.start, mining_stop=self.miner.stop)
+        views = self.views
+        assert views is not None
         sources = ApiSources(status=self.status, problems=self.problems, metrics=self.metrics.render,
-                             admin=AdminActions.from_peer_control(self.p2p.control if self.p2p else None),
-                             feed=self.live, backup=self._snapshots())
+                             admin=admin, feed=self.live, views=views, backup=self._snapshots())
+        assert self._announcer is not None
+        nursery.start_soon(self._announcer.run_stats, views.statistics)
         return f"{api.scheme}://{api.host}", await nursery.start(serve_api, sources, api)
 
     def _snapshots(self) -> Snapshots:
@@ -365,13 +434,18 @@ class Node:
         port = await nursery.start(serve_devchain, devchain_config)
         return f"http://127.0.0.1:{port}"
 
-    async def _start_miner(self, nursery: trio.Nursery, stratum_port: int, payout_address: str) -> None:
-        from miner.miner import MinerConfig, run_miner
+    def _miner_config(self, stratum_port: int) -> Callable[[int | None], Any]:
+        """The built-in miner's configuration for ``threads`` (None: as configured), or why it cannot mine."""
+        from miner.miner import MinerConfig
 
-        miner_config = MinerConfig(url=f"stratum+tcp://127.0.0.1:{stratum_port}", user=payout_address,
-                                   threads=self.config.miner_threads,
-                                   kernel="opencl" if self.config.miner_opencl else "auto")
-        await nursery.start(run_miner, miner_config)
+        def config_for(threads: int | None) -> MinerConfig | str:
+            if not self.payout_address:
+                return f"the built-in miner needs a payout address on {self.params.name}: restart with --payout-address"
+            return MinerConfig(url=f"stratum+tcp://127.0.0.1:{stratum_port}", user=self.payout_address,
+                               threads=threads or self.config.miner_threads,
+                               kernel="opencl" if self.config.miner_opencl else "auto")
+
+        return config_for
 
     def _stratum_config(self) -> StratumConfig:
         host, port = self.config.stratum
@@ -384,6 +458,15 @@ def _cancelled_only(exc: BaseException) -> bool:
     if isinstance(exc, BaseExceptionGroup):
         return exc.split(trio.Cancelled)[1] is None
     return isinstance(exc, trio.Cancelled)
+
+
+def _shown_host(host: str) -> str:
+    """The host miners are told to use: the listen address, or this machine's name for a wildcard."""
+    if host in ("0.0.0.0", "::", ""):
+        import socket
+
+        return socket.gethostname()
+    return host
 
 
 def _redact(url: str) -> str:

@@ -15,6 +15,7 @@ from sharechain.chain import ShareChain
 from sharechain.params import NetworkParams
 
 RECENT_BLOCKS = 50
+TOP_WORKERS = 20  # the status stays small however many miners connect: /api/workers lists them all
 
 
 @dataclass
@@ -59,7 +60,9 @@ class StatusSources:
             "miners_connected": stats.connections if stats else 0,
             "workers": [{"name": w.name, "accepted": w.accepted, "rejected": w.rejected, "hashrate": w.hashrate,
                          "shares": self.fates.of_worker(w.name) if self.fates else {}}
-                        for w in stats.workers] if stats else [],
+                        for w in sorted(stats.workers, key=lambda w: (-w.hashrate, w.name))[:TOP_WORKERS]]
+            if stats else [],
+            "workers_total": len(stats.workers) if stats else 0,
             # The shares that joined the sharechain since start and their fate: on the main chain, paid
             # as uncles, or orphaned (neither), for this node's own miners and for every share it knows.
             "shares": self.fates.summary() if self.fates else {},

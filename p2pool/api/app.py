@@ -20,11 +20,12 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from p2pool.api import admin, backup, live
+from p2pool.api import admin, backup, live, models, reads
 from p2pool.api.admin import AdminActions
 from p2pool.api.audit import AuditLog
 from p2pool.api.backup import BackupMaker
 from p2pool.api.live import LiveFeed
+from p2pool.api.reads import ReadViews
 from p2pool.api.security import SecurityHeaders
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -46,6 +47,7 @@ class ApiSources:
     feed: LiveFeed = field(default_factory=LiveFeed)
     # Makes a snapshot of the node and returns the tar file to send (None: this node cannot).
     backup: BackupMaker | None = None
+    views: ReadViews | None = None  # the read endpoints' documents (None: they answer 409)
 
 
 router = APIRouter()
@@ -67,15 +69,15 @@ def _get(path: str, **kwargs: Any) -> Callable[[Endpoint], Endpoint]:
     return register
 
 
-@_get("/api/health", tags=["node"],
-      responses={200: {"description": "healthy"}, 503: {"description": "unhealthy: see problems"}})
+@_get("/api/health", tags=["node"], response_model=models.Health,
+      responses={200: {"description": "healthy"}, 503: {"description": "unhealthy: see problems", "model": models.Health}})
 async def health(request: Request) -> JSONResponse:
     """``{"status": "ok" | "unhealthy", "problems": [...]}``: 200 when healthy, 503 when not."""
     problems = list(_sources(request).problems())
     return JSONResponse({"status": "unhealthy" if problems else "ok", "problems": problems}, 503 if problems else 200)
 
 
-@_get("/api/status", tags=["node"])
+@_get("/api/status", tags=["node"], response_model=models.Status)
 async def status(request: Request) -> JSONResponse:
     """The node at a glance: network, chain, sharechain, miners, peers."""
     return JSONResponse(dict(_sources(request).status()))
@@ -105,11 +107,13 @@ def build_app(sources: ApiSources, *, token: str, audit: AuditLog, cors: Sequenc
     app.state.admin_actions = sources.admin
     app.state.feed = sources.feed
     app.state.backup = sources.backup
+    app.state.views = sources.views
     app.state.api_token = token
     app.state.audit = audit
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.include_router(router)
+    app.include_router(reads.router)
     app.include_router(admin.router)
     app.include_router(backup.router)
     app.include_router(live.router)

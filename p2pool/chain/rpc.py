@@ -213,6 +213,10 @@ class BitcoindClient:
     async def getblock(self, blockhash: str, verbosity: int = 1) -> Any:
         return await self.call("getblock", blockhash, verbosity)
 
+    async def getblockheader(self, blockhash: str) -> dict[str, Any]:
+        """The verbose header: ``confirmations`` is -1 for a block that is not in the best chain."""
+        return dict(await self.call("getblockheader", blockhash, True))
+
     async def getblockchaininfo(self) -> dict[str, Any]:
         return dict(await self.call("getblockchaininfo"))
 

@@ -22,6 +22,8 @@ from libp2p.peer.peerstore import PeerStoreError
 from p2pool.error import ConfigError
 from p2pool.events import (
     PeerBanned,
+    PeerConnected,
+    PeerDisconnected,
     PeerPenalized,
     SharesAccepted,
     ShareSource,
@@ -46,7 +48,7 @@ from p2pool.p2p.host import (
 from p2pool.p2p.messages import MAX_RECENT_DEPTH, GetPeers, Peers
 from p2pool.p2p.network_match import why_foreign
 from p2pool.p2p.peers import PeerConfig, PeerEvents, PeerManager
-from p2pool.p2p.peerstore import AddressBook
+from p2pool.p2p.peerstore import AddressBook, AddressError, check_peer_id
 from p2pool.p2p.scoring import Offense
 from p2pool.p2p.sync import MainChainIndex, RecentShares, SyncProgress, progress
 from p2pool.p2p.sync_client import ClientHooks, RequestFailed, SyncClient, SyncConfig
@@ -194,6 +196,7 @@ class P2PService:
 
     def _joined(self, peer: str) -> None:
         log.info("peer %s connected (%d peers)", peer, len(self.peers.connected()))
+        self._publish(PeerConnected(peer, peer in self.peers.inbound))
         self._update()
         if self._workers is not None:
             self._workers.start_soon(self._exchange, peer)
@@ -203,6 +206,7 @@ class P2PService:
         self.client.forget(peer)
         self.gossip.remove_direct(peer)
         self._gossip_limit.forget(peer)
+        self._publish(PeerDisconnected(peer))
         self._update()
 
     def _banned(self, peer: str) -> None:
@@ -278,6 +282,40 @@ class P2PService:
         if await self.peers.connect(info, "operator"):
             return True, f"connected to {info.peer_id}"
         return False, f"could not connect to {argument}"
+
+    async def ban(self, peer: str, seconds: float, reason: str) -> tuple[bool, str]:
+        """The operator bans ``peer`` (kept across restarts) and hangs up on it if connected."""
+        try:
+            check_peer_id(peer)
+        except AddressError as exc:
+            return False, str(exc)
+        if peer == self.peer_id:
+            return False, "that is this node's own peer ID"
+        self.peers.bans.ban(peer, time.time() + seconds, reason)
+        log.warning("peer %s banned by the operator for %.0f s: %s", peer, seconds, reason)
+        self._banned(peer)
+        if peer in self.peers.connected():
+            self.peers.disconnect(peer)
+        return True, f"banned {peer} for {seconds:.0f} s"
+
+    async def unban(self, peer: str) -> tuple[bool, str]:
+        if self.peers.bans.get(peer, time.time()) is None:
+            return False, f"{peer} is not banned"
+        self.peers.bans.unban(peer)
+        log.info("peer %s unbanned by the operator", peer)
+        return True, f"unbanned {peer}"
+
+    def peer_list(self) -> list[dict[str, Any]]:
+        """Every connected peer: direction, score, tip, addresses (the API's /api/peers)."""
+        now = trio.current_time()
+        return [{"id": p, "direction": "inbound" if p in self.peers.inbound else "outbound",
+                 "score": round(self.peers.scores.score(p, now), 1),
+                 "tip_height": self.client.tips[p].height if p in self.client.tips else None,
+                 "addresses": self.peers.peer_addrs(p)[:4], "foreign": p in self.peers.foreign}
+                for p in self.peers.connected()]
+
+    def ban_list(self) -> list[dict[str, Any]]:
+        return [{"id": b.peer, "until": b.until, "reason": b.reason} for b in self.peers.bans.active(time.time())]
 
     # --- gossip ---------------------------------------------------------------------------------------
     async def _on_gossip(self, peer: str, origin: str, raw: bytes) -> bool:

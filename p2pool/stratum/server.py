@@ -17,7 +17,7 @@ from functools import partial
 
 import trio
 
-from p2pool.events import SubmitsAnswered
+from p2pool.events import SubmitsAnswered, WorkerConnected, WorkerDisconnected
 from p2pool.listen import open_listeners
 from p2pool.stratum.provider import WorkSource
 from p2pool.stratum.session import Session, SessionConfig
@@ -84,6 +84,8 @@ class StratumServer:
     def __init__(self, provider: WorkSource, config: StratumConfig | None = None,
                  publish: Callable[[object], None] | None = None) -> None:
         self.provider = provider
+        # Workers coming and going are announced (WorkerConnected, WorkerDisconnected), and how long
+        # submits took to answer (SubmitsAnswered).
         self._publish = publish or (lambda event: None)
         self.config = config or StratumConfig()
         self._session_config = self.config.session_config()
@@ -221,6 +223,8 @@ class StratumServer:
             self._connections.discard(conn)
             self._extranonces_in_use.discard(extranonce1)
             self._forget_workers(session)
+            for name in sorted(session.workers):
+                self._publish(WorkerDisconnected(name, peer))
             with trio.CancelScope(shield=True):
                 with trio.move_on_after(_CLOSE_FLUSH_SECONDS):
                     await stream.aclose()
@@ -238,8 +242,9 @@ class StratumServer:
             out = session.receive_data(bytes(data), started)
             if self._counter.decisions > decided:
                 self._publish(SubmitsAnswered(self._counter.decisions - decided, trio.current_time() - started))
-            for name in session.workers - was:
+            for name in sorted(session.workers - was):
                 log.info("stratum: %s authorized as %s", conn.peer, name)
+                self._publish(WorkerConnected(name, session.payout_address or "", conn.peer))
             self._queue(conn, out.data)
             if out.close:
                 log.warning("stratum: dropping %s after %d malformed messages", conn.peer, session.protocol_errors)

@@ -33,7 +33,9 @@ from sharechain.bitcoin.hashing import hash_to_int
 from sharechain.bitcoin.stratum import codec as p
 from sharechain.chain import ShareChain
 from sharechain.params import NetworkParams
+from sharechain.pplns import Payout
 from sharechain.result import AddStatus
+from sharechain.share import ShareInfo
 
 log = logging.getLogger("otedama.work")
 # Pieces of new work remembered, to tell a stale job from one never issued (a few hours of share tips).
@@ -130,6 +132,19 @@ class WorkProvider:
             self._current[payout_script] = context
             self._contexts[context.job.job_id] = context
         return context.job
+
+    def next_payouts(self, payout_script: bytes) -> tuple[ShareInfo, list[Payout], int] | None:
+        """What the next share of a miner paid to ``payout_script`` carries, and so what a block it finds
+        pays: (share info, coinbase payouts, coinbase value). The current job's if that miner has one,
+        else computed as its job would be (``ShareChain.prepare``); None without a template."""
+        template = self.template
+        if template is None:
+            return None
+        context = self._current.get(payout_script)
+        if context is not None:
+            return context.info, list(context.payouts), context.template.coinbase_value
+        info, payouts = self._chain.prepare(payout_script, int(self._clock()), template.coinbase_value)
+        return info, payouts, template.coinbase_value
 
     def take(self, solution: Solution) -> SubmitError | None:
         context = self._contexts.get(solution.job.job_id)

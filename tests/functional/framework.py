@@ -156,6 +156,27 @@ class NodeProcess:
             return "(no log)"
 
 
+def start_devchain(datadir: Path, port: int, bits: int | None = None) -> subprocess.Popen[bytes]:
+    """``otedama devchain`` as a child process on 127.0.0.1:``port`` (its log beside ``datadir``)."""
+    args = [sys.executable, "-m", "p2pool", "devchain", "--datadir", str(datadir), "--rpc", f"127.0.0.1:{port}"]
+    if bits is not None:
+        args += ["--bits", f"{bits:08x}"]
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    with open(datadir.parent / f"{datadir.name}.log", "ab") as log:
+        return subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+
+
+def rpc(url: str, method: str, *params: Any) -> Any:
+    """One JSON-RPC call to a chain backend (the dev chain takes no credentials)."""
+    body = json.dumps({"jsonrpc": "1.0", "id": 1, "method": method, "params": list(params)}).encode()
+    request = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        answer = json.loads(reply.read())
+    if answer.get("error"):
+        raise ValueError(f"{method}: {answer['error']}")
+    return answer["result"]
+
+
 def connect_nodes(a: NodeProcess, b: NodeProcess, timeout: float = 30) -> None:
     """``a`` dials ``b`` (through a's local API); returns once each lists the other as a peer."""
     reply = a.post("/api/p2p/connect", b.p2p_addr)

@@ -3,18 +3,8 @@ recovers by itself when the backend is back. The backend is a separate `otedama 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 from sharechain.bitcoin.target import target_from_work, target_to_bits
-from tests.functional.framework import REPO, NodeProcess, free_port, wait_until
-
-
-def start_devchain(datadir, port: int, bits: int) -> subprocess.Popen:
-    args = [sys.executable, "-m", "p2pool", "devchain", "--datadir", str(datadir), "--rpc", f"127.0.0.1:{port}",
-            "--bits", f"{bits:08x}"]
-    with open(datadir.parent / "devchain.log", "ab") as log:
-        return subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+from tests.functional.framework import NodeProcess, free_port, start_devchain, wait_until
 
 
 def test_backend_outage_is_reported_and_recovered(tmp_path):

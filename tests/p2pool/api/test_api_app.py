@@ -13,6 +13,8 @@ from p2pool.api import PROMETHEUS_CONTENT_TYPE, ApiSources
 from p2pool.metrics import NodeMetrics
 from tests.p2pool.api.apiserver import TOKEN, start_api
 
+READ_PATHS = ["/api/health/detailed", "/api/stats", "/api/stats/history", "/api/workers", "/api/peers", "/api/shares",
+              "/api/shares/{share_hash}", "/api/payouts", "/api/blocks", "/api/miner/{address}"]
 ADMIN_PATHS = ["/api/peers/connect", "/api/peers/disconnect", "/api/peers/ban", "/api/peers/unban",
                "/api/mining/start", "/api/mining/stop", "/api/p2p/connect", "/api/p2p/disconnect", "/api/backup"]
 
@@ -80,7 +82,7 @@ async def test_openapi_describes_every_endpoint_and_the_token(api: tuple[str, No
     async with httpx.AsyncClient(base_url=url) as client:
         spec = (await client.get("/api/openapi.json")).json()
     assert spec["info"]["title"] == "Otedama node API"
-    assert set(spec["paths"]) == {"/api/health", "/api/status", "/metrics", "/api/events", *ADMIN_PATHS}
+    assert set(spec["paths"]) == {"/api/health", "/api/status", "/metrics", "/api/events", *READ_PATHS, *ADMIN_PATHS}
     assert spec["components"]["securitySchemes"]["token"] == {
         "type": "http", "scheme": "bearer", "description": spec["components"]["securitySchemes"]["token"]["description"]}
     for path in ADMIN_PATHS:
@@ -103,7 +105,18 @@ async def test_pages_and_their_assets_come_from_the_node(api: tuple[str, NodeSta
                 kind = {"js": "javascript", "css": "text/css", "svg": "image/svg+xml"}.get(asset.rsplit(".", 1)[-1])
                 assert kind is None or kind in reply.headers["content-type"], (asset, reply.headers["content-type"])
         licence = await client.get("/static/vendor/swagger-ui/LICENSE")
+        uplot_licence = await client.get("/static/vendor/uplot/LICENSE")
     assert licence.status_code == 200 and "Apache License" in licence.text
+    assert uplot_licence.status_code == 200 and "MIT" in uplot_licence.text
+
+
+async def test_read_endpoints_of_an_app_without_views_say_so(api: tuple[str, NodeState]) -> None:
+    url, _ = api
+    async with httpx.AsyncClient(base_url=url) as client:
+        replies = [await client.get(path.replace("{share_hash}", "00" * 32).replace("{address}", "x"))
+                   for path in READ_PATHS]
+    assert [r.status_code for r in replies] == [409] * len(READ_PATHS)
+    assert replies[0].json() == {"error": "not available on this node"}
 
 
 async def test_security_headers(api: tuple[str, NodeState]) -> None:

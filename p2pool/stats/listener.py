@@ -1,0 +1,135 @@
+"""Feeds the node's events into its :class:`~p2pool.stats.collector.Statistics` and keeps them on disk.
+
+The composition root subscribes the ``on_*`` methods and runs :meth:`StatsListener.run` (a flush every
+few seconds; a last one on the way out), so statistics are present again after a restart. On a first
+start (an empty database) the pool and per-address series are recomputed from the sharechain kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+
+import trio
+
+from p2pool.events import (
+    BlockFound,
+    ShareRefused,
+    SharesAccepted,
+    ShareSettled,
+    SourceKind,
+    WorkerConnected,
+    WorkerDisconnected,
+)
+from p2pool.stats.collector import RETENTION, AcceptedShare, Statistics
+from p2pool.stats.store import StatsStore
+from sharechain.bitcoin.address import script_to_address
+from sharechain.bitcoin.hashing import hash_to_hex, hash_to_int
+from sharechain.bitcoin.target import bits_to_target, work_from_target
+from sharechain.params import NetworkParams
+from sharechain.record import ShareRecord
+from sharechain.share import Share
+
+log = logging.getLogger("otedama.stats")
+FLUSH_SECONDS = 5.0
+
+
+class StatsListener:
+    def __init__(self, params: NetworkParams, store: StatsStore, clock: Callable[[], float]) -> None:
+        self.params = params
+        self.store = store
+        self.clock = clock
+        # Stratum's refused submits by reason since start (read at each flush; the difference is counted).
+        self._rejects: Callable[[], Mapping[str, int]] | None = None
+        self._rejects_seen: dict[str, int] = {}
+        now = self.now()
+        self.stats = Statistics(now)
+        stored = store.load(now - RETENTION)
+        self.fresh = not stored.meta
+        self.stats.load(stored)
+        self.stats.prune(now)
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def seed(self, records: Iterable[ShareRecord]) -> None:
+        """A first start: the pool and per-address work of the shares the sharechain already has."""
+        if not self.fresh:
+            return
+        shares = [AcceptedShare(hash_to_hex(r.hash), self._address(r.payout_script),
+                                work_from_target(bits_to_target(r.share_bits)), r.timestamp, local=False)
+                  for r in records]
+        now = self.now()
+        kept = [s for s in shares if s.timestamp >= now - RETENTION]
+        if kept:
+            self.stats.begin_at(min(s.timestamp for s in kept))
+            self.stats.record_accepted(now, kept, None)
+        self.fresh = False
+
+    # --- events ---------------------------------------------------------------------------------------
+    def on_shares_accepted(self, event: SharesAccepted) -> None:
+        local = event.source.kind is SourceKind.LOCAL
+        shares = [self._accepted(share, local, event.source.worker) for share in event.shares]
+        self.stats.record_accepted(self.now(), shares, event.source.kind.value)
+
+    def on_share_refused(self, event: ShareRefused) -> None:
+        self.stats.record_refused(event.rejection.value)
+
+    def on_share_settled(self, event: ShareSettled) -> None:
+        """A share's fate is final: counted by fate, for every share and for our miners'."""
+        self.stats.record_classified(event.fate.value, event.source.kind is SourceKind.LOCAL)
+
+    def on_block_found(self, event: BlockFound) -> None:
+        self.stats.record_block(event.block.time)
+
+    def on_worker_connected(self, event: WorkerConnected) -> None:
+        self.stats.worker_connected(self.now(), event.worker, event.address)
+
+    def on_worker_disconnected(self, event: WorkerDisconnected) -> None:
+        self.stats.worker_disconnected(self.now(), event.worker)
+
+    # --- disk ------------------------------------------------------------------------------------------
+    def sample_rejects(self) -> None:
+        """Count the Stratum rejects since the last look (they are counted in the Stratum server)."""
+        if self._rejects is None:
+            return
+        for reason, total in self._rejects().items():
+            new = total - self._rejects_seen.get(reason, 0)
+            if new > 0:
+                self.stats.count("rejected", reason, new)
+            self._rejects_seen[reason] = total
+
+    def flush(self) -> None:
+        self.sample_rejects()
+        now = self.now()
+        self.stats.prune(now)
+        try:
+            self.store.save(self.stats.take_changes())
+            self.store.prune(now - RETENTION)
+        except Exception:  # statistics are not worth stopping the node for
+            log.exception("could not write the statistics to %s", self.store.path)
+
+    async def run(self, rejects: Callable[[], Mapping[str, int]] | None = None,
+                  interval: float = FLUSH_SECONDS) -> None:
+        """Flush every ``interval`` seconds until cancelled, and once more then. ``rejects``: the Stratum
+        server's refused submits by reason since it started."""
+        self._rejects = rejects
+        try:
+            while True:
+                await trio.sleep(interval)
+                self.flush()
+        finally:
+            self.flush()
+
+    def _accepted(self, share: Share, local: bool, worker: str | None) -> AcceptedShare:
+        info = share.info
+        try:
+            block = hash_to_int(share.hash) <= bits_to_target(share.header.bits)
+        except ValueError:
+            block = False
+        return AcceptedShare(hash_to_hex(share.hash), self._address(info.payout_script),
+                             work_from_target(bits_to_target(info.share_bits)), info.timestamp, local,
+                             worker if local else None, block)
+
+    def _address(self, script: bytes) -> str:
+        return script_to_address(script, self.params.address_format)
