@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import random
 import time
 from multiprocessing.connection import Connection
 from typing import Any
@@ -46,9 +45,8 @@ class Worker:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         loop.add_reader(self.pipe.fileno(), self._on_command)
-        rng = random.Random(self.index)
         tasks = [asyncio.create_task(self._ramp()), asyncio.create_task(self._progress()),
-                 asyncio.create_task(self._submits(rng))]
+                 asyncio.create_task(self._submits())]
         try:
             await asyncio.wait_for(self.done.wait(), self.config.deadline)
         finally:
@@ -85,19 +83,22 @@ class Worker:
         self.connections.append(conn)
         self.slots[miner % len(self.slots)].append(conn)
 
-    async def _submits(self, rng: random.Random) -> None:
-        tick = 0
-        while True:
+    async def _submits(self) -> None:
+        """Each slot of connections submits once per interval, on the clock (a late tick catches up)."""
+        while not self.measuring:
             await asyncio.sleep(_TICK)
-            if not self.measuring:
-                continue
-            for conn in self.slots[tick % len(self.slots)]:
-                conn.submit()
-            tick += 1
-            if tick % 10 == 0:
-                now = time.perf_counter()
-                for conn in self.connections:
-                    conn.expire(now, self.config.timeout)
+        started, tick = time.monotonic(), 0
+        while self.measuring:
+            due = int((time.monotonic() - started) / _TICK)
+            while tick <= due:
+                for conn in self.slots[tick % len(self.slots)]:
+                    conn.submit()
+                tick += 1
+                if tick % 10 == 0:
+                    now = time.perf_counter()
+                    for conn in self.connections:
+                        conn.expire(now, self.config.timeout)
+            await asyncio.sleep(max(0.0, started + tick * _TICK - time.monotonic()))
 
     async def _progress(self) -> None:
         while True:
