@@ -54,9 +54,9 @@ def _p2p_seeds() -> list[bytes]:
     from p2pool.p2p import messages as m
 
     h = bytes(range(32))
-    samples = [m.GetTip(), m.Tip(h, 5, 1 << 70), m.GetShares((h,), h, 10), m.Shares((b"\x01" * 40,)),
-               m.GetSharesByHash((h, h)), m.GetHashes((), h, 0), m.Hashes((h,)), m.GetRecent(3), m.GetPeers(),
-               m.Peers(("/ip4/127.0.0.1/tcp/9338/p2p/Qm",))]
+    samples: list[m.Message] = [m.GetTip(), m.Tip(h, 5, 1 << 70), m.GetShares((h,), h, 10), m.Shares((b"\x01" * 40,)),
+                                m.GetSharesByHash((h, h)), m.GetHashes((), h, 0), m.Hashes((h,)), m.GetRecent(3), m.GetPeers(),
+                                m.Peers(("/ip4/127.0.0.1/tcp/9338/p2p/Qm",))]
     return [m.encode(s)[4:] for s in samples] + [b"".join(m.encode(s) for s in samples)]
 
 
