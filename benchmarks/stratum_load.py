@@ -129,6 +129,7 @@ class Run:
         for pipe in self.pipes:
             pipe.send(("measure",))
         start = time.time()
+        self.node_cpu = -self.target.cpu_seconds()
         next_sample, next_fire = start + config.sample, start + min(2.0, config.tip_interval)
         self._fire_pending = False
         window: list[float] = []
@@ -147,6 +148,7 @@ class Run:
                 self.rss["1min"] = self.target.rss_mb()
             if not self.target.alive():
                 raise RuntimeError("the node exited during the run")
+        self.node_cpu += self.target.cpu_seconds()
         return start, time.time()
 
     def _sample(self, elapsed: float, window: list[float], last: dict[str, int]) -> dict[str, int]:
@@ -183,6 +185,8 @@ class Run:
         self.load.append(load_average())
         figures = summary(self.totals, stop - start, fan_outs(events, notifies, end), self.rss, self.load)
         figures["shares_fired"] = len(self.fired)
+        figures["node_cpu_percent"] = 100 * self.node_cpu / (stop - start)
+        figures["generator_cpu_s"] = sum(f.get("cpu", 0.0) for f in self.finals.values())
         if self.soak and "1min" in self.rss:
             figures["soak_rss_growth"] = self.rss["end"] / self.rss["1min"] - 1
         return figures
@@ -251,16 +255,18 @@ def main(argv: list[str] | None = None) -> int:
                         tip_interval=args.tip_interval, sample=sample)
     try:
         figures = run(config, target, soak=bool(args.soak))
+        print_summary(figures, args.miners, duration)
+        if "soak_rss_growth" in figures:
+            print(f"soak: RSS {figures['rss_mb']['1min']:.0f} MB after 1 min, {figures['rss_mb']['end']:.0f} MB after "
+                  f"{duration:g} s ({100 * figures['soak_rss_growth']:+.1f} %; target within 10 %)")
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2) + "\n")
     finally:
-        target.stop()
+        stopped = target.stop()
+        if target.process is not None:
+            print("node stopped on SIGTERM in " + (f"{stopped:.1f} s" if stopped is not None else "more than 120 s: killed"))
         if datadir is not None:
             shutil.rmtree(datadir, ignore_errors=True)
-    print_summary(figures, args.miners, duration)
-    if "soak_rss_growth" in figures:
-        print(f"soak: RSS {figures['rss_mb']['1min']:.0f} MB after 1 min, {figures['rss_mb']['end']:.0f} MB after "
-              f"{duration:g} s ({100 * figures['soak_rss_growth']:+.1f} %; target within 10 %)")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0
 
 

@@ -118,3 +118,6 @@ def print_summary(figures: dict[str, Any], miners: int, duration: float) -> None
           f"{fan['spread_max']:.3f} s; incomplete {figures['events_incomplete_reached']}")
     print(f"node RSS: ready {rss['ready']:.0f} MB, max {rss['max']:.0f} MB, end {rss['end']:.0f} MB; "
           f"load average (1 min) {figures['load']['min']:.2f}..{figures['load']['max']:.2f}")
+    if "node_cpu_percent" in figures:
+        print(f"CPU: node {figures['node_cpu_percent']:.0f} % of one core while measured; generator workers "
+              f"{figures['generator_cpu_s']:.0f} s in all (from their start)")

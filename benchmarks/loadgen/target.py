@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import signal
 import socket
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,9 +61,21 @@ class Target:
             raise ValueError(f"nothing listens on {host}:{port}")
         return cls(host, port, pid, log_path)
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
+    def stop(self, timeout: float = 120.0) -> float | None:
+        """SIGTERM a node started here; seconds until it exited (None: killed after ``timeout``)."""
+        if self.process is None or self.process.process is None:
+            return None
+        process = self.process.process
+        started = time.monotonic()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                return None
+        return time.monotonic() - started
 
     def alive(self) -> bool:
         return Path(f"/proc/{self.pid}/status").exists()
@@ -75,6 +89,14 @@ class Target:
         except OSError:
             pass
         return 0.0
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the node process has used so far (from /proc/PID/stat)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def open_files_limit(self) -> str:
         try:

@@ -141,7 +141,7 @@ class Worker:
             conn.measuring = False
         unanswered = sum(c.unanswered() for c in self.connections)
         notifies = [c.clean_notifies.tobytes() for c in self.connections]
-        self._send_progress("final", unanswered=unanswered, notifies=notifies)
+        self._send_progress("final", unanswered=unanswered, notifies=notifies, cpu=time.process_time())
         self.done.set()
 
 
