@@ -83,6 +83,10 @@ class KillLoop:
         start of the process (so it may still be opening or loading its database), even ones from when
         it serves miners (so it is mining and syncing)."""
         victim = self.victim
+        for process in self.processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{' '.join(map(str, process.args[3:5]))} exited with {process.returncode} "
+                                   "(killed from outside?); see its log in the datadir")
         from_serving = self.report.kills % 2 == 1
         started = time.monotonic()
         wait = self.rng.uniform(0.3, self.max_run) if not from_serving else self.rng.uniform(0.1, self.max_run / 2)

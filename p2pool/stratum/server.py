@@ -167,9 +167,11 @@ class StratumServer:
             out = session.receive_data(data, trio.current_time())
             for name in session.workers - was:
                 log.info("stratum: %s authorized as %s", conn.peer, name)
-            self._queue(conn, out.data)
+            # The node has every solution (a share stored durably) before the miner hears "accepted":
+            # a block solution awaits the chain backend, and the answer must not leave during that wait.
             for solution in out.solutions:
                 await self._submit(solution)
+            self._queue(conn, out.data)
             if out.close:
                 log.warning("stratum: dropping %s after %d malformed messages", conn.peer, session.protocol_errors)
                 return

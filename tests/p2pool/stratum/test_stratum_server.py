@@ -212,3 +212,39 @@ async def test_new_work_before_authorize_sends_nothing_and_no_work_sends_nothing
         notify = await client.message()
         assert notify["params"][0] == "job1" and notify["params"][8] is True
         await client.aclose()
+
+
+class _SlowProvider(VectorProvider):
+    """A provider that takes a solution only when told to (like a node awaiting its chain backend)."""
+
+    def __init__(self, job: object) -> None:
+        super().__init__(job)  # type: ignore[arg-type]
+        self.release = trio.Event()
+        self.taking = trio.Event()
+
+    async def submit(self, solution: object) -> None:
+        self.taking.set()
+        await self.release.wait()
+        await super().submit(solution)  # type: ignore[arg-type]
+
+
+async def test_accepted_is_answered_only_after_the_node_took_the_solution() -> None:
+    provider = _SlowProvider(easy_job("e1", Fraction(1, 2**32)))
+    async with running(provider, initial_difficulty=1 / 2**32, min_difficulty=1 / 2**32, vardiff=False) as (_, port):
+        client = await LineClient.connect(port)
+        await client.call({"id": 1, "method": "mining.subscribe", "params": []})
+        await client.send({"id": 2, "method": "mining.authorize", "params": [USER, "x"]})
+        while (await client.message()).get("method") != "mining.notify":
+            pass
+        job = provider.job
+        assert job is not None
+        await client.send({"id": 3, "method": "mining.submit", "params": [USER, "e1", "00000000", f"{job.ntime:08x}",
+                                                                          "00000000"]})
+        await provider.taking.wait()
+        with trio.move_on_after(0.5) as early:
+            await client.line()
+        assert early.cancelled_caught, "the miner heard 'accepted' before the node had the solution"
+        provider.release.set()
+        assert await client.message() == {"id": 3, "result": True, "error": None}
+        assert len(provider.solutions) == 1
+        await client.aclose()
