@@ -37,11 +37,13 @@ class LoopReport:
     # Acknowledged submits that were not shares, and those whose job's share difficulty is unknown.
     below_share_target: int = 0
     unclassified: int = 0
+    proxy_errors: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[tuple[int, str]]:
         """(kill number, problem) for every problem found; 0 for the check after the final clean stop."""
         found = [(n, p) for n, o in enumerate(self.outcomes, start=1) for p in o.problems]
+        found += [(0, f"the proxy lost track of the Stratum stream: {e}") for e in self.proxy_errors]
         return found + [(0, p) for p in (self.final.problems if self.final else [])]
 
 
@@ -168,6 +170,7 @@ def run_loop(root: Path, kills: int, seed: int, max_run: float, log: bool = True
         acks = loop.proxy.acked("victim")
         loop.report.unclassified = sum(1 for a in acks if a.share is None)
         loop.report.below_share_target = sum(1 for a in acks if a.share is False)
+        loop.report.proxy_errors = list(loop.proxy.errors)
     return loop.report
 
 

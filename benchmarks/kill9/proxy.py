@@ -29,6 +29,7 @@ from p2pool.stratum.job import header_bytes, merkle_root_from_branch
 from sharechain.bitcoin.hashing import hash_to_int, sha256d
 
 _ASK = "proxy-"
+_KEPT_JOBS = 256
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,10 @@ class _Relay:
                 self.asking["cap"] = self.announced
         elif method == "mining.notify":
             job = Job.from_params(message["params"])
-            self.jobs = {job.job_id: job} if message["params"][8] else {**self.jobs, job.job_id: job}
+            # Old jobs are kept: the answer to a submit may come after the new work it caused.
+            self.jobs[job.job_id] = job
+            while len(self.jobs) > _KEPT_JOBS:
+                del self.jobs[next(iter(self.jobs))]
             self.latest = job.job_id
             if self.asking is not None:
                 self.asking["broken"] = True  # new work came between: this round says nothing
@@ -134,6 +138,7 @@ class RecordingProxy:
         self.upstreams = upstreams
         self.trace = open(trace, "a") if trace is not None else None  # noqa: SIM115
         self.acks: list[Ack] = []
+        self.errors: list[str] = []
         self.lock = threading.Lock()
         self.port = 0
         self.connected_to: str | None = None
@@ -198,8 +203,10 @@ class RecordingProxy:
         try:
             await asyncio.gather(self._pipe(reader, node_writer, self._traced(">", relay.from_miner), relay, node_writer),
                                  self._pipe(node_reader, writer, self._traced("<", relay.from_node), relay, node_writer))
-        except (OSError, asyncio.IncompleteReadError, ValueError, KeyError):
+        except (OSError, asyncio.IncompleteReadError):
             pass
+        except Exception as exc:  # the proxy could not follow the stream: its record is incomplete
+            self.errors.append(f"{type(exc).__name__}: {exc}")
         finally:
             self.connected_to = None
             for w in (writer, node_writer):
