@@ -205,7 +205,7 @@ class RecordingProxy:
                                  self._pipe(node_reader, writer, self._traced("<", relay.from_node), relay, node_writer))
         except (OSError, asyncio.IncompleteReadError):
             pass
-        except Exception as exc:  # the proxy could not follow the stream: its record is incomplete
+        except Exception as exc:  # noqa: BLE001 (the proxy could not follow the stream: reported, not fatal)
             self.errors.append(f"{type(exc).__name__}: {exc}")
         finally:
             self.connected_to = None
