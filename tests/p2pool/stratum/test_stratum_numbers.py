@@ -6,9 +6,12 @@ import json
 from fractions import Fraction
 
 import pytest
+import trio
+from stratum_vector import LineClient, VectorProvider, vector_job
 
 from p2pool.stratum import protocol as p
 from p2pool.stratum.difficulty import MAX_WIRE, MIN_WIRE, from_wire
+from p2pool.stratum.server import StratumConfig, StratumServer
 
 
 @pytest.mark.parametrize("value", ["1e-10000000", "1e-20000000", "1e10000000", "1" * 8000, "0." + "0" * 8000 + "1",
@@ -45,3 +48,20 @@ def test_long_json_numbers_are_a_parse_error_that_names_the_limit(number: str) -
 def test_ordinary_numbers_still_parse() -> None:
     message = p.parse_message(json.dumps({"id": 12345678901234567890, "method": "m", "params": [0.5, -3, 1e-9]}).encode())
     assert isinstance(message, p.Request) and message.params == [0.5, -3, 1e-9]
+
+
+async def test_a_huge_exponent_over_tcp_is_refused_and_others_are_served() -> None:
+    """The issue's attack: before subscribing, one connection sends 1e-20000000 (22.8 s of arithmetic
+    before the fix, every other miner waiting), then an 8 KB decimal string."""
+    server = StratumServer(VectorProvider(vector_job("job1")), StratumConfig(host="127.0.0.1", port=0))
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(server.serve)
+        hostile, miner = await LineClient.connect(port), await LineClient.connect(port)
+        for n, value in enumerate(["1e-20000000", "1e-10000000", "9" * 8000]):
+            answer = await hostile.call({"id": n, "method": "mining.suggest_difficulty", "params": [value]})
+            assert answer["result"] is None and answer["error"][0] == 20 and len(answer["error"][1]) < 200
+        assert (await miner.call({"id": 1, "method": "mining.subscribe", "params": []}))["error"] is None
+        assert (await hostile.call({"id": 9, "method": "mining.suggest_difficulty", "params": [0.5]}))["result"] is True
+        await hostile.aclose()
+        await miner.aclose()
+        nursery.cancel_scope.cancel()
