@@ -84,7 +84,10 @@ class Run:
     def _poll(self, timeout: float) -> list[float]:
         """Take messages from the workers and the finder; the latencies they brought."""
         fresh: list[float] = []
-        pipes = self.pipes + ([self.finder_pipe] if self.finder_pipe is not None else [])
+        pipes = [p for i, p in enumerate(self.pipes) if i not in self.finals]  # a worker exits after its final
+        pipes += [self.finder_pipe] if self.finder_pipe is not None else []
+        if not pipes:
+            return fresh
         for pipe in wait(pipes, timeout):
             assert isinstance(pipe, Connection)
             try:
