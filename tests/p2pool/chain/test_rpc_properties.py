@@ -31,8 +31,10 @@ def mutated_templates(draw: st.DrawFn) -> dict[str, Any]:
     template = draw(st.sampled_from(_templates()))
     for _ in range(draw(st.integers(1, 3))):
         target = template
-        if template["transactions"] and draw(st.booleans()):
-            target = draw(st.sampled_from(template["transactions"]))
+        entries = [t for t in template.get("transactions", []) if isinstance(t, dict)] \
+            if isinstance(template.get("transactions"), list) else []
+        if entries and draw(st.booleans()):
+            target = draw(st.sampled_from(entries))
         key = draw(st.one_of(st.sampled_from(sorted(target)), st.text(max_size=8)))
         if draw(st.booleans()):
             target.pop(key, None)
