@@ -125,6 +125,9 @@ class Share:
         header_raw = reader.read(HEADER_SIZE)
         header = BlockHeader.parse(header_raw)
         coinbase = Transaction.parse(reader.read_varbytes(MAX_COINBASE_SIZE))
+        if coinbase.has_witness:
+            # The same share (same hash) in a second, longer encoding: refused, it would be stored and relayed.
+            raise ParseError("a share's coinbase is serialized without witness")
         branch = tuple(reader.read(32) for _ in range(reader.read_count(MAX_MERKLE_BRANCH)))
         info = ShareInfo.read(reader)
         reader.expect_end()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
@@ -24,6 +24,8 @@ import trio
 from p2pool.chain.backend import ChainUnavailable, RpcError, SubmitResult
 from p2pool.chain.events import RpcCalled
 from p2pool.chain.template import BlockTemplate
+
+T = TypeVar("T")
 
 
 class _Default(enum.Enum):
@@ -78,6 +80,50 @@ class _Body(httpx.AsyncByteStream):
                 raise StopAsyncIteration
             data, self._data = self._data, None
             return data
+
+
+def parse_reply(method: str, status: int, content: bytes, *, url: str, auth_source: str) -> Any:
+    """The ``result`` of one JSON-RPC reply (pure), or why there is none.
+
+    Raises :class:`ChainUnavailable` when the reply is not a usable JSON-RPC answer (authentication,
+    not JSON, not an object, the node not ready) and :class:`RpcError` for an error the call itself got.
+    """
+    if status == 401:
+        raise ChainUnavailable(url, f"authentication refused (HTTP 401): check the {auth_source}")
+    if status == 403:
+        raise ChainUnavailable(url, "forbidden (HTTP 403): is this host allowed by rpcallowip?")
+    try:
+        body = json.loads(content, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise ChainUnavailable(url, f"HTTP {status} without a JSON-RPC reply: {_shown(content)}") from None
+    if not isinstance(body, dict) or ("result" not in body and "error" not in body):
+        raise ChainUnavailable(url, f"HTTP {status}: not a JSON-RPC reply: {_shown(content)}")
+    error = body.get("error")
+    if error is not None:
+        code = error.get("code", 0) if isinstance(error, dict) else 0
+        if isinstance(code, bool) or not isinstance(code, int):
+            code = 0
+        message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
+        message = message if len(message) <= 300 else message[:297] + "..."
+        if code in _NOT_READY:
+            raise ChainUnavailable(url, f"{_NOT_READY[code]} (RPC error {code}: {message})")
+        raise RpcError(method, code, message)
+    return body.get("result")
+
+
+def typed_result(method: str, value: Any, kind: type[T]) -> T:
+    """``value`` if it is a ``kind`` (never a bool for int), else an RpcError naming what came instead."""
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise RpcError(method, 0, f"expected {kind.__name__}, got {type(value).__name__}")
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _shown(content: bytes) -> str:
+    return repr(content[:120].decode("utf-8", "replace"))
 
 
 class BitcoindClient:
@@ -159,25 +205,8 @@ class BitcoindClient:
         return await self._http.send(request, auth=auth or httpx.USE_CLIENT_DEFAULT)
 
     def _result(self, method: str, reply: httpx.Response) -> Any:
-        if reply.status_code == 401:
-            source = f"cookie file {self._cookie_file}" if self._cookie_file else "rpcuser/rpcpassword in the URL"
-            raise self._unavailable(f"authentication refused (HTTP 401): check the {source}")
-        if reply.status_code == 403:
-            raise self._unavailable("forbidden (HTTP 403): is this host allowed by rpcallowip?")
-        try:
-            body = reply.json()
-        except ValueError:
-            raise self._unavailable(f"HTTP {reply.status_code} without a JSON-RPC reply: {reply.text[:120]!r}") from None
-        if not isinstance(body, dict) or ("result" not in body and "error" not in body):
-            raise self._unavailable(f"HTTP {reply.status_code}: not a JSON-RPC reply: {reply.text[:120]!r}")
-        error = body.get("error")
-        if error is not None:
-            code = error.get("code", 0) if isinstance(error, dict) else 0
-            message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
-            if code in _NOT_READY:
-                raise self._unavailable(f"{_NOT_READY[code]} (RPC error {code}: {message})")
-            raise RpcError(method, code, message)
-        return body.get("result")
+        source = f"cookie file {self._cookie_file}" if self._cookie_file else "rpcuser/rpcpassword in the URL"
+        return parse_reply(method, reply.status_code, reply.content, url=self.display_url, auth_source=source)
 
     async def getblocktemplate(self, longpollid: str | None = None) -> dict[str, Any]:
         """The raw template; with ``longpollid`` it long polls (no client timeout)."""
@@ -202,13 +231,13 @@ class BitcoindClient:
         return SubmitResult(False, f"unexpected submitblock result {result!r}")
 
     async def getblockcount(self) -> int:
-        return int(await self.call("getblockcount"))
+        return typed_result("getblockcount", await self.call("getblockcount"), int)
 
     async def getbestblockhash(self) -> str:
-        return str(await self.call("getbestblockhash"))
+        return typed_result("getbestblockhash", await self.call("getbestblockhash"), str)
 
     async def getblockhash(self, height: int) -> str:
-        return str(await self.call("getblockhash", height))
+        return typed_result("getblockhash", await self.call("getblockhash", height), str)
 
     async def getblock(self, blockhash: str, verbosity: int = 1) -> Any:
         return await self.call("getblock", blockhash, verbosity)
@@ -218,7 +247,7 @@ class BitcoindClient:
         return dict(await self.call("getblockheader", blockhash, True))
 
     async def getblockchaininfo(self) -> dict[str, Any]:
-        return dict(await self.call("getblockchaininfo"))
+        return typed_result("getblockchaininfo", await self.call("getblockchaininfo"), dict)
 
     # ChainBackend
     async def get_template(self) -> BlockTemplate:

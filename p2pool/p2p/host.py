@@ -8,6 +8,7 @@ so nodes of different networks never exchange shares.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import stat
 from dataclasses import dataclass
@@ -90,8 +91,23 @@ def build_host(key_pair: KeyPair, listen: list[multiaddr.Multiaddr], max_connect
     noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
     connections = ConnectionConfig(max_connections=max_connections + 16, min_connections=0, low_watermark=0,
                                    high_watermark=max_connections + 8, auto_connect_interval=3600.0)
-    return new_host(key_pair=key_pair, listen_addrs=listen, sec_opt={NOISE_PROTOCOL_ID: noise},
+    host = new_host(key_pair=key_pair, listen_addrs=listen, sec_opt={NOISE_PROTOCOL_ID: noise},
                     muxer_preference="YAMUX", connection_config=connections)
+    _uncap_inbound(host)
+    return host
+
+
+def _uncap_inbound(host: IHost) -> None:
+    """Lift libp2p 0.8.1's inbound connection cap, which leaks.
+
+    Its swarm takes a slot of a ``max_connections`` limiter for each inbound connection and gives it
+    back only when the whole swarm stops, not when the connection closes: after ``max_connections``
+    inbound connections in its lifetime (80 here: a peer that restarted 80 times) a node silently
+    closes every new one. Our peer manager caps inbound peers itself (``PeerConfig.max_inbound``).
+    """
+    swarm = host.get_network()
+    if isinstance(getattr(swarm, "_inbound_limiter", None), trio.CapacityLimiter):
+        swarm._inbound_limiter = trio.CapacityLimiter(math.inf)  # type: ignore[attr-defined]
 
 
 async def stop_auto_connector(host: IHost) -> None:

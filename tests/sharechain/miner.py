@@ -31,9 +31,12 @@ def script(n: int) -> bytes:
 
 
 def grind(info: ShareInfo, payouts: list, params: NetworkParams, *, extra: bytes = b"",
-          value_override: list | None = None, branch: tuple[bytes, ...] = BRANCH) -> Share:
-    """Build the coinbase and header for ``info`` and find a nonce meeting its share target."""
-    return solve(info, coinbase_for(info, value_override or payouts, params, extra=extra), branch)
+          value_override: list | None = None, branch: tuple[bytes, ...] = BRANCH, tries: int | None = None) -> Share:
+    """Build the coinbase and header for ``info`` and find a nonce meeting its share target.
+
+    With ``tries``, give up after that many nonces and return the share with the last one (its
+    proof of work then most likely fails: what a fuzzer wants for a target too hard to meet)."""
+    return solve(info, coinbase_for(info, value_override or payouts, params, extra=extra), branch, tries=tries)
 
 
 def coinbase_for(info: ShareInfo, payouts: list, params: NetworkParams, *, extra: bytes = b"") -> Transaction:
@@ -42,16 +45,25 @@ def coinbase_for(info: ShareInfo, payouts: list, params: NetworkParams, *, extra
     return build_coinbase(bip34_height_push(200 + info.height) + b"\x00" * 8 + extra, outputs, segwit=False)
 
 
-def solve(info: ShareInfo, coinbase: Transaction, branch: tuple[bytes, ...] = BRANCH) -> Share:
-    """A share of ``coinbase`` (whatever it holds) whose header meets the share target of ``info``."""
+def solve(info: ShareInfo, coinbase: Transaction, branch: tuple[bytes, ...] = BRANCH, *,
+          tries: int | None = None) -> Share:
+    """A share of ``coinbase`` (whatever it holds) whose header meets the share target of ``info``
+    (with ``tries``: or the last nonce tried)."""
     root = root_from_coinbase_branch(coinbase.txid(), branch)
-    target = bits_to_target(info.share_bits)
+    try:
+        target = bits_to_target(info.share_bits)
+    except ValueError:
+        target = -1
     prefix = struct.pack("<i32s32sII", 0x20000000, b"\x11" * 32, root, info.timestamp, 0x207FFFFF)
-    for nonce in range(1 << 32):
+    raw = prefix + bytes(4)
+    for nonce in range(1 << 32 if tries is None else tries):
         raw = prefix + struct.pack("<I", nonce)
         if hash_to_int(sha256d(raw)) <= target:
-            return Share.create(BlockHeader.parse(raw), coinbase, branch, info)
-    raise AssertionError("nonce space exhausted")
+            break
+    else:
+        if tries is None:
+            raise AssertionError("nonce space exhausted")
+    return Share.create(BlockHeader.parse(raw), coinbase, branch, info)
 
 
 def mine_on(chain: ShareChain, miner: int, now: int, *, value: int = COINBASE_VALUE,

@@ -27,6 +27,10 @@ INVALID_REQUEST: Final = -32600
 METHOD_NOT_FOUND: Final = -32601
 
 DEFAULT_MAX_LINE = 16 * 1024
+# Numbers in a line are refused past these lengths before they are converted (Stratum's numbers are
+# ids, difficulties and small counts; int() of a long digit string costs quadratic time).
+MAX_INT_DIGITS = 40
+MAX_FLOAT_CHARS = 64
 
 
 class RemoteProtocolError(Exception):
@@ -117,11 +121,23 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text)} characters (limit {MAX_INT_DIGITS} digits)")
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > MAX_FLOAT_CHARS:
+        raise ValueError(f"a number of {len(text)} characters (limit {MAX_FLOAT_CHARS})")
+    return float(text)
+
+
 def parse_message(line: bytes) -> Request | Response:
     """A request (has ``method``) or a response (has ``result``/``error``) from one line."""
     try:
         text = line.decode("utf-8")
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = json.loads(text, parse_constant=_reject_constant, parse_int=_bounded_int, parse_float=_bounded_float)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise RemoteProtocolError(PARSE_ERROR, f"Parse error: {_short(exc)}") from None
     if not isinstance(obj, dict):

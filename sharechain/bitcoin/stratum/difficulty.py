@@ -3,31 +3,62 @@
 A difficulty on the wire is a JSON number; it is held here as the exact decimal it was written as
 (``Fraction("0.001")``, never the binary float), so the server and a miner agree on the target:
 ``target = DIFF1_TARGET / difficulty``, rounded down.
+
+Numbers come from strangers, so :func:`from_wire` bounds their size before any arithmetic: a string
+of at most :data:`MAX_WIRE_CHARS` characters with an exponent of at most three digits, and a value
+within [:data:`MIN_WIRE`, :data:`MAX_WIRE`] (``"1e-10000000"`` would otherwise build a ten-million
+digit power of ten).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
+from typing import Final
 
 from sharechain.bitcoin.target import DIFF1_TARGET, MAX_TARGET
 
 _SIGNIFICANT_DIGITS = 6
+MAX_WIRE_CHARS: Final = 40
+MIN_WIRE: Final = Fraction(1, 10**30)
+MAX_WIRE: Final = Fraction(10**30)
+_DECIMAL = re.compile(r"[+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?", re.ASCII)
 
 
 def from_wire(value: object) -> Fraction:
-    """A difficulty parsed from JSON (int, float or numeric string); ValueError unless finite and > 0."""
+    """A difficulty parsed from JSON (int, float or decimal string); ValueError unless in range.
+
+    The work done is bounded whatever the input: strings longer than MAX_WIRE_CHARS or with an
+    exponent of more than three digits, and integers beyond MAX_WIRE, are refused before conversion.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"difficulty must be a number, got {type(value).__name__}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("difficulty must be finite")
-    try:
-        result = Fraction(repr(value) if isinstance(value, float) else value)
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(f"difficulty {value!r} is not a number") from None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("difficulty must be finite")
+        result = Fraction(repr(value))  # a float's repr is short: exact and cheap
+    elif isinstance(value, int):
+        if value.bit_length() > MAX_WIRE.numerator.bit_length():
+            raise ValueError(f"difficulty out of range (at most {float(MAX_WIRE):g})")
+        result = Fraction(value)
+    else:
+        text = value.strip()
+        if len(text) > MAX_WIRE_CHARS or not _DECIMAL.fullmatch(text):
+            raise ValueError(f"difficulty {_shown(value)} is not a decimal number of at most {MAX_WIRE_CHARS}"
+                             " characters with an exponent of at most 3 digits")
+        result = Fraction(text)
     if result <= 0:
-        raise ValueError(f"difficulty must be positive, got {value!r}")
+        raise ValueError(f"difficulty must be positive, got {_shown(value)}")
+    if not MIN_WIRE <= result <= MAX_WIRE:
+        raise ValueError(f"difficulty {_shown(value)} out of range [{float(MIN_WIRE):g}, {float(MAX_WIRE):g}]")
     return result
+
+
+def _shown(value: object) -> str:
+    """A stranger's value for an error message, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def to_wire(difficulty: Fraction) -> int | float:

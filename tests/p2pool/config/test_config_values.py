@@ -12,8 +12,8 @@ from p2pool.config.values import REDACTED, RpcUrl
 
 FILE_CASES = [
     ('log_level = "shout"', 'log_level = "shout": expected one of debug, info, warning, error'),
-    ('stratum_difficulty = "x"', 'stratum_difficulty = "x": expected a number from 0.001 to 1e+12'),
-    ("stratum_difficulty = 0", "stratum_difficulty = 0: expected a number from 0.001"),
+    ('stratum_difficulty = "x"', 'stratum_difficulty = "x": expected a number from 1e-10 to 1e+12'),
+    ("stratum_difficulty = 0", "stratum_difficulty = 0: expected a number from 1e-10"),
     ("datadir = 5", "datadir = 5: expected a path (a string)"),
     ('no_miner = "no"', 'no_miner = "no": expected a boolean: true or false, without quotes'),
     ("no_miner = 1", "no_miner = 1: expected a boolean"),

@@ -11,7 +11,9 @@ import trio
 from stratum_vector import EXTRANONCE1, USER, VECTOR, LineClient, VectorProvider, easy_job, grind, vector_job
 
 from miner.client import ClientConnection, NewJob
+from p2pool.stratum.job import Solution
 from p2pool.stratum.server import StratumConfig, StratumServer
+from p2pool.stratum.submit import SubmitError
 from sharechain.bitcoin.hashing import hash_to_hex, hash_to_int, sha256d
 from sharechain.bitcoin.stratum.difficulty import difficulty_to_target
 from sharechain.bitcoin.stratum.work import coinbase_bytes, header_bytes, merkle_root_from_branch
@@ -215,4 +217,31 @@ async def test_new_work_before_authorize_sends_nothing_and_no_work_sends_nothing
         assert (await client.message())["method"] == "mining.set_difficulty"
         notify = await client.message()
         assert notify["params"][0] == "job1" and notify["params"][8] is True
+        await client.aclose()
+
+
+class _RefusingProvider(VectorProvider):
+    """A node that refuses what it is given, with its reason (as the sharechain would a bad share)."""
+
+    def take(self, solution: Solution) -> SubmitError | None:
+        super().take(solution)
+        return SubmitError(20, "invalid-share", "Share refused by the sharechain: why")
+
+
+async def test_the_answer_is_the_nodes_verdict_so_it_leaves_only_after_the_node_took_the_solution() -> None:
+    # The session hands a solution to the node (which stores a share durably) and answers with what the
+    # node said: an "accepted" can never go out before the node has the solution, nor be wrong.
+    provider = _RefusingProvider(easy_job("e1", Fraction(1, 2**32)))
+    async with running(provider, initial_difficulty=1 / 2**32, min_difficulty=1 / 2**32, vardiff=False) as (_, port):
+        client = await LineClient.connect(port)
+        await client.call({"id": 1, "method": "mining.subscribe", "params": []})
+        await client.send({"id": 2, "method": "mining.authorize", "params": [USER, "x"]})
+        while (await client.message()).get("method") != "mining.notify":
+            pass
+        job = provider.job
+        assert job is not None
+        reply = await client.call({"id": 3, "method": "mining.submit",
+                                   "params": [USER, "e1", "00000000", f"{job.ntime:08x}", "00000000"]})
+        assert reply == {"id": 3, "result": None, "error": [20, "Share refused by the sharechain: why", None]}
+        assert len(provider.solutions) == 1
         await client.aclose()

@@ -1,0 +1,156 @@
+"""The node under test: started as its own process (devnet, no P2P, no built-in miner) or attached to.
+
+Also what is read from outside it: its resident memory (``/proc/PID/status``), the machine's load
+average, and the moments its log says a new share tip or block arrived (the start of a fan-out).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.functional.framework import NodeProcess, wait_until
+
+_TIP = re.compile(rb"^(\d\d):(\d\d):(\d\d)\.(\d{3}) INFO +otedama\.intake: share [0-9a-f]{16} from .+? accepted at height "
+                  rb"(\d+)")
+_BLOCK = re.compile(rb"^(\d\d):(\d\d):(\d\d)\.(\d{3}) INFO +otedama\.blocks: BLOCK FOUND")
+
+
+@dataclass(frozen=True)
+class Event:
+    """New work for every miner: ``kind`` 'tip' (a share extending the sharechain) or 'block'."""
+
+    time: float
+    kind: str
+
+
+class Target:
+    """Where the node listens, its pid, and (when known) its log."""
+
+    def __init__(self, host: str, port: int, pid: int, log_path: Path | None,
+                 process: NodeProcess | None = None) -> None:
+        self.host, self.port, self.pid, self.log_path, self.process = host, port, pid, log_path, process
+        self._log_offset = 0
+        self._best_height = -1
+
+    @classmethod
+    def start(cls, datadir: Path, difficulty: float, interval: float, log_level: str) -> Target:
+        """``python -m p2pool run --network devnet --no-p2p --no-miner`` with its own datadir and ports."""
+        datadir.mkdir(parents=True, exist_ok=True)
+        config = datadir.parent / f"{datadir.name}.toml"
+        # Vardiff aims at the generator's submit interval, so it leaves the tiny difficulty alone.
+        config.write_text(f"stratum_submit_interval = {interval}\n")
+        node = NodeProcess(datadir, "--network", "devnet", "--no-p2p", "--no-miner", "--stratum-difficulty",
+                           repr(difficulty), "--config", str(config), "--log-level", log_level, name="node")
+        node.start()
+        assert node.process is not None
+        wait_until(lambda: _listening("127.0.0.1", node.stratum_port), 60, "the node's Stratum port")
+        return cls("127.0.0.1", node.stratum_port, node.process.pid, node.log_path, node)
+
+    @classmethod
+    def attach(cls, host: str, port: int, pid: int, log_path: Path | None) -> Target:
+        if not Path(f"/proc/{pid}/status").exists():
+            raise ValueError(f"no process {pid}")
+        if not _listening(host, port):
+            raise ValueError(f"nothing listens on {host}:{port}")
+        return cls(host, port, pid, log_path)
+
+    def stop(self, timeout: float = 120.0) -> float | None:
+        """SIGTERM a node started here; seconds until it exited (None: killed after ``timeout``)."""
+        if self.process is None or self.process.process is None:
+            return None
+        process = self.process.process
+        started = time.monotonic()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                return None
+        return time.monotonic() - started
+
+    def alive(self) -> bool:
+        return Path(f"/proc/{self.pid}/status").exists()
+
+    def rss_mb(self) -> float:
+        """Resident memory of the node process in MB (VmRSS), 0 once it is gone."""
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the node process has used so far (from /proc/PID/stat)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def open_files_limit(self) -> str:
+        try:
+            for line in Path(f"/proc/{self.pid}/limits").read_text().splitlines():
+                if line.startswith("Max open files"):
+                    return " ".join(line.split()[3:5])
+        except OSError:
+            pass
+        return "?"
+
+    def skip_log(self) -> None:
+        """Ignore what the log holds so far (events before the measurement)."""
+        self.new_events()
+
+    def new_events(self) -> list[Event]:
+        """Tips and blocks logged since the last call: a tip is a share higher than any before."""
+        if self.log_path is None:
+            return []
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(self._log_offset)
+                data = log.read()
+        except OSError:
+            return []
+        complete = data.rfind(b"\n") + 1
+        self._log_offset += complete
+        events = []
+        for line in data[:complete].splitlines():
+            if (tip := _TIP.match(line)) is not None:
+                height = int(tip.group(5))
+                if height > self._best_height:
+                    self._best_height = height
+                    events.append(Event(_wall(tip), "tip"))
+            elif (block := _BLOCK.match(line)) is not None:
+                events.append(Event(_wall(block), "block"))
+        return events
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _wall(match: re.Match[bytes]) -> float:
+    """A log timestamp (local HH:MM:SS.mmm of today) as wall-clock seconds."""
+    hours, minutes, seconds, millis = (int(g) for g in match.groups()[:4])
+    today = datetime.datetime.now().replace(hour=hours, minute=minutes, second=seconds, microsecond=millis * 1000)
+    stamp = today.timestamp()
+    return stamp - 86_400 if stamp > time.time() + 3_600 else stamp
