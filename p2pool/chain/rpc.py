@@ -115,6 +115,9 @@ class BitcoindClient:
 
     async def call(self, method: str, *params: Any, timeout: float | None | _Default = _Default.TIMEOUT) -> Any:
         """One JSON-RPC call; ``timeout`` None waits forever (long polls); by default the client's timeout."""
+        # A node stopping closes this client as it is cancelled; a task woken with a reply at that moment
+        # must stop here rather than start a request on the closed client (a RuntimeError, not Cancelled).
+        await trio.lowlevel.checkpoint_if_cancelled()
         limit = self._timeout if isinstance(timeout, _Default) else timeout
         payload = {"jsonrpc": "1.0", "id": next(self._ids), "method": method, "params": list(params)}
         try:
