@@ -7,9 +7,11 @@ so nodes of different networks never exchange shares.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +24,14 @@ from libp2p.crypto.ed25519 import Ed25519PrivateKey
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.exceptions import BaseLibp2pError
 from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import InvalidAddrError, PeerInfo, info_from_p2p_addr
+from libp2p.protocol_muxer.exceptions import MultiselectClientError, ProtocolNotSupportedError
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.utils.address_validation import expand_wildcard_address
 
 from sharechain.params import NetworkParams
 
@@ -42,15 +47,17 @@ class AddressError(ValueError):
 
 @dataclass(frozen=True)
 class ProtocolNames:
-    """The network-specific libp2p names: the sync stream protocol and the shares gossip topic."""
+    """The network-specific libp2p names: the sync stream protocol, the shares gossip topic and the
+    Kademlia DHT's protocol (so that each network has a DHT of its own)."""
 
     sync: TProtocol
     shares_topic: str
+    kad: TProtocol
 
     @classmethod
     def for_network(cls, params: NetworkParams) -> ProtocolNames:
         prefix = f"/otedama/{params.name}/{params.network_id.hex()}"
-        return cls(TProtocol(f"{prefix}/sync/1.0.0"), f"{prefix}/shares/1")
+        return cls(TProtocol(f"{prefix}/sync/1.0.0"), f"{prefix}/shares/1", TProtocol(f"{prefix}/kad/1.0.0"))
 
 
 def load_identity(path: Path) -> KeyPair:
@@ -86,6 +93,64 @@ def parse_listen(text: str) -> multiaddr.Multiaddr:
     return addr
 
 
+def parse_announce(text: str) -> multiaddr.Multiaddr:
+    """An address to advertise (``--announce``): /ip4, /ip6, /dns, /dns4 or /dns6, then /tcp/PORT."""
+    try:
+        addr = multiaddr.Multiaddr(text)
+    except ADDRESS_ERRORS as exc:
+        raise AddressError(f"--announce {text!r} is not a multiaddr such as /ip4/203.0.113.5/tcp/9338: {exc}") from None
+    names = [p.name for p in addr.protocols()]
+    if names[-1:] == ["p2p"]:
+        names = names[:-1]
+        addr = addr.decapsulate(multiaddr.Multiaddr(f"/p2p/{addr.value_for_protocol('p2p')}"))
+    if len(names) != 2 or names[0] not in ("ip4", "ip6", "dns", "dns4", "dns6") or names[1] != "tcp":
+        raise AddressError(f"--announce {text!r}: expected /ip4/ADDRESS/tcp/PORT, /ip6/... or /dns4/NAME/tcp/PORT")
+    ip = addr.value_for_protocol(names[0])
+    if names[0] in ("ip4", "ip6") and ipaddress.ip_address(ip).is_unspecified:
+        raise AddressError(f"--announce {text!r}: {ip} is not an address peers can dial")
+    return addr
+
+
+def advertised_addrs(announce: list[multiaddr.Multiaddr]) -> Callable[[list[multiaddr.Multiaddr]],
+                                                                      list[multiaddr.Multiaddr]]:
+    """What the host tells peers (identify, the DHT, peer exchange) it can be dialled at.
+
+    ``--announce`` addresses when given (a node behind NAT or a proxy); otherwise its listen addresses,
+    with a wildcard (0.0.0.0, ::) replaced by this machine's interface addresses, which libp2p 0.8.1
+    would advertise as they are (no peer can dial 0.0.0.0).
+    """
+    expanded: dict[str, list[multiaddr.Multiaddr]] = {}
+
+    def factory(candidates: list[multiaddr.Multiaddr]) -> list[multiaddr.Multiaddr]:
+        if announce:
+            return list(announce)
+        out: list[multiaddr.Multiaddr] = []
+        for addr in candidates:
+            text = str(addr)
+            if text.startswith(("/ip4/0.0.0.0/", "/ip6/::/")):
+                if text not in expanded:  # interfaces rarely change; a restart picks up new ones
+                    expanded[text] = [a for a in expand_wildcard_address(addr) if not a.value_for_protocol(
+                        "ip4" if text.startswith("/ip4") else "ip6").startswith(("0.0.0.0", "::"))]
+                out += expanded[text]
+            else:
+                out.append(addr)
+        return list({str(a): a for a in out}.values())
+
+    return factory
+
+
+def own_ips(addrs: list[multiaddr.Multiaddr]) -> frozenset[str]:
+    """The IPs among ``addrs`` (listen and announced), wildcards expanded to this machine's addresses."""
+    out: set[str] = set()
+    for addr in advertised_addrs([])(addrs):
+        for name in ("ip4", "ip6"):
+            try:
+                out.add(addr.value_for_protocol(name))
+            except ADDRESS_ERRORS + (multiaddr.exceptions.ProtocolLookupError,):
+                continue
+    return frozenset(out)
+
+
 def parse_peer(text: str) -> PeerInfo:
     """A full peer multiaddr (``/ip4/1.2.3.4/tcp/9338/p2p/12D3...``) as libp2p peer info."""
     try:
@@ -104,8 +169,10 @@ def peer_addr(addr: multiaddr.Multiaddr, peer_id: ID) -> str:
     return text if text.endswith(suffix) else text + suffix
 
 
-def build_host(key_pair: KeyPair, listen: list[multiaddr.Multiaddr], max_connections: int = 64) -> IHost:
-    """A libp2p host on TCP, secured only with Noise, multiplexed with yamux.
+def build_host(key_pair: KeyPair, listen: list[multiaddr.Multiaddr], max_connections: int = 64,
+               announce: list[multiaddr.Multiaddr] | None = None) -> IHost:
+    """A libp2p host on TCP, secured only with Noise, multiplexed with yamux, advertising
+    :func:`advertised_addrs`.
 
     libp2p's own connection manager would dial every address in its peer store until it holds 100
     connections; ours (:mod:`p2pool.p2p.peers`) decides whom to dial, so that one is stopped once
@@ -115,7 +182,8 @@ def build_host(key_pair: KeyPair, listen: list[multiaddr.Multiaddr], max_connect
     connections = ConnectionConfig(max_connections=max_connections + 16, min_connections=0, low_watermark=0,
                                    high_watermark=max_connections + 8, auto_connect_interval=3600.0)
     return new_host(key_pair=key_pair, listen_addrs=listen, sec_opt={NOISE_PROTOCOL_ID: noise},
-                    muxer_preference="YAMUX", connection_config=connections)
+                    muxer_preference="YAMUX", connection_config=connections,
+                    addrs_factory=advertised_addrs(list(announce or [])))
 
 
 async def stop_auto_connector(host: IHost) -> None:
@@ -123,6 +191,48 @@ async def stop_auto_connector(host: IHost) -> None:
     auto = getattr(host.get_network(), "auto_connector", None)
     if auto is not None:
         await auto.stop()
+
+
+async def speaks(host: IHost, peer: ID, protocol: str) -> bool | None:
+    """Whether connected ``peer`` speaks ``protocol``: a stream is negotiated, then closed unused.
+
+    None when it cannot be told (no connection any more, or it broke). Only existing connections are
+    used: nothing is dialled.
+    """
+    if not host.get_network().get_connections(peer):
+        return None
+    try:
+        stream = await host.new_stream(peer, [TProtocol(protocol)])
+    except (BaseLibp2pError, OSError, trio.BrokenResourceError, trio.ClosedResourceError, ValueError) as exc:
+        return False if protocol_unsupported(exc) else None
+    with trio.CancelScope(shield=True), trio.move_on_after(2):
+        try:
+            await stream.close()
+        except BaseLibp2pError:
+            pass
+    return True
+
+
+def protocol_unsupported(exc: BaseException) -> bool:
+    """Whether opening a stream failed because the peer does not speak the protocol (another network)."""
+    cause = exc.__cause__
+    if isinstance(cause, ProtocolNotSupportedError):
+        return True
+    return isinstance(cause, MultiselectClientError) and "not supported" in str(cause)
+
+
+def observed_ips(host: IHost) -> list[str]:
+    """The IPs peers report seeing us at (identify's observed address, as libp2p records it: loopback
+    observations are not recorded)."""
+    manager = getattr(host, "_observed_addr_manager", None)
+    out: list[str] = []
+    for addr in manager.addrs(min_observers=1) if manager is not None else []:
+        for name in ("ip4", "ip6"):
+            try:
+                out.append(addr.value_for_protocol(name))
+            except ADDRESS_ERRORS + (multiaddr.exceptions.ProtocolLookupError,):
+                continue
+    return list(dict.fromkeys(out))
 
 
 async def close_host(host: IHost) -> None:
@@ -138,23 +248,39 @@ async def close_host(host: IHost) -> None:
         close_sockets(connections)
 
 
+async def close_connection(host: IHost, connection: INetConn, timeout: float) -> bool:
+    """Close one connection (as :func:`disconnect_peer` does all of a peer's); True when forced."""
+    try:
+        with trio.move_on_after(timeout):
+            await connection.close()
+    except (BaseLibp2pError, OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+    return _tear_down(host, [connection])
+
+
 async def disconnect_peer(host: IHost, peer: ID, timeout: float) -> bool:
     """Close our connections to ``peer``, waiting at most ``timeout`` for libp2p to say goodbye.
 
     Returns True when libp2p did not finish in time and the connections were torn down here: their
     sockets closed and the swarm's records of them dropped, without libp2p's "disconnected" event.
     """
-    network = host.get_network()
-    connections = network.get_connections(peer)
+    connections = host.get_network().get_connections(peer)
     try:
         with trio.move_on_after(timeout):
             await host.disconnect(peer)
     finally:
-        forced = close_sockets(connections) > 0
-        if forced:
-            for connection in connections:
-                network.remove_conn(connection)  # type: ignore[attr-defined]  # Swarm's, not in INetwork
+        forced = _tear_down(host, connections)
     return forced
+
+
+def _tear_down(host: IHost, connections: list[INetConn]) -> bool:
+    """Close the sockets of ``connections``; drop those the swarm still lists. True if there were any."""
+    close_sockets(connections)
+    network = host.get_network()
+    listed = [c for c in connections if c in network.get_connections(c.muxed_conn.peer_id)]
+    for connection in listed:
+        network.remove_conn(connection)  # type: ignore[attr-defined]  # Swarm's, not in INetwork
+    return bool(listed)
 
 
 # The attributes that lead from a libp2p connection to its TCP socket: swarm connection -> yamux ->

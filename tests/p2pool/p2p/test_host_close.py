@@ -88,9 +88,11 @@ async def test_the_peer_manager_hears_of_a_forced_disconnect(tmp_path: Path):
     left: list[str] = []
     async with two_connected_hosts() as (a, b):
         book = AddressBook(tmp_path / "peers.sqlite")
-        events = PeerEvents(
-            joined=lambda peer: None, left=left.append, ask_peers=lambda peer: None, banned=lambda peer: None
-        )
+
+        async def ask_peers(peer: str) -> None:
+            pass
+
+        events = PeerEvents(joined=lambda peer: None, left=left.append, ask_peers=ask_peers, banned=lambda peer: None)
         manager = PeerManager(a, BanList(tmp_path / "bans.json"), book, events, [], PeerConfig(disconnect_timeout=0))
         peer = str(b.get_id())
         try:
