@@ -90,6 +90,16 @@ def _p2p_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not dial the network's default seed nodes (bootstrap/)")
     parser.add_argument("--max-outbound", type=int, metavar="N", help="outbound peer connections to keep (default 8)")
     parser.add_argument("--max-inbound", type=int, metavar="N", help="inbound peer connections accepted (default 32)")
+    parser.add_argument("--seed-file", metavar="FILE",
+                        help="seed peers to dial at start, one per line (the format is in docs/p2p.md)")
+    parser.add_argument("--announce", action="append", metavar="MULTIADDR",
+                        help="address peers should dial, instead of the listen address (behind NAT or a proxy), "
+                             "e.g. /ip4/203.0.113.5/tcp/9338 (repeatable)")
+    parser.add_argument("--max-per-ip", type=int, metavar="N", help="inbound connections from one IP address (default 4)")
+    parser.add_argument("--max-per-subnet", type=int, metavar="N",
+                        help="inbound connections from one /24 (IPv4) or /48 (IPv6) subnet (default 8)")
+    parser.add_argument("--no-dht", dest="dht", action="store_const", const=False,
+                        help="do not look for peers through the network's DHT")
 
 
 def _compact_bits(text: str) -> int:

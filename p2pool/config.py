@@ -43,6 +43,14 @@ class NodeConfig:
     sync_wait: bool = True
     # A seed node (``otedama bootstrap``): validates, relays and serves shares; no chain backend or miners.
     seed: bool = False
+    # P2P discovery, reachability and connection limits: a seed-list file (bootstrap/seedlist.py's
+    # format), addresses to advertise instead of the listen addresses, inbound connections per IP
+    # address and per /24 (IPv4) or /48 (IPv6) subnet, and the network's DHT.
+    seed_file: Path | None = None
+    announce: list[str] = field(default_factory=list)
+    max_per_ip: int = 4
+    max_per_subnet: int = 8
+    dht: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def resolved_datadir(self) -> Path:
@@ -61,7 +69,21 @@ class NodeConfig:
         from bootstrap import seeds
 
         defaults = seeds(self.network) if self.seeds else []
-        return list(dict.fromkeys([*self.bootstrap, *defaults]))
+        return list(dict.fromkeys([*self.bootstrap, *self._seed_file_entries(), *defaults]))
+
+    def _seed_file_entries(self) -> list[str]:
+        from bootstrap.seedlist import SeedListError, parse_seed_list
+
+        if self.seed_file is None:
+            return []
+        try:
+            seeds = parse_seed_list(Path(self.seed_file).expanduser().read_text(encoding="utf-8"),
+                                    f"seed file {self.seed_file}")
+        except OSError as exc:
+            raise ConfigError(f"cannot read seed file {self.seed_file}: {exc.strerror or exc}") from None
+        except (SeedListError, UnicodeDecodeError) as exc:
+            raise ConfigError(str(exc)) from None
+        return [*seeds.peers, *(f"/dnsaddr/{name}" for name in seeds.dns)]
 
 
 def parse_endpoint(text: str | None, default_host: str, default_port: int, option: str) -> tuple[str, int]:
@@ -109,7 +131,7 @@ def build_config(file_values: dict[str, Any], cli_values: dict[str, Any]) -> Nod
     for name, value in merged.items():
         if name not in _KNOWN:
             continue
-        if name in ("datadir", "bitcoind_cookie") and value is not None:
+        if name in ("datadir", "bitcoind_cookie", "seed_file") and value is not None:
             value = Path(value)
         setattr(config, name, value)
     if config.network not in NETWORKS:
@@ -142,10 +164,36 @@ def _check_p2p(config: NodeConfig, *, no_p2p: bool) -> None:
         value = getattr(config, name)
         if not isinstance(value, int) or value < 0:
             raise ConfigError(f"{name.replace('_', '-')} must be a non-negative integer")
+    _check_discovery(config)
     try:
         for text in config.p2p:
             parse_listen(text)
         for text in config.bootstrap:
-            parse_peer(text)
+            if not text.startswith("/dnsaddr/"):  # a DNS seed: checked with the seed file below
+                parse_peer(text)
     except AddressError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _check_discovery(config: NodeConfig) -> None:
+    """--announce, --seed-file, DNS seeds in --bootstrap and the per-address caps."""
+    from bootstrap.seedlist import SeedListError, parse_entry
+    from p2pool.p2p.host import AddressError, parse_announce
+
+    if isinstance(config.announce, str):
+        config.announce = [config.announce]
+    for name in ("max_per_ip", "max_per_subnet"):
+        value = getattr(config, name)
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name.replace('_', '-')} must be a positive integer")
+    try:
+        for text in config.announce:
+            parse_announce(text)
+        for text in config.bootstrap:
+            if text.startswith("/dnsaddr/"):
+                parse_entry(text)
+    except (AddressError, SeedListError) as exc:
+        raise ConfigError(f"{exc}") from None
+    if config.announce and not config.p2p:
+        raise ConfigError("--announce needs P2P: drop --no-p2p")
+    config.peers_to_dial()  # reads and checks the seed file

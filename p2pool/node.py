@@ -23,7 +23,9 @@ from p2pool.config import ConfigError, NodeConfig
 from p2pool.http.server import serve_http
 from p2pool.metrics import NodeMetrics
 from p2pool.p2p.banlist import BanListError
+from p2pool.p2p.discovery import DiscoveryConfig
 from p2pool.p2p.host import AddressError as HostAddressError
+from p2pool.p2p.limits import LimitConfig
 from p2pool.p2p.peers import PeerConfig
 from p2pool.p2p.peerstore import AddressError, PeerStoreError
 from p2pool.p2p.service import P2PConfig, P2PService
@@ -114,8 +116,10 @@ class Node:
         config = self.config
         if not config.p2p:
             return ()
-        peers = PeerConfig(target_outbound=config.max_outbound, max_inbound=config.max_inbound)
-        p2p_config = P2PConfig(listen=tuple(config.p2p), bootstrap=tuple(config.peers_to_dial()), peers=peers)
+        limits = LimitConfig(max_per_ip=config.max_per_ip, max_per_subnet=config.max_per_subnet)
+        peers = PeerConfig(target_outbound=config.max_outbound, max_inbound=config.max_inbound, limits=limits)
+        p2p_config = P2PConfig(listen=tuple(config.p2p), bootstrap=tuple(config.peers_to_dial()), peers=peers,
+                               announce=tuple(config.announce), discovery=DiscoveryConfig(enabled=config.dht))
         # Tuning for tests and benchmarks (timers, limits): NodeConfig.extra["p2p"] overrides fields.
         p2p_config = replace(p2p_config, **config.extra.get("p2p", {}))
         try:

@@ -19,6 +19,7 @@ from libp2p.peer.id import ID
 from p2pool.config import ConfigError
 from p2pool.metrics import NodeMetrics
 from p2pool.p2p.banlist import BanList
+from p2pool.p2p.discovery import Discovery, DiscoveryConfig, DiscoveryHooks
 from p2pool.p2p.gossip import ShareGossip
 from p2pool.p2p.host import (
     IDENTITY_FILE,
@@ -26,6 +27,8 @@ from p2pool.p2p.host import (
     build_host,
     close_host,
     load_identity,
+    own_ips,
+    parse_announce,
     parse_listen,
     parse_peer,
     stop_auto_connector,
@@ -35,6 +38,7 @@ from p2pool.p2p.peers import PeerConfig, PeerEvents, PeerManager
 from p2pool.p2p.peerstore import AddressBook
 from p2pool.p2p.ratelimit import RateLimiter
 from p2pool.p2p.scoring import Offense
+from p2pool.p2p.seedlist import split_seeds
 from p2pool.p2p.sync import MainChainIndex, RecentShares, SyncProgress, progress
 from p2pool.p2p.sync_client import ClientHooks, RequestFailed, SyncClient, SyncConfig
 from p2pool.p2p.sync_server import ServerHooks, SyncServer
@@ -52,6 +56,9 @@ log = logging.getLogger("otedama.p2p")
 class P2PConfig:
     listen: tuple[str, ...]
     bootstrap: tuple[str, ...] = ()
+    # What we tell peers we can be dialled at, instead of the listen addresses (behind NAT or a proxy).
+    announce: tuple[str, ...] = ()
+    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     peers: PeerConfig = field(default_factory=PeerConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     # Miners wait while the best peer is more than this many shares ahead.
@@ -77,11 +84,13 @@ class P2PService:
         self.config = config
         self.metrics = metrics
         self.listen = [parse_listen(text) for text in config.listen]
-        bootstrap = [parse_peer(text) for text in config.bootstrap]
+        bootstrap, seed_dns = split_seeds(config.bootstrap)
         key_pair = load_identity(datadir / IDENTITY_FILE)
         self.peer_id = str(ID.from_pubkey(key_pair.public_key))
         self.names = ProtocolNames.for_network(params)
-        self.host = build_host(key_pair, self.listen, config.peers.target_outbound + config.peers.max_inbound)
+        announce = [parse_announce(text) for text in config.announce]
+        self.host = build_host(key_pair, self.listen, config.peers.target_outbound + config.peers.max_inbound,
+                               announce)
         self.index = MainChainIndex()
         self.recent = RecentShares(MAX_RECENT_DEPTH)
         top = pool.chain.tip.height if pool.chain.tip else 0
@@ -91,7 +100,12 @@ class P2PService:
         self.book = AddressBook(datadir / "peers.sqlite")
         self.peers = PeerManager(self.host, BanList(datadir / "bans.json"), self.book,
                                  PeerEvents(self._joined, self._left, self._ask_peers, self._banned),
-                                 bootstrap, config.peers)
+                                 bootstrap, config.peers, identify_protocol=str(self.names.sync),
+                                 own_ips=own_ips(self.listen + announce), announced=bool(announce),
+                                 seed_dns=seed_dns)
+        self.discovery = Discovery(self.host, self.names.kad, DiscoveryHooks(
+            self.peers.connected, self.peers.learn_found, self.peers.reachable, self.peers.needs_addresses),
+            config.discovery) if config.discovery.enabled else None
         self.gossip = ShareGossip(self.host, self.names.shares_topic, self._on_gossip)
         self.server = SyncServer(pool.chain, pool.store, self.index, self.recent,
                                  ServerHooks(self.peers.penalize, self._allow_request, self.peers.known_peers,
@@ -101,7 +115,7 @@ class P2PService:
                                              self._update, self.peers.mark_foreign), config.sync)
         self._gossip_limit = RateLimiter(*config.gossip_rate)
         self._request_limit = RateLimiter(*config.request_rate)
-        self._state = _State(initial_pending=bool(bootstrap) or len(self.book) > 0)
+        self._state = _State(initial_pending=bool(bootstrap) or bool(seed_dns) or len(self.book) > 0)
         self.addrs: list[str] = []
         self._workers: trio.Nursery | None = None
 
@@ -147,6 +161,8 @@ class P2PService:
         """Our tasks in ``nursery``; ``started`` with our listen addresses once they run."""
         self._workers = nursery
         await nursery.start(self.peers.run)
+        if self.discovery is not None:
+            await nursery.start(self.discovery.run)
         nursery.start_soon(self.client.run)
         nursery.start_soon(self._initial_deadline)
         self.pool.announce = self.announce
@@ -177,6 +193,8 @@ class P2PService:
 
     def _joined(self, peer: str) -> None:
         log.info("peer %s connected (%d peers)", peer, len(self.peers.connected()))
+        if self.discovery is not None:
+            self.discovery.peer_joined()
         self._update()
         if self._workers is not None:
             self._workers.start_soon(self._exchange, peer)
@@ -279,7 +297,8 @@ class P2PService:
         sync = self.progress()
         peers = [{"id": p, "direction": "inbound" if p in self.peers.inbound else "outbound",
                   "score": round(self.peers.scores.score(p, now), 1),
-                  "tip_height": self.client.tips[p].height if p in self.client.tips else None}
+                  "tip_height": self.client.tips[p].height if p in self.client.tips else None,
+                  "found_by": self.peers.found_by.get(p)}
                  for p in self.peers.connected()]
         return {
             "peer_id": self.peer_id,
@@ -289,7 +308,10 @@ class P2PService:
                     "topic": self.names.shares_topic, "gossip_mesh": self.gossip.mesh_size(),
                     "gossip_links": self.gossip.links(),
                     "banned": len(self.peers.bans.active(time.time())),
-                    "known_addresses": len(self.book)},
+                    "known_addresses": len(self.book),
+                    "advertised": [str(a) for a in self.host.get_addrs()],
+                    "discovery": self.discovery.status() if self.discovery is not None else None,
+                    **self.peers.status()},
         }
 
 
