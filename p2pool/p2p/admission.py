@@ -4,8 +4,8 @@ asked about (:class:`Gate`) before its handshake, once its peer ID is known, and
 Why not libp2p 0.8.1's own: its inbound handler holds a slot of its inbound limiter (sized
 ``max_connections - min_connections``) until the *swarm* stops, not until the connection closes, so
 after that many inbound connections over the node's life every new one is refused before its
-handshake; a peer redialling every 250 ms made a node unreachable within 15 s. Its handler also
-knows no per-address limit. This one negotiates the same layers (Noise, then yamux, through the
+handshake (measured: a host with 20 slots refused every dial from the 21st on); a peer redialling
+every 250 ms would make a node unreachable within 15 s. Its handler also knows no per-address limit. This one negotiates the same layers (Noise, then yamux, through the
 swarm's upgrader) and hands the connection to the swarm as libp2p's would (``add_conn``).
 """
 

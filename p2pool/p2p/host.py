@@ -178,12 +178,16 @@ def build_host(key_pair: KeyPair, listen: list[multiaddr.Multiaddr], max_connect
     connections; ours (:mod:`p2pool.p2p.peers`) decides whom to dial, so that one is stopped once
     the host runs (:func:`stop_auto_connector`), and its pruning only starts above ``max_connections``.
     """
+    from p2pool.p2p.dials import track_dials
+
     noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
     connections = ConnectionConfig(max_connections=max_connections + 16, min_connections=0, low_watermark=0,
                                    high_watermark=max_connections + 8, auto_connect_interval=3600.0)
-    return new_host(key_pair=key_pair, listen_addrs=listen, sec_opt={NOISE_PROTOCOL_ID: noise},
+    host = new_host(key_pair=key_pair, listen_addrs=listen, sec_opt={NOISE_PROTOCOL_ID: noise},
                     muxer_preference="YAMUX", connection_config=connections,
                     addrs_factory=advertised_addrs(list(announce or [])))
+    track_dials(host)
+    return host
 
 
 async def stop_auto_connector(host: IHost) -> None:
@@ -241,11 +245,16 @@ async def close_host(host: IHost) -> None:
     peerstore = host.get_peerstore()
     for peer in peerstore.peer_ids():
         peerstore.clear_addrs(peer)
+    from p2pool.p2p.dials import tracker_of
+
     connections = host.get_network().get_connections()
     try:
         await host.close()
     finally:
         close_sockets(connections)
+        tracker = tracker_of(host)
+        if tracker is not None:
+            tracker.close_all()
 
 
 async def close_connection(host: IHost, connection: INetConn, timeout: float) -> bool:
@@ -303,6 +312,11 @@ def close_sockets(connections: list[INetConn]) -> int:
             stream.socket.close()
             closed += 1
     return closed
+
+
+def connection_socket(connection: object) -> trio.SocketStream | None:
+    """The TCP stream under a libp2p connection, or None (see ``_PATH_TO_SOCKET``)."""
+    return _tcp_stream(connection)
 
 
 def _tcp_stream(connection: object) -> trio.SocketStream | None:

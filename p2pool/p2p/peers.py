@@ -29,6 +29,7 @@ from libp2p.peer.peerstore import PeerStoreError
 
 from p2pool.p2p import admission
 from p2pool.p2p.banlist import BanList
+from p2pool.p2p.dials import tracker_of
 from p2pool.p2p.host import ADDRESS_ERRORS, close_connection, disconnect_peer, observed_ips, peer_addr, speaks
 from p2pool.p2p.limits import Connection, ConnectionTable, LimitConfig, Refusal, Stage
 from p2pool.p2p.peerstore import AddressBook, AddressError
@@ -393,8 +394,12 @@ class PeerManager:
         return "dns" if record is not None and record.source == "dns" else "bootstrap"
 
     def _sweep(self, now: float) -> None:
-        """Close connections still unidentified past their deadline; forget records of connections gone."""
+        """Close connections still unidentified past their deadline and sockets cancelled dials left open;
+        forget records of connections gone."""
         assert self._nursery is not None
+        tracker = tracker_of(self.host)
+        if tracker is not None:
+            tracker.reap(now)
         for conn in self.table.overdue(now):
             log.info("connection from %s:%d (peer %s) not identified in %.0f s; closing it",
                      conn.ip, conn.port, conn.peer, self.config.limits.identify_timeout)

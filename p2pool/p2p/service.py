@@ -31,6 +31,7 @@ from p2pool.p2p.host import (
     parse_announce,
     parse_listen,
     parse_peer,
+    peer_addr,
     stop_auto_connector,
 )
 from p2pool.p2p.messages import MAX_RECENT_DEPTH, GetPeers, Peers
@@ -168,7 +169,8 @@ class P2PService:
         self.pool.announce = self.announce
         self.pool.p2p_status = self.status
         self.pool.on_accepted = self._accepted
-        self.addrs = [str(a) for a in self.host.get_addrs()]
+        # Where we listen (what we advertise may differ: --announce); get_addrs() would give the latter.
+        self.addrs = [peer_addr(a, self.host.get_id()) for a in self.host.get_transport_addrs()]
         log.info("P2P peer ID %s, listening on %s", self.peer_id, ", ".join(self.addrs) or "-")
         self._update()
         task_status.started(self.addrs)

@@ -5,6 +5,7 @@ seed stops and the network stays in one piece (a share made on one node reaches 
 from __future__ import annotations
 
 import trio
+from libp2p.peer.id import ID
 
 from p2pool.p2p.discovery import DiscoveryConfig
 from p2pool.p2p.limits import LimitConfig
@@ -61,7 +62,15 @@ async def test_nodes_told_only_of_a_seed_find_each_other_through_the_dht_and_out
         fed.stop_node(seed)
         with trio.fail_after(60 * TIMEOUT_FACTOR):
             await fed.stopped[0].wait()
-        await wait_for(lambda: all(peer_id(seed) not in n.p2p.peers.connected() for n in nodes), "the seed to be gone")
+        try:
+            await wait_for(lambda: all(peer_id(seed) not in n.p2p.peers.connected() for n in nodes),
+                           "the seed to be gone")
+        except AssertionError as exc:
+            seed_id = ID.from_base58(peer_id(seed))
+            state = [([c for c in n.p2p.peers.table.connections() if c.peer == peer_id(seed)],
+                      [(c.is_closed, c.direction) for c in n.p2p.host.get_network().get_connections(seed_id)])
+                     for n in nodes if peer_id(seed) in n.p2p.peers.connected()]
+            raise AssertionError(f"{exc}: {state}") from None
         assert one_piece(nodes)
 
         origin = nodes[-1]

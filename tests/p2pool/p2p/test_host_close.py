@@ -14,7 +14,15 @@ from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.peer.peerinfo import info_from_p2p_addr
 
 from p2pool.p2p.banlist import BanList
-from p2pool.p2p.host import build_host, close_host, close_sockets, disconnect_peer, stop_auto_connector
+from p2pool.p2p.dials import tracker_of
+from p2pool.p2p.host import (
+    build_host,
+    close_host,
+    close_sockets,
+    connection_socket,
+    disconnect_peer,
+    stop_auto_connector,
+)
 from p2pool.p2p.peers import PeerConfig, PeerEvents, PeerManager
 from p2pool.p2p.peerstore import AddressBook
 from tests.functional.federation import wait_for
@@ -108,3 +116,22 @@ async def test_the_peer_manager_hears_of_a_forced_disconnect(tmp_path: Path):
                 nursery.cancel_scope.cancel()
         finally:
             book.close()
+
+
+async def test_a_dialled_socket_no_connection_uses_any_more_is_closed_by_the_dial_tracker():
+    """A dialled connection whose close libp2p gave up half-way and which the swarm no longer lists
+    (as its clean-up leaves it when cancelled after removing it) keeps its socket open; the host's dial
+    tracker closes it once the grace has passed, and every dialled socket when the host closes."""
+    async with two_connected_hosts() as (a, b):
+        [connection] = b.get_network().get_connections(a.get_id())
+        with trio.move_on_after(0):
+            await connection.close()  # cancelled: the socket stays open
+        b.get_network().remove_conn(connection)
+        stream = connection_socket(connection)
+        assert stream is not None and stream.socket.fileno() != -1
+        tracker = tracker_of(b)
+        assert tracker is not None
+        assert tracker.reap(trio.current_time()) == 0  # within the grace it could still be a dial in progress
+        assert tracker.reap(trio.current_time() + tracker.grace + 1) == 1
+        assert stream.socket.fileno() == -1
+        await wait_for(lambda: not a.get_network().get_connections(b.get_id()), "a to see the socket close")
