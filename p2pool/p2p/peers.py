@@ -1,18 +1,15 @@
-"""Who we are connected to: every connection from its first byte, outbound dials toward a target, an
-inbound cap, per-address limits, scores, bans, peer exchange and reachability.
+"""Who we are connected to: outbound dials toward a target, an inbound cap, scores, bans, peer
+exchange, DNS seeds and reachability.
 
-Every connection the host holds is in :attr:`PeerManager.table` (:mod:`p2pool.p2p.limits`): inbound
-ones from the moment they are accepted (:mod:`p2pool.p2p.admission` asks this manager), outbound ones
-once up. A connection counts as a peer only once it is known to speak our network's sync protocol
-(identify lists it, or a stream of it was negotiated); one that does not is closed and its peer
-refused for a while, one that cannot tell in time is closed. Scores (:mod:`p2pool.p2p.scoring`), bans (:mod:`p2pool.p2p.banlist`, persisted) and
-the address book (:mod:`p2pool.p2p.peerstore`) are pure or plain storage; this is the adapter that
+Every connection itself is tracked by :mod:`p2pool.p2p.connections` (from its first byte, within the
+limits of :mod:`p2pool.p2p.limits`), which tells this manager when one becomes a counted peer's or
+ends. Scores (:mod:`p2pool.p2p.scoring`), bans (:mod:`p2pool.p2p.banlist`, persisted) and the
+address book (:mod:`p2pool.p2p.peerstore`) are pure or plain storage; this is the adapter that
 applies their verdicts to the libp2p host.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -21,17 +18,16 @@ from typing import Any
 
 import multiaddr
 import trio
-from libp2p.abc import IHost, IMuxedConn, INetConn, INetStream, INetwork, INotifee
+from libp2p.abc import IHost
 from libp2p.exceptions import BaseLibp2pError
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from libp2p.peer.peerstore import PeerStoreError
 
-from p2pool.p2p import admission
 from p2pool.p2p.banlist import BanList
-from p2pool.p2p.dials import tracker_of
-from p2pool.p2p.host import ADDRESS_ERRORS, close_connection, disconnect_peer, observed_ips, peer_addr, speaks
-from p2pool.p2p.limits import Connection, ConnectionTable, LimitConfig, Refusal, Stage
+from p2pool.p2p.connections import ConnectionEvents, Connections
+from p2pool.p2p.host import ADDRESS_ERRORS, disconnect_peer, observed_ips, peer_addr
+from p2pool.p2p.limits import Connection, LimitConfig, Stage
 from p2pool.p2p.peerstore import AddressBook, AddressError
 from p2pool.p2p.reachability import Reachability, ReachabilityConfig, Status
 from p2pool.p2p.scoring import Offense, PeerScores, ScoreConfig
@@ -41,9 +37,6 @@ log = logging.getLogger("otedama.p2p.peers")
 # A share with valid proof of work that breaks a rule is deliberate (it cost work to make), as Bitcoin
 # Core treats an invalid block: banned at once. The rest keep the scoring module's defaults.
 SCORES = ScoreConfig(invalid_share=-120.0)  # below the ban threshold even from the best score
-# Identify's own protocol: listed for a peer once identify has run with it. How long to wait for it.
-_IDENTIFY = "/ipfs/id/1.0.0"
-_IDENTIFY_WAIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -83,35 +76,6 @@ class PeerEvents:
     banned: Callable[[str], None]
 
 
-class _Notifee(INotifee):
-    def __init__(self, send: trio.MemorySendChannel[tuple[str, INetConn]]) -> None:
-        self._send = send
-
-    def _post(self, kind: str, conn: INetConn) -> None:
-        try:
-            self._send.send_nowait((kind, conn))
-        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-
-    async def connected(self, network: INetwork, conn: INetConn) -> None:
-        self._post("connected", conn)
-
-    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        self._post("disconnected", conn)
-
-    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
-        pass
-
-    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
-        pass
-
-    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
-        pass
-
-    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
-        pass
-
-
 @dataclass
 class PeerManager:
     host: IHost
@@ -136,15 +100,13 @@ class PeerManager:
     seed_dns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        self._events_send, self._events_recv = trio.open_memory_channel[tuple[str, INetConn]](4096)
-        self.host.get_network().register_notifee(_Notifee(self._events_send))
         self.me = str(self.host.get_id())
-        self.table = ConnectionTable(self.config.limits, self.config.max_inbound)
+        self.connections = Connections(
+            self.host, self.config.limits, self.config.max_inbound,
+            ConnectionEvents(self._identified, self.mark_foreign, self._gone, self.is_banned),
+            identify_protocol=self.identify_protocol, disconnect_timeout=self.config.disconnect_timeout)
+        self.table = self.connections.table
         self.reachability = Reachability(self.config.reachability, self.own_ips, self.announced)
-        self.handshake_timeout = self.config.limits.handshake_timeout
-        self._keys = itertools.count(1)
-        self._key_of: dict[int, int] = {}  # id(muxed connection) -> table key
-        self._conn_of: dict[int, INetConn] = {}  # table key -> libp2p connection
         self._nursery: trio.Nursery | None = None
         self._dialing: set[str] = set()
         self._asked = 0
@@ -156,7 +118,6 @@ class PeerManager:
                               "bootstrap")
             except AddressError as exc:
                 log.warning("bootstrap peer %s: %s", info.peer_id, exc)
-        admission.install(self.host, self)
 
     # --- queries --------------------------------------------------------------------------------------
     def connected(self) -> list[str]:
@@ -174,7 +135,7 @@ class PeerManager:
 
     def endpoints(self) -> dict[tuple[str, int], Connection]:
         """Every connection the host holds, by the remote (IP, port) of its TCP connection."""
-        return {(c.ip, c.port): c for c in self.table.connections()}
+        return self.connections.endpoints()
 
     def peer_addrs(self, peer: str) -> list[str]:
         """Dialable addresses of a connected peer (its listen addresses, learned by identify)."""
@@ -245,44 +206,13 @@ class PeerManager:
         except (BaseLibp2pError, OSError, trio.BrokenResourceError) as exc:
             log.debug("disconnecting %s: %s", peer, exc)
         # A connection closed here rather than by libp2p comes with no "disconnected" event.
-        self._reconcile(peer)
-
-    # --- the inbound gate (asked by p2pool.p2p.admission) -------------------------------------------------
-    def accept(self, ip: str, port: int) -> int | None:
-        key = next(self._keys)
-        refusal = self.table.accept(key, ip, port, trio.current_time())
-        if refusal is not None:
-            log.debug("inbound connection from %s:%d refused: %s", ip, port, refusal.value)
-            return None
-        return key
-
-    def secured(self, key: int, peer: str) -> bool:
-        conn = self.table.get(key)
-        if self.is_banned(peer):
-            log.info("refusing banned peer %s", peer)
-            self.table.closed(key)
-            return False
-        refusal = self.table.secured(key, peer, trio.current_time())
-        if refusal is not None:
-            level = logging.INFO if refusal is Refusal.INBOUND_CAP else logging.DEBUG
-            log.log(level, "inbound connection from %s (%s) refused: %s", peer, conn.ip if conn else "?", refusal.value)
-            return False
-        return True
-
-    def upgraded(self, key: int, muxed: IMuxedConn) -> None:
-        self._key_of[id(muxed)] = key
-
-    def failed(self, key: int) -> None:
-        self.table.failed(key, trio.current_time())
-
-    def released(self, key: int) -> None:
-        self._forget(key)
+        self.connections.reconcile(peer)
 
     # --- running -------------------------------------------------------------------------------------------
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            nursery.start_soon(self._handle_events)
+            await nursery.start(self.connections.run)
             if self.seed_dns:
                 nursery.start_soon(self._resolve_dns_seeds)
             task_status.started()
@@ -341,9 +271,7 @@ class PeerManager:
         if peer not in self.connected():
             self.found_by.pop(peer, None)
             self.book.mark_failed(peer, now)
-            for conn in self.table.connections():  # what is left of this dial (not identified in time)
-                if conn.peer == peer and not conn.inbound and conn.stage is not Stage.PEER:
-                    self._close(conn.key)
+            self.connections.close_unidentified(peer)
         return False
 
     async def _maintain(self, nursery: trio.Nursery) -> None:
@@ -353,7 +281,7 @@ class PeerManager:
         clock = trio.current_time()
         self.bans.prune(now)
         self.table.prune(clock)
-        self._sweep(clock)
+        self.connections.sweep(clock)
         self.reachability.outbound_peers(len(self.outbound), clock)
         for peer, since in list(self._joined_at.items()):
             if clock - since >= self.config.min_session:
@@ -393,101 +321,10 @@ class PeerManager:
         record = self.book.info(str(info.peer_id))
         return "dns" if record is not None and record.source == "dns" else "bootstrap"
 
-    def _sweep(self, now: float) -> None:
-        """Close connections still unidentified past their deadline and sockets cancelled dials left open;
-        forget records of connections gone."""
-        assert self._nursery is not None
-        tracker = tracker_of(self.host)
-        if tracker is not None:
-            tracker.reap(now)
-        for conn in self.table.overdue(now):
-            log.info("connection from %s:%d (peer %s) not identified in %.0f s; closing it",
-                     conn.ip, conn.port, conn.peer, self.config.limits.identify_timeout)
-            self._close(conn.key)
-        live = {id(c) for c in self.host.get_network().get_connections()}
-        for key, libp2p_conn in list(self._conn_of.items()):
-            if id(libp2p_conn) not in live and libp2p_conn.is_closed:
-                self._gone(key)
-
-    async def _handle_events(self) -> None:
-        async for kind, conn in self._events_recv:
-            if kind == "connected":
-                self._on_connected(conn)
-            else:
-                key = self._key_of.get(id(conn.muxed_conn))
-                if key is not None:
-                    self._gone(key)
-
-    def _on_connected(self, conn: INetConn) -> None:
-        assert self._nursery is not None
-        peer = str(conn.muxed_conn.peer_id)
-        now = trio.current_time()
-        if "inbound" in str(getattr(conn, "direction", "")).lower():
-            key = self._key_of.get(id(conn.muxed_conn))
-            if key is None or self.table.get(key) is None:  # did not come through the gate: not ours to keep
-                log.warning("inbound connection from %s did not pass the admission gate; closing it", peer)
-                self._nursery.start_soon(close_connection, self.host, conn, self.config.disconnect_timeout)
-                return
-        else:
-            key = next(self._keys)
-            self._key_of[id(conn.muxed_conn)] = key
-            ip, port = _remote(conn)
-            refusal = self.table.opened(key, ip, port, peer, now)
-            if refusal is not None:
-                log.info("outbound connection to %s closed: %s", peer, refusal.value)
-                self._key_of.pop(id(conn.muxed_conn), None)
-                self._nursery.start_soon(close_connection, self.host, conn, self.config.disconnect_timeout)
-                return
-        self._conn_of[key] = conn
-        self._nursery.start_soon(self._identify, key, conn)
-
-    async def _identify(self, key: int, conn: INetConn) -> None:
-        """Find out whether ``conn``'s peer speaks our sync protocol: one of ours becomes a counted peer,
-        another network's is refused, one that cannot tell in time is closed.
-
-        Identify's protocol list (libp2p runs it on every new connection; an outbound dial returns once
-        it has) answers most of the time at no cost; when it is late or does not list our protocol, a
-        stream of our protocol is negotiated to tell for sure.
-        """
-        peer_id = conn.muxed_conn.peer_id
-        peer = str(peer_id)
-        verdict: bool | None = True
-        if self.identify_protocol is not None:
-            verdict = None
-            with trio.move_on_after(self.config.limits.identify_timeout):
-                if not await self._listed(peer_id, conn):
-                    verdict = await speaks(self.host, peer_id, self.identify_protocol)
-                else:
-                    verdict = True
-        entry = self.table.get(key)
-        if entry is None or conn.is_closed:
-            return  # gone meanwhile
-        if verdict is None:
-            log.info("connection with %s (%s:%d): could not tell whether it speaks our protocol; closing it", peer,
-                     entry.ip, entry.port)
-            self._close(key)
-        elif not verdict:
-            self.mark_foreign(peer)
-        elif (refusal := self.table.identified(key, trio.current_time())) is not None:
-            log.info("inbound connection from %s refused: %s (%d)", peer, refusal.value, self.config.max_inbound)
-            self._close(key)
-        else:
-            self._joined(peer, entry)
-
-    async def _listed(self, peer: ID, conn: INetConn) -> bool:
-        """Whether identify lists our protocol for ``peer``, waiting a little for it to answer."""
-        with trio.move_on_after(_IDENTIFY_WAIT):
-            while not conn.is_closed:
-                try:
-                    protocols = [str(p) for p in self.host.get_peerstore().get_protocols(peer)]
-                except PeerStoreError:
-                    protocols = []
-                if _IDENTIFY in protocols:  # identify has answered (now or on an earlier connection)
-                    return self.identify_protocol in protocols
-                await trio.sleep(0.02)
-        return False
-
-    def _joined(self, peer: str, entry: Connection) -> None:
+    def _identified(self, entry: Connection) -> None:
+        """A connection became a counted peer's: a new peer joins (inbound, or outbound: our dial)."""
+        peer = entry.peer
+        assert peer is not None
         known = peer in self.inbound or peer in self.outbound
         if entry.inbound and peer not in self._dialing and not known:
             self.inbound.add(peer)
@@ -498,31 +335,11 @@ class PeerManager:
         if not known:
             self.events.joined(peer)
 
-    def _close(self, key: int) -> None:
-        conn = self._conn_of.get(key)
-        if conn is not None and self._nursery is not None:
-            self._nursery.start_soon(self._close_now, key, conn)
-
-    async def _close_now(self, key: int, conn: INetConn) -> None:
-        await close_connection(self.host, conn, self.config.disconnect_timeout)
-        self._gone(key)
-
-    def _reconcile(self, peer: str) -> None:
-        """After closing ``peer``'s connections ourselves: forget those that are gone."""
-        for key, conn in list(self._conn_of.items()):
-            if str(conn.muxed_conn.peer_id) == peer and conn not in self.host.get_network().get_connections(
-                    conn.muxed_conn.peer_id):
-                self._gone(key)
-
-    def _gone(self, key: int) -> None:
-        """Connection ``key`` has ended: forget it; the peer leaves when it was its last counted one."""
-        entry = self.table.get(key)
-        self._forget(key)
-        if entry is None or entry.peer is None:
-            return
+    def _gone(self, entry: Connection) -> None:
+        """A connection ended; its peer leaves when it was its last counted one."""
         peer = entry.peer
-        if any(c.peer == peer and c.stage is Stage.PEER for c in self.table.connections()):
-            return  # another connection to the peer remains
+        if peer is None or any(c.peer == peer and c.stage is Stage.PEER for c in self.table.connections()):
+            return  # not a peer yet, or another connection to the peer remains
         known = peer in self.inbound or peer in self.outbound
         self.inbound.discard(peer)
         self.outbound.discard(peer)
@@ -532,16 +349,6 @@ class PeerManager:
         if known:
             self.found_by.pop(peer, None)
             self.events.left(peer)
-
-    def _forget(self, key: int) -> None:
-        self.table.closed(key)
-        conn = self._conn_of.pop(key, None)
-        if conn is not None:
-            self._key_of.pop(id(conn.muxed_conn), None)
-        else:
-            for muxed, value in list(self._key_of.items()):
-                if value == key:
-                    del self._key_of[muxed]
 
     def _observe(self) -> None:
         for ip in observed_ips(self.host):
@@ -567,16 +374,6 @@ class PeerManager:
                 continue
             entries.append((str(info.peer_id), text))
         return self.book.add_many(entries, self.wall_clock(), source) if entries else 0
-
-
-def _remote(conn: INetConn) -> tuple[str, int]:
-    try:
-        address = conn.muxed_conn.get_remote_address()  # type: ignore[attr-defined]  # yamux's, not in IMuxedConn
-    except (AttributeError, OSError):
-        address = None
-    if isinstance(address, tuple) and len(address) >= 2:
-        return str(address[0]), int(address[1])
-    return "", 0
 
 
 def _info(peer: str, addrs: list[str]) -> PeerInfo | None:

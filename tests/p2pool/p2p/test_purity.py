@@ -29,5 +29,5 @@ def test_p2p_cores_do_no_io():
     for name in CORES:
         source = (root / name).read_text()
         for adapter in ("host", "gossip", "service", "peers", "sync_client", "sync_server", "stream", "admission",
-                        "discovery", "seedlist"):
+                        "discovery", "seedlist", "connections", "dials"):
             assert f"p2pool.p2p.{adapter}" not in source, f"{name} imports the adapter {adapter}"
