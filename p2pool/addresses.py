@@ -6,6 +6,7 @@ service use these, so they live below both.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING
 
 import multiaddr
@@ -46,3 +47,21 @@ def parse_peer(text: str) -> PeerInfo:
     if not info.addrs:
         raise AddressError(f"peer address {text!r} has no transport address before /p2p/")
     return info
+
+
+def parse_announce(text: str) -> multiaddr.Multiaddr:
+    """An address to advertise (``--announce``): /ip4, /ip6, /dns, /dns4 or /dns6, then /tcp/PORT."""
+    try:
+        addr = multiaddr.Multiaddr(text)
+    except MULTIADDR_ERRORS as exc:
+        raise AddressError(f"--announce {text!r} is not a multiaddr such as /ip4/203.0.113.5/tcp/9338: {exc}") from None
+    names = [p.name for p in addr.protocols()]
+    if names[-1:] == ["p2p"]:
+        names = names[:-1]
+        addr = addr.decapsulate(multiaddr.Multiaddr(f"/p2p/{addr.value_for_protocol('p2p')}"))
+    if len(names) != 2 or names[0] not in ("ip4", "ip6", "dns", "dns4", "dns6") or names[1] != "tcp":
+        raise AddressError(f"--announce {text!r}: expected /ip4/ADDRESS/tcp/PORT, /ip6/... or /dns4/NAME/tcp/PORT")
+    ip = addr.value_for_protocol(names[0])
+    if names[0] in ("ip4", "ip6") and ipaddress.ip_address(ip).is_unspecified:
+        raise AddressError(f"--announce {text!r}: {ip} is not an address peers can dial")
+    return addr

@@ -52,7 +52,9 @@ from p2pool.metrics import NodeMetrics
 from p2pool.miner_control import MinerControl
 from p2pool.notify import Channels, HealthWatch, Notifier, WorkerWatch, block_found
 from p2pool.p2p.banlist import BanListError
+from p2pool.p2p.discovery import DiscoveryConfig
 from p2pool.p2p.host import AddressError as HostAddressError
+from p2pool.p2p.limits import LimitConfig
 from p2pool.p2p.peers import PeerConfig
 from p2pool.p2p.peerstore import AddressError, PeerStoreError
 from p2pool.p2p.service import P2PConfig, P2PService
@@ -349,8 +351,10 @@ class Node:
         if not config.p2p_listen:
             return ()
         assert self.chain is not None and self.store is not None and self.intake is not None
-        peers = PeerConfig(target_outbound=config.max_outbound, max_inbound=config.max_inbound)
-        p2p_config = P2PConfig(listen=config.p2p_listen, bootstrap=config.peers_to_dial(), peers=peers)
+        limits = LimitConfig(max_per_ip=config.max_per_ip, max_per_subnet=config.max_per_subnet)
+        peers = PeerConfig(target_outbound=config.max_outbound, max_inbound=config.max_inbound, limits=limits)
+        p2p_config = P2PConfig(listen=config.p2p_listen, bootstrap=config.peers_to_dial(), peers=peers,
+                               announce=config.announce, discovery=DiscoveryConfig(enabled=not config.no_dht))
         # Tuning for tests and benchmarks (timers, limits): P2PConfig fields to override.
         p2p_config = replace(p2p_config, **self.p2p_tuning)
         try:

@@ -165,6 +165,9 @@ class BitcoindClient:
 
     async def call(self, method: str, *params: Any, timeout: float | _Default | None = _Default.TIMEOUT) -> Any:
         """One JSON-RPC call; ``timeout`` None waits forever (long polls); by default the client's timeout."""
+        # A node stopping closes this client as it is cancelled; a task woken with a reply at that moment
+        # must stop here rather than start a request on the closed client (a RuntimeError, not Cancelled).
+        await trio.lowlevel.checkpoint_if_cancelled()
         if self._publish is None:
             return await self._call(method, params, timeout)
         # A long poll's time is the wait for a new block, not latency: it has a name of its own.

@@ -5,10 +5,11 @@ involve several options. Every problem found is reported, one line each."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bootstrap.seedlist import SeedListError, parse_seed_list
 from p2pool.config.model import NodeConfig
 from p2pool.config.options import BY_NAME, DEV_NETWORKS, OPTIONS, DefaultContext, Option
 from p2pool.config.origin import DEFAULT, Layer, Origin
@@ -62,7 +63,20 @@ def resolve(reads: Sequence[Read], *, seed: bool, home: Path) -> Resolved:
     errors = _rules(config, origins)
     if errors:
         raise ConfigError(*errors)
-    return Resolved(config, origins)
+    return Resolved(replace(config, seed_entries=_seed_file_entries(config.seed_file)), origins)
+
+
+def _seed_file_entries(path: Path | None) -> tuple[str, ...]:
+    """The seeds in ``--seed-file`` (bootstrap/seedlist.py's format): peers, then DNS seeds."""
+    if path is None:
+        return ()
+    try:
+        seeds = parse_seed_list(path.read_text(encoding="utf-8"), f"seed file {path}")
+    except OSError as exc:
+        raise ConfigError(f"cannot read seed file {path}: {exc.strerror or exc}") from None
+    except (SeedListError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(exc)) from None
+    return (*seeds.peers, *(f"/dnsaddr/{name}" for name in seeds.dns))
 
 
 def _parse(option: Option, setting: Setting | None, context: DefaultContext, errors: list[str]) -> Any:
@@ -101,6 +115,8 @@ def _rules(config: NodeConfig, origins: Mapping[str, Origin]) -> list[str]:
         errors.append(f"a seed node needs P2P: drop {said('no_p2p')}")
     if config.no_p2p and config.bootstrap:
         errors.append(f"{said('bootstrap')} needs P2P: drop {said('no_p2p')}")
+    if config.no_p2p and config.announce:
+        errors.append(f"{said('announce')}: --announce needs P2P: drop {said('no_p2p')}")
     if config.seed:
         return errors
     tls_files = [name for name in ("stratum_tls_cert", "stratum_tls_key") if getattr(config, name) is not None]

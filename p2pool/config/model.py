@@ -47,6 +47,11 @@ class NodeConfig:
     no_seeds: bool
     max_outbound: int
     max_inbound: int
+    seed_file: Path | None
+    announce: tuple[str, ...]
+    max_per_ip: int
+    max_per_subnet: int
+    no_dht: bool
     mine_while_syncing: bool
     log_level: str
     log_format: str
@@ -58,6 +63,8 @@ class NodeConfig:
     notify_worker_offline: int
     # A seed node (``otedama bootstrap``): validates, relays and serves shares; no chain backend or miners.
     seed: bool = False
+    # The entries of ``seed_file``, read and checked when the configuration was built.
+    seed_entries: tuple[str, ...] = ()
 
     @property
     def miner(self) -> bool:
@@ -79,6 +86,6 @@ class NodeConfig:
         return () if self.no_p2p else self.p2p
 
     def peers_to_dial(self) -> tuple[str, ...]:
-        """``bootstrap`` peers, then the network's default seeds (unless ``no_seeds``), each once."""
+        """``bootstrap`` peers, the seed file's, then the network's default seeds (unless ``no_seeds``), each once."""
         defaults = seeds(self.network) if self.seeds else []
-        return tuple(dict.fromkeys([*self.bootstrap, *defaults]))
+        return tuple(dict.fromkeys([*self.bootstrap, *self.seed_entries, *defaults]))

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
-from p2pool.addresses import AddressError, parse_listen, parse_peer
+from bootstrap.seedlist import SeedListError, parse_entry
+from p2pool.addresses import AddressError, parse_announce, parse_listen, parse_peer
 from sharechain.bitcoin.target import bits_to_target
 
 REDACTED = "<redacted>"
@@ -263,6 +264,8 @@ class Multiaddrs(Kind):
 
     peer: bool
     nonempty: bool = False
+    # Addresses to advertise (--announce): /ip4, /ip6 or /dns*, then /tcp/PORT, dialable by peers.
+    announce: bool = False
     metavar = "MULTIADDR"
     repeated = True
 
@@ -276,16 +279,25 @@ class Multiaddrs(Kind):
             raise Invalid(f"{expected}, at most 64")
         if self.nonempty and not raw:
             raise Invalid("expected at least one multiaddr (no_p2p = true runs without P2P)")
-        check = parse_peer if self.peer else parse_listen
         for text in raw:
             try:
-                check(text.strip())
-            except AddressError as exc:
+                self._check(text.strip())
+            except (AddressError, SeedListError) as exc:
                 raise Invalid(str(exc)) from None
         return tuple(text.strip() for text in raw)
 
     def render(self, value: tuple[str, ...]) -> list[str]:
         return list(value)
+
+    def _check(self, text: str) -> None:
+        if self.announce:
+            parse_announce(text)
+        elif not self.peer:
+            parse_listen(text)
+        elif text.startswith("/dnsaddr/"):  # a DNS seed, resolved when the node dials its seeds
+            parse_entry(text)
+        else:
+            parse_peer(text)
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ so nodes of different networks never exchange shares.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import math
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,15 +23,21 @@ from libp2p.crypto.ed25519 import Ed25519PrivateKey
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.exceptions import BaseLibp2pError
 from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import InvalidAddrError
+from libp2p.protocol_muxer.exceptions import MultiselectClientError, ProtocolNotSupportedError
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.utils.address_validation import expand_wildcard_address
+
+from p2pool.addresses import MULTIADDR_ERRORS, AddressError, parse_announce, parse_listen, parse_peer  # noqa: F401
 
 # The pure address parsers live in p2pool.addresses (the config checks addresses with them too);
 # they are re-exported here for the P2P code.
-from p2pool.addresses import MULTIADDR_ERRORS, AddressError, parse_listen, parse_peer  # noqa: F401
+from p2pool.p2p.dials import track_dials, tracker_of
+from p2pool.p2p.sockets import close_sockets
 from sharechain.params import NetworkParams
 
 log = logging.getLogger("otedama.p2p")
@@ -41,15 +48,17 @@ ADDRESS_ERRORS = (*MULTIADDR_ERRORS, InvalidAddrError)
 
 @dataclass(frozen=True)
 class ProtocolNames:
-    """The network-specific libp2p names: the sync stream protocol and the shares gossip topic."""
+    """The network-specific libp2p names: the sync stream protocol, the shares gossip topic and the
+    Kademlia DHT's protocol (so that each network has a DHT of its own)."""
 
     sync: TProtocol
     shares_topic: str
+    kad: TProtocol
 
     @classmethod
     def for_network(cls, params: NetworkParams) -> ProtocolNames:
         prefix = f"/otedama/{params.name}/{params.network_id.hex()}"
-        return cls(TProtocol(f"{prefix}/sync/1.0.0"), f"{prefix}/shares/1")
+        return cls(TProtocol(f"{prefix}/sync/1.0.0"), f"{prefix}/shares/1", TProtocol(f"{prefix}/kad/1.0.0"))
 
 
 def load_identity(path: Path) -> KeyPair:
@@ -74,6 +83,46 @@ def load_identity(path: Path) -> KeyPair:
     return KeyPair(private, private.get_public_key())
 
 
+def advertised_addrs(announce: list[multiaddr.Multiaddr]) -> Callable[[list[multiaddr.Multiaddr]],
+                                                                      list[multiaddr.Multiaddr]]:
+    """What the host tells peers (identify, the DHT, peer exchange) it can be dialled at.
+
+    ``--announce`` addresses when given (a node behind NAT or a proxy); otherwise its listen addresses,
+    with a wildcard (0.0.0.0, ::) replaced by this machine's interface addresses, which libp2p 0.8.1
+    would advertise as they are (no peer can dial 0.0.0.0).
+    """
+    expanded: dict[str, list[multiaddr.Multiaddr]] = {}
+
+    def factory(candidates: list[multiaddr.Multiaddr]) -> list[multiaddr.Multiaddr]:
+        if announce:
+            return list(announce)
+        out: list[multiaddr.Multiaddr] = []
+        for addr in candidates:
+            text = str(addr)
+            if text.startswith(("/ip4/0.0.0.0/", "/ip6/::/")):
+                if text not in expanded:  # interfaces rarely change; a restart picks up new ones
+                    expanded[text] = [a for a in expand_wildcard_address(addr) if not a.value_for_protocol(
+                        "ip4" if text.startswith("/ip4") else "ip6").startswith(("0.0.0.0", "::"))]
+                out += expanded[text]
+            else:
+                out.append(addr)
+        return list({str(a): a for a in out}.values())
+
+    return factory
+
+
+def own_ips(addrs: list[multiaddr.Multiaddr]) -> frozenset[str]:
+    """The IPs among ``addrs`` (listen and announced), wildcards expanded to this machine's addresses."""
+    out: set[str] = set()
+    for addr in advertised_addrs([])(addrs):
+        for name in ("ip4", "ip6"):
+            try:
+                out.add(addr.value_for_protocol(name))
+            except ADDRESS_ERRORS + (multiaddr.exceptions.ProtocolLookupError,):
+                continue
+    return frozenset(out)
+
+
 def peer_addr(addr: multiaddr.Multiaddr, peer_id: ID) -> str:
     """``addr`` with ``/p2p/<peer_id>`` appended (once)."""
     text = str(addr)
@@ -81,33 +130,24 @@ def peer_addr(addr: multiaddr.Multiaddr, peer_id: ID) -> str:
     return text if text.endswith(suffix) else text + suffix
 
 
-def build_host(key_pair: KeyPair, listen: list[multiaddr.Multiaddr], max_connections: int = 64) -> IHost:
-    """A libp2p host on TCP, secured only with Noise, multiplexed with yamux.
+def build_host(key_pair: KeyPair, listen: list[multiaddr.Multiaddr], max_connections: int = 64,
+               announce: list[multiaddr.Multiaddr] | None = None) -> IHost:
+    """A libp2p host on TCP, secured only with Noise, multiplexed with yamux, advertising
+    :func:`advertised_addrs`.
 
     libp2p's own connection manager would dial every address in its peer store until it holds 100
     connections; ours (:mod:`p2pool.p2p.peers`) decides whom to dial, so that one is stopped once
     the host runs (:func:`stop_auto_connector`), and its pruning only starts above ``max_connections``.
     """
+
     noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
     connections = ConnectionConfig(max_connections=max_connections + 16, min_connections=0, low_watermark=0,
                                    high_watermark=max_connections + 8, auto_connect_interval=3600.0)
     host = new_host(key_pair=key_pair, listen_addrs=listen, sec_opt={NOISE_PROTOCOL_ID: noise},
-                    muxer_preference="YAMUX", connection_config=connections)
-    _uncap_inbound(host)
+                    muxer_preference="YAMUX", connection_config=connections,
+                    addrs_factory=advertised_addrs(list(announce or [])))
+    track_dials(host)
     return host
-
-
-def _uncap_inbound(host: IHost) -> None:
-    """Lift libp2p 0.8.1's inbound connection cap, which leaks.
-
-    Its swarm takes a slot of a ``max_connections`` limiter for each inbound connection and gives it
-    back only when the whole swarm stops, not when the connection closes: after ``max_connections``
-    inbound connections in its lifetime (80 here: a peer that restarted 80 times) a node silently
-    closes every new one. Our peer manager caps inbound peers itself (``PeerConfig.max_inbound``).
-    """
-    swarm = host.get_network()
-    if isinstance(getattr(swarm, "_inbound_limiter", None), trio.CapacityLimiter):
-        swarm._inbound_limiter = trio.CapacityLimiter(math.inf)  # type: ignore[attr-defined]
 
 
 async def stop_auto_connector(host: IHost) -> None:
@@ -117,17 +157,70 @@ async def stop_auto_connector(host: IHost) -> None:
         await auto.stop()
 
 
+async def speaks(host: IHost, peer: ID, protocol: str) -> bool | None:
+    """Whether connected ``peer`` speaks ``protocol``: a stream is negotiated, then closed unused.
+
+    None when it cannot be told (no connection any more, or it broke). Only existing connections are
+    used: nothing is dialled.
+    """
+    if not host.get_network().get_connections(peer):
+        return None
+    try:
+        stream = await host.new_stream(peer, [TProtocol(protocol)])
+    except (BaseLibp2pError, OSError, trio.BrokenResourceError, trio.ClosedResourceError, ValueError) as exc:
+        return False if protocol_unsupported(exc) else None
+    with trio.CancelScope(shield=True), trio.move_on_after(2), contextlib.suppress(BaseLibp2pError):
+        await stream.close()
+    return True
+
+
+def protocol_unsupported(exc: BaseException) -> bool:
+    """Whether opening a stream failed because the peer does not speak the protocol (another network)."""
+    cause = exc.__cause__
+    if isinstance(cause, ProtocolNotSupportedError):
+        return True
+    return isinstance(cause, MultiselectClientError) and "not supported" in str(cause)
+
+
+def observed_ips(host: IHost) -> list[str]:
+    """The IPs peers report seeing us at (identify's observed address, as libp2p records it: loopback
+    observations are not recorded)."""
+    manager = getattr(host, "_observed_addr_manager", None)
+    out: list[str] = []
+    for addr in manager.addrs(min_observers=1) if manager is not None else []:
+        for name in ("ip4", "ip6"):
+            try:
+                out.append(addr.value_for_protocol(name))
+            except ADDRESS_ERRORS + (multiaddr.exceptions.ProtocolLookupError,):
+                continue
+    return list(dict.fromkeys(out))
+
+
 async def close_host(host: IHost) -> None:
     """Close every connection explicitly, having first forgotten every peer address so that nothing
     (gossipsub retries its streams to departing peers) dials again while the host goes down."""
     peerstore = host.get_peerstore()
     for peer in peerstore.peer_ids():
         peerstore.clear_addrs(peer)
+
     connections = host.get_network().get_connections()
     try:
         await host.close()
     finally:
         close_sockets(connections)
+        tracker = tracker_of(host)
+        if tracker is not None:
+            tracker.close_all()
+
+
+async def close_connection(host: IHost, connection: INetConn, timeout: float) -> bool:
+    """Close one connection (as :func:`disconnect_peer` does all of a peer's); True when forced."""
+    try:
+        with trio.move_on_after(timeout):
+            await connection.close()
+    except (BaseLibp2pError, OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+    return _tear_down(host, [connection])
 
 
 async def disconnect_peer(host: IHost, peer: ID, timeout: float) -> bool:
@@ -136,43 +229,20 @@ async def disconnect_peer(host: IHost, peer: ID, timeout: float) -> bool:
     Returns True when libp2p did not finish in time and the connections were torn down here: their
     sockets closed and the swarm's records of them dropped, without libp2p's "disconnected" event.
     """
-    network = host.get_network()
-    connections = network.get_connections(peer)
+    connections = host.get_network().get_connections(peer)
     try:
         with trio.move_on_after(timeout):
             await host.disconnect(peer)
     finally:
-        forced = close_sockets(connections) > 0
-        if forced:
-            for connection in connections:
-                network.remove_conn(connection)  # type: ignore[attr-defined]  # Swarm's, not in INetwork
+        forced = _tear_down(host, connections)
     return forced
 
 
-# The attributes that lead from a libp2p connection to its TCP socket: swarm connection -> yamux ->
-# noise session -> noise framing -> raw connection -> libp2p's trio stream -> trio.SocketStream.
-_PATH_TO_SOCKET = ("muxed_conn", "secured_conn", "conn", "read_writer", "read_write_closer", "stream", "stream")
-
-
-def close_sockets(connections: list[INetConn]) -> int:
-    """Close the TCP sockets under ``connections`` that are still open; returns how many were.
-
-    libp2p 0.8.1 marks a connection closed before it closes the layers beneath, so a close that is
-    cancelled half-way (a timeout, a node shutting down) leaves the socket open and the connection
-    unclosable: only the garbage collector would ever close it. Closing the socket itself is what
-    remains; libp2p's readers then see a closed resource and end.
-    """
-    closed = 0
-    for connection in connections:
-        stream = _tcp_stream(connection)
-        if stream is not None and stream.socket.fileno() != -1:
-            stream.socket.close()
-            closed += 1
-    return closed
-
-
-def _tcp_stream(connection: object) -> trio.SocketStream | None:
-    layer: object | None = connection
-    for name in _PATH_TO_SOCKET:
-        layer = getattr(layer, name, None)
-    return layer if isinstance(layer, trio.SocketStream) else None
+def _tear_down(host: IHost, connections: list[INetConn]) -> bool:
+    """Close the sockets of ``connections``; drop those the swarm still lists. True if there were any."""
+    close_sockets(connections)
+    network = host.get_network()
+    listed = [c for c in connections if c in network.get_connections(c.muxed_conn.peer_id)]
+    for connection in listed:
+        network.remove_conn(connection)  # type: ignore[attr-defined]  # Swarm's, not in INetwork
+    return bool(listed)

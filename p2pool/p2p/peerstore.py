@@ -127,6 +127,15 @@ class AddressBook:
             raise PeerStoreError(f"cannot open the address book {self.path}: {exc}") from None
         try:
             self._check_identity()
+            # The book is a cache of hints, not consensus: a commit need not wait for the disk (a crash
+            # loses at most the last few entries). Waiting for it blocked the node's event loop on every
+            # dial result (milliseconds each, much more on a busy disk).
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise PeerStoreError(f"address book {self.path} cannot be used ({exc}); move it away or delete it "
+                                 "to start with an empty address book") from None
         except BaseException:
             self._db.close()
             raise
@@ -151,12 +160,14 @@ class AddressBook:
         All addresses are checked before anything is written (:class:`AddressError`). At most
         ``max_addrs_per_peer`` are kept, the most recently seen; an empty list changes nothing.
         """
+        with self._db:
+            self._add(peer, addrs, now, source)
+
+    def _add(self, peer: str, addrs: list[str], now: float, source: str) -> None:
         check_peer_id(peer)
         normalized = list(dict.fromkeys(normalize_addr(peer, addr) for addr in addrs))
         normalized = normalized[: self.config.max_addrs_per_peer]
-        if not normalized:
-            return
-        with self._db:
+        if normalized:
             self._db.execute(
                 "INSERT INTO peers (peer, source, first_seen, last_seen) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (peer) DO UPDATE SET source = excluded.source, "
@@ -170,6 +181,19 @@ class AddressBook:
                 "DELETE FROM addrs WHERE peer = ? AND addr NOT IN (SELECT addr FROM addrs WHERE peer = ? "
                 "ORDER BY last_seen DESC, rowid DESC LIMIT ?)", (peer, peer, self.config.max_addrs_per_peer))
             self._evict(keep=peer)
+
+    def add_many(self, entries: list[tuple[str, str]], now: float, source: str) -> int:
+        """Remember each ``(peer, addr)`` of ``entries`` (as :meth:`add`), in one transaction; unusable ones
+        are skipped. Returns how many were usable."""
+        usable = 0
+        with self._db:
+            for peer, addr in entries:
+                try:
+                    self._add(peer, [addr], now, source)
+                    usable += 1
+                except AddressError:
+                    continue
+        return usable
 
     def mark_connected(self, peer: str, now: float) -> None:
         """A connection to ``peer`` succeeded: clear its failures (no-op for an unknown peer)."""

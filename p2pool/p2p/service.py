@@ -34,6 +34,7 @@ from p2pool.events import (
 from p2pool.intake import ShareIntake
 from p2pool.p2p.banlist import BanList
 from p2pool.p2p.blame import sender_at_fault
+from p2pool.p2p.discovery import Discovery, DiscoveryConfig, DiscoveryHooks
 from p2pool.p2p.gossip import ShareGossip
 from p2pool.p2p.host import (
     IDENTITY_FILE,
@@ -41,8 +42,11 @@ from p2pool.p2p.host import (
     build_host,
     close_host,
     load_identity,
+    own_ips,
+    parse_announce,
     parse_listen,
     parse_peer,
+    peer_addr,
     stop_auto_connector,
 )
 from p2pool.p2p.messages import MAX_RECENT_DEPTH, GetPeers, Peers
@@ -50,6 +54,7 @@ from p2pool.p2p.network_match import why_foreign
 from p2pool.p2p.peers import PeerConfig, PeerEvents, PeerManager
 from p2pool.p2p.peerstore import AddressBook, AddressError, check_peer_id
 from p2pool.p2p.scoring import Offense
+from p2pool.p2p.seedlist import split_seeds
 from p2pool.p2p.sync import MainChainIndex, RecentShares, SyncProgress, progress
 from p2pool.p2p.sync_client import ClientHooks, RequestFailed, SyncClient, SyncConfig
 from p2pool.p2p.sync_server import ServerHooks, SyncServer
@@ -70,6 +75,9 @@ _FOREIGN_KEPT = 16
 class P2PConfig:
     listen: tuple[str, ...]
     bootstrap: tuple[str, ...] = ()
+    # What we tell peers we can be dialled at, instead of the listen addresses (behind NAT or a proxy).
+    announce: tuple[str, ...] = ()
+    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     peers: PeerConfig = field(default_factory=PeerConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     # Miners wait while the best peer is more than this many shares ahead.
@@ -97,11 +105,13 @@ class P2PService:
         self._publish = publish
         self._behind = False
         self.listen = [parse_listen(text) for text in config.listen]
-        bootstrap = [parse_peer(text) for text in config.bootstrap]
+        bootstrap, seed_dns = split_seeds(config.bootstrap)
         key_pair = load_identity(datadir / IDENTITY_FILE)
         self.peer_id = str(ID.from_pubkey(key_pair.public_key))
         self.names = ProtocolNames.for_network(params)
-        self.host = build_host(key_pair, self.listen, config.peers.target_outbound + config.peers.max_inbound)
+        announce = [parse_announce(text) for text in config.announce]
+        self.host = build_host(key_pair, self.listen, config.peers.target_outbound + config.peers.max_inbound,
+                               announce)
         self.index = MainChainIndex()
         self.recent = RecentShares(MAX_RECENT_DEPTH)
         top = chain.tip.height if chain.tip else 0
@@ -111,7 +121,12 @@ class P2PService:
         self.book = AddressBook(datadir / "peers.sqlite")
         self.peers = PeerManager(self.host, BanList(datadir / "bans.json"), self.book,
                                  PeerEvents(self._joined, self._left, self._ask_peers, self._banned),
-                                 bootstrap, config.peers)
+                                 bootstrap, config.peers, identify_protocol=str(self.names.sync),
+                                 own_ips=own_ips(self.listen + announce), announced=bool(announce),
+                                 seed_dns=seed_dns)
+        self.discovery = Discovery(self.host, self.names.kad, DiscoveryHooks(
+            self.peers.connected, self.peers.learn_found, self.peers.reachable, self.peers.needs_addresses),
+            config.discovery) if config.discovery.enabled else None
         self.gossip = ShareGossip(self.host, self.names.shares_topic, self._on_gossip)
         self.server = SyncServer(chain, store, self.index, self.recent,
                                  ServerHooks(self.penalize, self._allow_request, self.peers.known_peers,
@@ -121,7 +136,7 @@ class P2PService:
                                              self._update, self._foreign, self._request_done), config.sync)
         self._gossip_limit = RateLimiter(*config.gossip_rate)
         self._request_limit = RateLimiter(*config.request_rate)
-        self._state = _State(initial_pending=bool(bootstrap) or len(self.book) > 0)
+        self._state = _State(initial_pending=bool(bootstrap) or bool(seed_dns) or len(self.book) > 0)
         self.addrs: list[str] = []
         # Peers found on another network, and why (the latest few, for the status).
         self.foreign_reasons: dict[str, str] = {}
@@ -168,9 +183,12 @@ class P2PService:
         """Our tasks in ``nursery``; ``started`` with our listen addresses once they run."""
         self._workers = nursery
         await nursery.start(self.peers.run)
+        if self.discovery is not None:
+            await nursery.start(self.discovery.run)
         nursery.start_soon(self.client.run)
         nursery.start_soon(self._initial_deadline)
-        self.addrs = [str(a) for a in self.host.get_addrs()]
+        # Where we listen (what we advertise may differ: --announce); get_addrs() would give the latter.
+        self.addrs = [peer_addr(a, self.host.get_id()) for a in self.host.get_transport_addrs()]
         log.info("P2P peer ID %s, listening on %s", self.peer_id, ", ".join(self.addrs) or "-")
         self._update()
         task_status.started(self.addrs)
@@ -197,6 +215,8 @@ class P2PService:
     def _joined(self, peer: str) -> None:
         log.info("peer %s connected (%d peers)", peer, len(self.peers.connected()))
         self._publish(PeerConnected(peer, peer in self.peers.inbound))
+        if self.discovery is not None:
+            self.discovery.peer_joined()
         self._update()
         if self._workers is not None:
             self._workers.start_soon(self._exchange, peer)
@@ -369,7 +389,8 @@ class P2PService:
         sync = self.progress()
         peers = [{"id": p, "direction": "inbound" if p in self.peers.inbound else "outbound",
                   "score": round(self.peers.scores.score(p, now), 1),
-                  "tip_height": self.client.tips[p].height if p in self.client.tips else None}
+                  "tip_height": self.client.tips[p].height if p in self.client.tips else None,
+                  "found_by": self.peers.found_by.get(p)}
                  for p in self.peers.connected()]
         return {
             "peer_id": self.peer_id,
@@ -380,6 +401,9 @@ class P2PService:
                     "gossip_links": self.gossip.links(),
                     "banned": len(self.peers.bans.active(time.time())),
                     "foreign": [{"id": p, "reason": r} for p, r in self.foreign_reasons.items()],
-                    "known_addresses": len(self.book)},
+                    "known_addresses": len(self.book),
+                    "advertised": [str(a) for a in self.host.get_addrs()],
+                    "discovery": self.discovery.status() if self.discovery is not None else None,
+                    **self.peers.status()},
         }
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import trio
 
+from p2pool.p2p.limits import Refusal
 from p2pool.p2p.peers import PeerConfig
 from tests.functional.federation import federation, peer_id, wait_for
 
@@ -39,7 +40,8 @@ async def test_nodes_find_each_other_and_reconnect_after_restart(tmp_path):
 
 async def test_inbound_cap_and_outbound_target_hold(tmp_path):
     async with federation(tmp_path) as fed:
-        seed = await fed.add_node(seed=True, p2p={"peers": PeerConfig(maintain_interval=0.5, max_inbound=2)})
+        seed = await fed.add_node(seed=True, p2p={"peers": PeerConfig(maintain_interval=0.5, max_inbound=2,
+                                                                      target_outbound=0)})
         others = [await fed.add_node(seed, seed=True, p2p={"peers": PeerConfig(maintain_interval=0.5, target_outbound=1)})
                   for _ in range(3)]
         most_inbound = 0
@@ -57,3 +59,10 @@ async def test_inbound_cap_and_outbound_target_hold(tmp_path):
         assert all(len(n.p2p.peers.outbound) <= 1 for n in others)
         refused = [n for n in others if peer_id(n) not in seed.p2p.peers.connected()]
         assert len(refused) == 1
+        # The refused node backs off instead of redialling the full seed every maintenance round.
+        record = refused[0].p2p.book.info(peer_id(seed))
+        assert record is not None and record.failures >= 1
+        tries = seed.p2p.peers.table.refusals.get(Refusal.INBOUND_CAP, 0)
+        with trio.move_on_after(2):  # four maintenance rounds
+            await trio.sleep_forever()
+        assert seed.p2p.peers.table.refusals.get(Refusal.INBOUND_CAP, 0) - tries <= 1

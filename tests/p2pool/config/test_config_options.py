@@ -17,7 +17,7 @@ from sharechain.params import NETWORKS
 
 def test_the_table_has_exactly_the_fields_of_node_config():
     fields = [f.name for f in dataclasses.fields(NodeConfig)]
-    assert fields == [option.name for option in OPTIONS] + ["seed"]
+    assert fields == [option.name for option in OPTIONS] + ["seed", "seed_entries"]
 
 
 def test_names_flags_and_environment_variables_follow_from_the_name():

@@ -41,3 +41,36 @@ def test_every_network_has_a_seed_list():
 
     assert set(SEEDS) == set(NETWORKS)
     assert seeds("devnet") == [] and seeds("nonexistent") == []
+
+
+def test_discovery_reachability_and_limit_options(tmp_path):
+    seed_file = tmp_path / "seeds.txt"
+    seed_file.write_text(f"# two seeds\n{PEER}  # a peer\n/dnsaddr/seeds.example.org\n")
+    config = node_config(announce="/ip4/203.0.113.5/tcp/9338", seed_file=str(seed_file), max_per_ip=2,
+                         max_per_subnet=6, no_dht=True, bootstrap=["/dnsaddr/more.example.org"])
+    assert config.announce == ("/ip4/203.0.113.5/tcp/9338",) and config.no_dht
+    assert (config.max_per_ip, config.max_per_subnet) == (2, 6)
+    assert config.peers_to_dial() == ("/dnsaddr/more.example.org", PEER, "/dnsaddr/seeds.example.org")
+    defaults = node_config()
+    assert (defaults.max_per_ip, defaults.max_per_subnet, defaults.no_dht, defaults.announce) == (4, 8, False, ())
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"announce": ["/ip4/0.0.0.0/tcp/9338"]}, "not an address peers can dial"),
+    ({"announce": ["/ip4/203.0.113.5/udp/9338"]}, "expected /ip4/ADDRESS/tcp/PORT"),
+    ({"announce": ["/ip4/203.0.113.5/tcp/9338"], "no_p2p": True}, "--announce needs P2P"),
+    ({"max_per_ip": 0}, "max_per_ip = 0: expected a whole number from 1"),
+    ({"bootstrap": ["/dnsaddr/a.example.org/tcp/1"]}, "expected"),
+])
+def test_bad_discovery_options_are_refused_clearly(values, message):
+    with pytest.raises(ConfigError, match=message):
+        node_config(**values)
+
+
+def test_a_bad_seed_file_names_its_line(tmp_path):
+    seed_file = tmp_path / "seeds.txt"
+    seed_file.write_text(f"{PEER}\n/ip4/1.2.3.4/tcp/9338\n")
+    with pytest.raises(ConfigError, match=r"seeds.txt, line 2: .* expected /ip4/ADDRESS/tcp/PORT/p2p/PEER_ID"):
+        node_config(seed_file=str(seed_file))
+    with pytest.raises(ConfigError, match="cannot read seed file"):
+        node_config(seed_file=str(tmp_path / "missing.txt"))

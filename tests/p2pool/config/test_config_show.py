@@ -27,6 +27,8 @@ bootstrap = ["{PEER}"]
 miner_threads = 3
 miner_opencl = true
 api_cors = ["https://pool.example.org"]
+announce = ["/ip4/203.0.113.5/tcp/4002"]
+max_per_ip = 2
 api_tls_cert = "/etc/otedama/cert.pem"
 api_tls_key = "/etc/otedama/key.pem"
 stratum_tls = "127.0.0.1:4004"
@@ -40,13 +42,16 @@ ENV = {"OTEDAMA_DEVCHAIN": "yes", "OTEDAMA_DEVCHAIN_BITS": "1d00ffff", "OTEDAMA_
        "OTEDAMA_STRATUM_SUBMIT_INTERVAL": "2.5", "OTEDAMA_NO_MINER": "1", "OTEDAMA_REINDEX": "true",
        "OTEDAMA_NO_SEEDS": "true", "OTEDAMA_MAX_OUTBOUND": "3", "OTEDAMA_LOG_FILE_MAX_MB": "7",
        "OTEDAMA_LOG_FILE_BACKUPS": "2", "OTEDAMA_NOTIFY_WORKER_OFFLINE": "30"}
-ARGV = {"max_inbound": "4", "mine_while_syncing": "true", "log_level": "debug", "no_p2p": "false"}
+ARGV = {"max_per_subnet": "5", "no_dht": "true",
+        "max_inbound": "4", "mine_while_syncing": "true", "log_level": "debug", "no_p2p": "false"}
 
 
 def _everything(tmp_path):
     path = tmp_path / "in.toml"
     path.write_text(FILE)
+    (tmp_path / "seeds.txt").write_text(f"{PEER}\n")
     argv = {**ARGV, "datadir": str(tmp_path / "data"), "bitcoind_cookie": str(tmp_path / ".cookie"),
+            "seed_file": str(tmp_path / "seeds.txt"),
             "api_token_file": str(tmp_path / "token"), "log_file": str(tmp_path / "otedama.log")}
     return path, load_config(config_file=path, environ=ENV, argv=argv)
 

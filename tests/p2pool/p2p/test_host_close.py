@@ -14,9 +14,11 @@ from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.peer.peerinfo import info_from_p2p_addr
 
 from p2pool.p2p.banlist import BanList
-from p2pool.p2p.host import build_host, close_host, close_sockets, disconnect_peer, stop_auto_connector
+from p2pool.p2p.dials import tracker_of
+from p2pool.p2p.host import build_host, close_host, disconnect_peer, stop_auto_connector
 from p2pool.p2p.peers import PeerConfig, PeerEvents, PeerManager
 from p2pool.p2p.peerstore import AddressBook
+from p2pool.p2p.sockets import close_sockets, connection_socket
 from tests.functional.federation import wait_for
 
 LISTEN = [multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]
@@ -88,9 +90,11 @@ async def test_the_peer_manager_hears_of_a_forced_disconnect(tmp_path: Path):
     left: list[str] = []
     async with two_connected_hosts() as (a, b):
         book = AddressBook(tmp_path / "peers.sqlite")
-        events = PeerEvents(
-            joined=lambda peer: None, left=left.append, ask_peers=lambda peer: None, banned=lambda peer: None
-        )
+
+        async def ask_peers(peer: str) -> None:
+            pass
+
+        events = PeerEvents(joined=lambda peer: None, left=left.append, ask_peers=ask_peers, banned=lambda peer: None)
         manager = PeerManager(a, BanList(tmp_path / "bans.json"), book, events, [], PeerConfig(disconnect_timeout=0))
         peer = str(b.get_id())
         try:
@@ -106,3 +110,22 @@ async def test_the_peer_manager_hears_of_a_forced_disconnect(tmp_path: Path):
                 nursery.cancel_scope.cancel()
         finally:
             book.close()
+
+
+async def test_a_dialled_socket_no_connection_uses_any_more_is_closed_by_the_dial_tracker():
+    """A dialled connection whose close libp2p gave up half-way and which the swarm no longer lists
+    (as its clean-up leaves it when cancelled after removing it) keeps its socket open; the host's dial
+    tracker closes it once the grace has passed, and every dialled socket when the host closes."""
+    async with two_connected_hosts() as (a, b):
+        [connection] = b.get_network().get_connections(a.get_id())
+        with trio.move_on_after(0):
+            await connection.close()  # cancelled: the socket stays open
+        b.get_network().remove_conn(connection)
+        stream = connection_socket(connection)
+        assert stream is not None and stream.socket.fileno() != -1
+        tracker = tracker_of(b)
+        assert tracker is not None
+        assert tracker.reap(trio.current_time()) == 0  # within the grace it could still be a dial in progress
+        assert tracker.reap(trio.current_time() + tracker.grace + 1) == 1
+        assert stream.socket.fileno() == -1
+        await wait_for(lambda: not a.get_network().get_connections(b.get_id()), "a to see the socket close")

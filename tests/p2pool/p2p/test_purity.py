@@ -5,10 +5,10 @@ from pathlib import Path
 import p2pool.p2p
 from tests.purity import IO, assert_pure
 
-CORES = ("messages.py", "sync.py")
+CORES = ("messages.py", "sync.py", "limits.py", "reachability.py")
 # The adapters around the cores, which the cores must not import.
 ADAPTERS = {f"p2pool.p2p.{name}" for name in ("host", "gossip", "service", "peers", "sync_client", "sync_server",
-                                                "stream")}
+                                                "stream", "admission", "discovery", "seedlist", "connections", "dials")}
 
 
 def test_p2p_cores_do_no_io():
