@@ -74,6 +74,9 @@ class PeerEvents:
     left: Callable[[str], None]
     ask_peers: Callable[[str], Any]  # async: ask a connected peer for the peers it knows (learn)
     banned: Callable[[str], None]
+    # A connection's peer turned out not to speak our protocol: the service says why, then calls
+    # :meth:`PeerManager.mark_foreign` (None: mark it at once).
+    foreign: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -103,7 +106,7 @@ class PeerManager:
         self.me = str(self.host.get_id())
         self.connections = Connections(
             self.host, self.config.limits, self.config.max_inbound,
-            ConnectionEvents(self._identified, self.mark_foreign, self._gone, self.is_banned),
+            ConnectionEvents(self._identified, self._found_foreign, self._gone, self.is_banned),
             identify_protocol=self.identify_protocol, disconnect_timeout=self.config.disconnect_timeout)
         self.table = self.connections.table
         self.reachability = Reachability(self.config.reachability, self.own_ips, self.announced)
@@ -185,6 +188,9 @@ class PeerManager:
 
     def is_banned(self, peer: str) -> bool:
         return self.bans.is_banned(peer, self.wall_clock())
+
+    def _found_foreign(self, peer: str) -> None:
+        (self.events.foreign or self.mark_foreign)(peer)
 
     def mark_foreign(self, peer: str) -> None:
         """``peer`` speaks another network's protocol: drop it and neither dial nor let it in again soon."""

@@ -120,7 +120,7 @@ class P2PService:
                 self.recent.add(record.height, record.hash)
         self.book = AddressBook(datadir / "peers.sqlite")
         self.peers = PeerManager(self.host, BanList(datadir / "bans.json"), self.book,
-                                 PeerEvents(self._joined, self._left, self._ask_peers, self._banned),
+                                 PeerEvents(self._joined, self._left, self._ask_peers, self._banned, self._foreign),
                                  bootstrap, config.peers, identify_protocol=str(self.names.sync),
                                  own_ips=own_ips(self.listen + announce), announced=bool(announce),
                                  seed_dns=seed_dns)

@@ -155,6 +155,7 @@ def test_the_next_block_pays_exactly_what_the_payouts_endpoint_said(pool: Pool) 
     matched: list[str] = []
     deadline = time.monotonic() + 180 * TIMEOUT_FACTOR
     while len(matched) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)  # a poll, within the API's per-client rate
         for finder in (pool.address_a, ADDRESS_B):
             snapshot = get(pool, f"/api/payouts?finder={finder}")
             snapshots[(finder, snapshot["tip"], snapshot["block_height"], tuple(snapshot["uncles"]))] = snapshot

@@ -7,6 +7,7 @@ from __future__ import annotations
 import trio
 from libp2p.peer.id import ID
 
+from p2pool.events import ShareSource, SourceKind
 from p2pool.p2p.discovery import DiscoveryConfig
 from p2pool.p2p.limits import LimitConfig
 from p2pool.p2p.peers import PeerConfig
@@ -56,7 +57,7 @@ async def test_nodes_told_only_of_a_seed_find_each_other_through_the_dht_and_out
             state = [(len(found_through_dht(n)), len(n.p2p.peers.outbound), len(n.p2p.peers.inbound),
                       n.p2p.discovery.rounds, len(n.p2p.book)) for n in nodes]
             raise AssertionError(f"{exc}: (dht, outbound, inbound, DHT rounds, known) per node {state}") from None
-        assert all(n.pool.status()["p2p"]["discovery"]["routing_table"] >= 3 for n in nodes)
+        assert all(n.status()["p2p"]["discovery"]["routing_table"] >= 3 for n in nodes)
         assert all(n.p2p.book.info(p).source == "dht" for n in nodes for p in found_through_dht(n))
 
         fed.stop_node(seed)
@@ -74,6 +75,6 @@ async def test_nodes_told_only_of_a_seed_find_each_other_through_the_dht_and_out
         assert one_piece(nodes)
 
         origin = nodes[-1]
-        assert origin.pool.add_share(share).status is AddStatus.ADDED
-        origin.p2p.announce(share)
-        await wait_for(lambda: all(share.hash in n.pool.chain for n in nodes), "the share to reach every node", 60)
+        assert origin.intake is not None
+        assert origin.intake.add(share, ShareSource(SourceKind.LOCAL)).status is AddStatus.ADDED
+        await wait_for(lambda: all(share.hash in n.chain for n in nodes), "the share to reach every node", 60)

@@ -91,7 +91,7 @@ async def test_connections_per_ip_are_capped_and_every_connection_on_the_port_is
         others = [await fed.add_node(node, seed=True, p2p=QUICK) for _ in range(5)]
         await wait_for(lambda: len(node.p2p.peers.inbound) == 3, "three of the five to get in")
         await wait_for(lambda: node.p2p.peers.table.refusals, "the others to be refused")
-        refusals = node.pool.status()["p2p"]["connections"]["refusals"]
+        refusals = node.status()["p2p"]["connections"]["refusals"]
         assert set(refusals) <= {"per_ip", "per_subnet"}, refusals
         with trio.move_on_after(3):  # the refused keep trying, backing off
             await trio.sleep_forever()
@@ -100,7 +100,7 @@ async def test_connections_per_ip_are_capped_and_every_connection_on_the_port_is
         # At rest, what is established on the port is exactly the counted inbound peers' connections.
         peers = {(c.ip, c.port) for c in node.p2p.peers.table.connections() if c.inbound and c.stage is Stage.PEER}
         assert established(watch.port) == peers and len(peers) == 3
-        assert len(node.p2p.peers.inbound) == 3 and node.pool.status()["peers"] >= 3
+        assert len(node.p2p.peers.inbound) == 3 and node.status()["peers"] >= 3
         refused = [n for n in others if n.p2p.peer_id not in node.p2p.peers.connected()]
         assert len(refused) == 2
         assert all(n.p2p.book.info(node.p2p.peer_id).failures >= 1 for n in refused)  # backing off
@@ -135,7 +135,7 @@ async def test_a_libp2p_peer_of_another_protocol_is_closed_within_a_second_each_
         assert answers <= 1, f"the node answered {answers} requests from a peer of another protocol"
         assert peer not in node.p2p.peers.connected()
         assert node.p2p.peers.table.is_refused_peer(peer, trio.current_time())
-        assert node.pool.status()["p2p"]["connections"]["refusals"]["refused_peer"] >= 10
+        assert node.status()["p2p"]["connections"]["refusals"]["refused_peer"] >= 10
         assert not watch.untracked, f"connections unknown to the peer manager: {watch.untracked}"
         assert node.p2p.peer_id in honest.p2p.peers.connected()  # and its own peers are not disturbed
 
@@ -183,7 +183,7 @@ async def test_a_tcp_client_of_another_protocol_is_closed_within_a_second_and_th
             await stream.aclose()
             await trio.sleep(0.25)
         assert max(times) < 1.0, f"closed after {[round(t, 2) for t in times]} s"
-        status = node.pool.status()["p2p"]["connections"]
+        status = node.status()["p2p"]["connections"]
         assert status["refused_addresses"] == 1 and status["refusals"]["refused_address"] >= 5
         assert not watch.untracked
 
@@ -193,7 +193,7 @@ async def test_a_silent_tcp_client_holds_a_handshake_slot_only_until_its_deadlin
         node = await fed.add_node(seed=True, p2p=LIMITED)
         silent = await trio.open_tcp_stream("127.0.0.1", p2p_port(node))
         await wait_for(lambda: node.p2p.peers.table.count(Stage.HANDSHAKE) == 1, "the silent client to be counted")
-        assert node.pool.status()["p2p"]["connections"]["handshaking"] == 1
+        assert node.status()["p2p"]["connections"]["handshaking"] == 1
         started = trio.current_time()
         with trio.fail_after(LIMITS.handshake_timeout + 1):
             while await silent.receive_some(4096):

@@ -50,16 +50,16 @@ async def test_a_node_behind_a_proxy_is_dialled_at_its_announced_address(tmp_pat
         hidden = await fed.add_node(seed, seed=True, p2p={"peers": PeerConfig(maintain_interval=0.5, target_outbound=1),
                                                           "announce": (announced,)})
         behind.append(port_of(p2p_addr(hidden)))
-        assert hidden.pool.status()["p2p"]["advertised"] == [f"{announced}/p2p/{peer_id(hidden)}"]
+        assert hidden.status()["p2p"]["advertised"] == [f"{announced}/p2p/{peer_id(hidden)}"]
         await wait_for(lambda: peer_id(hidden) in seed.p2p.peers.connected(), "the hidden node to reach the seed")
         assert seed.p2p.peers.peer_addrs(peer_id(hidden)) == [f"{announced}/p2p/{peer_id(hidden)}"]
-        assert hidden.pool.status()["p2p"]["reachability"]["status"] == "unknown"
+        assert hidden.status()["p2p"]["reachability"]["status"] == "unknown"
 
         # A stranger told only of the seed learns the announced address and dials the node through the proxy.
         stranger = await fed.add_node(seed, seed=True, p2p={"peers": PeerConfig(maintain_interval=0.5)})
         await wait_for(lambda: peer_id(hidden) in stranger.p2p.peers.outbound, "the stranger to dial the hidden node")
         assert stranger.p2p.book.get(peer_id(hidden)) == [f"{announced}/p2p/{peer_id(hidden)}"]
-        await wait_for(lambda: hidden.pool.status()["p2p"]["reachability"]["status"] == "reachable",
+        await wait_for(lambda: hidden.status()["p2p"]["reachability"]["status"] == "reachable",
                        "the hidden node to see it is reachable")
         assert peer_id(stranger) in hidden.p2p.peers.inbound
 
@@ -73,10 +73,10 @@ async def test_a_node_nobody_dials_says_so_keeps_more_outbound_peers_and_leaves_
         lonely = await fed.add_node(*seeds, seed=True, p2p={"peers": PeerConfig(
             maintain_interval=0.5, target_outbound=2, outbound_when_unreachable=5, reachability=quick)})
         assert lonely.p2p.peers.target() == 2
-        await wait_for(lambda: lonely.pool.status()["p2p"]["reachability"]["status"] == "unreachable",
+        await wait_for(lambda: lonely.status()["p2p"]["reachability"]["status"] == "unreachable",
                        "the node to find nobody dials it", 30)
-        status = lonely.pool.status()["p2p"]
+        status = lonely.status()["p2p"]
         assert "no peer has connected to us" in status["reachability"]["reason"]
         assert status["target_outbound"] == 5 and lonely.p2p.peers.target() == 5
-        await wait_for(lambda: lonely.pool.status()["p2p"]["discovery"]["mode"] == "client", "DHT client mode")
-        assert all(s.pool.status()["p2p"]["reachability"]["status"] == "reachable" for s in seeds)
+        await wait_for(lambda: lonely.status()["p2p"]["discovery"]["mode"] == "client", "DHT client mode")
+        assert all(s.status()["p2p"]["reachability"]["status"] == "reachable" for s in seeds)
