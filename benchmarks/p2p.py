@@ -14,8 +14,9 @@ every node has validated and stored it. *In-process*: the same in one process an
 
 Sync: a fresh node bootstraps from one seed, then from three, each holding ``--window`` shares,
 all as processes (times from the fresh node's log) and all in one process: shares/s from its start
-(connecting, tip polls, inventory included) and from its inventory request to its last share
-accepted, every share validated and stored.
+(connecting, tip polls, inventory included) and from its inventory (or join plan) request to its last
+share accepted, every share validated and stored. (A fresh node joins from a plan: ``benchmarks/join.py``
+measures that over a mainnet-sized window.)
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from p2pool.events import SharesAccepted, ShareSource, SourceKind
 from p2pool.node import Node
-from p2pool.p2p.messages import GetHashes
+from p2pool.p2p.messages import GetHashes, GetJoin
 from p2pool.p2p.peers import PeerConfig
 from p2pool.p2p.sync_client import SyncClient, SyncConfig
 from sharechain.bitcoin.hashing import hash_to_hex
@@ -164,7 +165,7 @@ def sync_rate_processes(root: Path, window: list, seeds: int) -> tuple[float, fl
         wait_until(lambda: "sharechain caught up" in fresh.log_path.read_text(), 60, "the caught-up line")
         lines = fresh.log_path.read_text().splitlines()
         start = _stamp(lines[0])
-        inventory = _stamp(next(line for line in lines if " sync: " in line))
+        inventory = _stamp(next(line for line in lines if " sync: " in line or " joining from " in line))
         end = _stamp(next(line for line in lines if "sharechain caught up" in line))
     finally:
         for node in (fresh, *sources):
@@ -186,7 +187,7 @@ async def sync_rate(root: Path, window: list, seeds: int) -> tuple[float, float]
         original = SyncClient.request
 
         async def timed(client: SyncClient, peer: str, message: object) -> object:
-            if isinstance(message, GetHashes) and not inventory:
+            if isinstance(message, (GetHashes, GetJoin)) and not inventory:
                 inventory.append(trio.current_time())
             return await original(client, peer, message)  # type: ignore[arg-type]
 

@@ -9,12 +9,13 @@ nothing is ever gossiped or paid that a crash could lose. Refusals are announced
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from p2pool.events import ShareRefused, SharesAccepted, ShareSource, TipChanged
+from p2pool.events import ShareRefused, SharesAccepted, ShareSource, SourceKind, TipChanged
 from p2pool.storage.share_store import ShareStore
 from sharechain.bitcoin.hashing import hash_to_hex
 from sharechain.chain import ShareChain
+from sharechain.record import ShareRecord
 from sharechain.result import AddResult, AddStatus
 from sharechain.share import Share
 
@@ -37,9 +38,34 @@ class ShareIntake:
         now = int(self._clock())
         old_tip = self.chain.tip
         results = [self.chain.add(share, now=now) for share in shares]
+        return self._settle(shares, results, source, old_tip)
+
+    def add_context(self, shares: Sequence[Share], claims: Mapping[bytes, tuple[int, int]],
+                    source: ShareSource) -> list[AddResult]:
+        """Context shares of a join (below the floor: checked alone, their place taken from the plan)."""
+        old_tip = self.chain.tip
+        results: list[AddResult] = []
+        try:
+            for share in shares:
+                results.append(self.chain.add_context(share, claims.get(share.hash)))  # noqa: PERF401 (what joined before a failure is kept)
+        finally:  # a share without its claim stops the batch: what joined before it is still written
+            self._settle(shares[: len(results)], results, source, old_tip)
+        return results
+
+    def reset(self) -> None:
+        """Forget the whole sharechain, in memory and on disk (found blocks stay): a node far behind
+        its peers joins again from a recent share."""
+        self.chain.reset()
+        self._store.clear_shares()
+
+    def _settle(self, shares: Sequence[Share], results: list[AddResult], source: ShareSource,
+                old_tip: ShareRecord | None) -> list[AddResult]:
+        """One durable write for what joined and what was pruned, then the announcements."""
         accepted = [s for r in results if r.status is AddStatus.ADDED for s in r.accepted]
-        if accepted:
-            self._store.put_shares(accepted)
+        pruned = [h for r in results for h in r.pruned]
+        if accepted or pruned:
+            records = [(s, record) for s in accepted if (record := self.chain.get(s.hash)) is not None]
+            self._store.write(records, pruned, self.chain.horizon.floor, durable=source.kind is not SourceKind.SYNC)
         reorg = 0
         for share, result in zip(shares, results, strict=True):
             if result.status is AddStatus.ADDED:

@@ -63,6 +63,7 @@ from p2pool.share_fates import ShareFates
 from p2pool.stats.listener import StatsListener
 from p2pool.stats.store import STATS_FILE, StatsStore
 from p2pool.status import StatusSources
+from p2pool.storage.compaction import compact_when_due
 from p2pool.storage.loader import load_chain, open_store, reindex
 from p2pool.storage.lock import DatadirInUse, DatadirLock
 from p2pool.storage.share_store import ShareStore
@@ -186,6 +187,7 @@ class Node:
             async with trio.open_nursery() as outer:
                 outer.start_soon(self.notifier.run)
                 outer.start_soon(self._watch)
+                outer.start_soon(compact_when_due, store)
                 if config.seed:
                     outer.start_soon(self.stats.run)
                     await self._run_seed(outer, task_status)
@@ -416,7 +418,8 @@ class Node:
     def _load(self, store: ShareStore) -> ShareChain:
         if self.config.reindex:
             chain, report = reindex(store, self.params)
-            log.info("reindex: kept %d shares, dropped %d", report.kept, len(report.dropped))
+            log.info("reindex: kept %d shares, dropped %d, pruned %d the keep rule no longer needs", report.kept,
+                     len(report.dropped), report.pruned)
             for share_hash, reason in report.dropped:
                 log.warning("reindex dropped share %s: %s", share_hash, reason)
             return chain
@@ -425,8 +428,9 @@ class Node:
         tip = chain.tip
         if tip is not None:
             self.metrics.sharechain_height.set(tip.height)
-        log.info("sharechain loaded: %d shares, tip %s at height %s (%.2f s)", len(chain),
-                 tip.hash[::-1].hex() if tip else "none", tip.height if tip else "-", time.perf_counter() - started)
+        log.info("sharechain loaded: %d shares from height %d, tip %s at height %s (%.2f s)", len(chain),
+                 chain.horizon.lowest, tip.hash[::-1].hex() if tip else "none", tip.height if tip else "-",
+                 time.perf_counter() - started)
         return chain
 
     async def _start_devchain(self, nursery: trio.Nursery) -> str:

@@ -53,6 +53,9 @@ class StatusSources:
                 "height": tip.height if tip else None,
                 "shares": len(self.chain),
                 "orphans": len(self.chain.orphans),
+                # The keep rule: forks below the floor are refused, nothing below the lowest height is kept.
+                "lowest_height": self.chain.horizon.lowest if tip else None,
+                "floor": max(self.chain.horizon.floor, -1) if tip else None,
                 "share_difficulty": (0xFFFF << 208) / tip.target if tip else None,
             },
             "blocks_found": len(found),

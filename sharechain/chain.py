@@ -4,6 +4,11 @@ Pure: no I/O and no clock (``now`` is an argument). :meth:`ShareChain.add` repor
 in an :class:`AddResult`; the caller stores, announces, fetches or bans. The chain holds no rule:
 it gathers the facts a share's rules need (:class:`ShareContext`, the window weights) and runs the
 stages of :mod:`sharechain.validation` in their order.
+
+Bounded by the keep rule (:mod:`sharechain.horizon`): forks below the floor are refused and the
+shares below the lowest kept height are forgotten as the tip rises (``AddResult.pruned`` names them,
+so the store deletes them too). A joining node starts from context shares it cannot validate in
+context (:meth:`ShareChain.begin_join`, :meth:`ShareChain.add_context`).
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from sharechain.bitcoin.target import bits_to_target, work_from_target
 from sharechain.bitcoin.transaction import NULL_HASH
 from sharechain.context import ShareContext, UncleFacts
 from sharechain.difficulty import next_share_bits
+from sharechain.horizon import NO_FLOOR, Horizon, floor_of_kept, lowest_kept, raise_floor
+from sharechain.main_line import MainLine
 from sharechain.orphans import OrphanPool
 from sharechain.params import NetworkParams
 from sharechain.pplns import Payout, contribution, split_reward
 from sharechain.record import ShareRecord
-from sharechain.rejection import InvalidShare
+from sharechain.rejection import InvalidShare, Rejection
 from sharechain.result import AddResult, AddStatus, Refusal
 from sharechain.share import Share, ShareInfo
 from sharechain.validation import (
@@ -31,19 +38,34 @@ from sharechain.validation import (
     uncle_in_reach,
     uncle_rejection,
 )
-from sharechain.window import WindowCache
+from sharechain.window import WindowCache, WindowState
+
+
+class MissingClaim(ValueError):
+    """A context share whose parent or uncles are not held came without its cumulative work."""
 
 
 class ShareChain:
-    def __init__(self, params: NetworkParams) -> None:
+    def __init__(self, params: NetworkParams, *, prune: bool = True) -> None:
         self.params = params
+        # False keeps every share (the floor rule still applies): tests compare with a pruned chain.
+        self.prune = prune
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every share (a node that joins the network again from a recent share)."""
         self._records: dict[bytes, ShareRecord] = {}
         self._children: dict[bytes, list[bytes]] = {}
         self._by_height: dict[int, list[bytes]] = {}
         self._contributions: dict[bytes, list[Payout]] = {}
         self._tip: ShareRecord | None = None
+        self._main = MainLine()
+        self._floor = NO_FLOOR
+        self._lowest = 0
+        self._pruned: list[bytes] = []
         self.orphans = OrphanPool()
-        self._window = WindowCache(params.pplns_window, self._parent_hash, self.contribution, self._next_towards)
+        self._window = WindowCache(self.params.pplns_window, self._parent_hash, self.contribution,
+                                   self._next_towards)
 
     # --- lookups -----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -55,12 +77,29 @@ class ShareChain:
     def get(self, share_hash: bytes) -> ShareRecord | None:
         return self._records.get(share_hash)
 
+    def __getitem__(self, share_hash: bytes) -> ShareRecord:
+        """The record of a share known to be held (KeyError otherwise)."""
+        return self._records[share_hash]
+
     @property
     def tip(self) -> ShareRecord | None:
         return self._tip
 
     def records(self) -> Iterator[ShareRecord]:
         return iter(self._records.values())
+
+    @property
+    def horizon(self) -> Horizon:
+        """The floor (forks below it are refused) and the lowest height held."""
+        return Horizon(self._floor, self._lowest)
+
+    @property
+    def main_line(self) -> MainLine:
+        return self._main
+
+    def at_height(self, height: int) -> list[bytes]:
+        """Every share held at ``height`` (main chain or not), in hash order."""
+        return sorted(self._by_height.get(height, ()))
 
     def ancestors(self, share_hash: bytes) -> Iterator[ShareRecord]:
         """The share itself, then its parent, and so on back to the oldest one known."""
@@ -70,11 +109,16 @@ class ShareChain:
             record = self._records.get(record.prev_hash)
 
     def ancestor_at_height(self, share_hash: bytes, height: int) -> ShareRecord | None:
-        for record in self.ancestors(share_hash):
-            if record.height == height:
-                return record
-            if record.height < height:
-                return None
+        """The share's ancestor (or itself) at ``height``: walked down to the main chain, then looked up
+        in the main line (a window's far end is thousands of heights down)."""
+        record = self._records.get(share_hash)
+        while record is not None:
+            if record.height <= height:
+                return record if record.height == height else None
+            if self._main.holds(record):
+                found = self._main.at(height)
+                return self._records.get(found) if found is not None else None
+            record = self._records.get(record.prev_hash)
         return None
 
     def main_chain(self, limit: int) -> list[ShareRecord]:
@@ -156,10 +200,13 @@ class ShareChain:
 
     def candidate_weights(self, info: ShareInfo) -> dict[bytes, int]:
         """PPLNS weights of the window ending with a share carrying ``info`` (mined or not)."""
+        return self._candidate_window(info).weights
+
+    def _candidate_window(self, info: ShareInfo) -> WindowState:
         target_work = work_from_target(bits_to_target(info.share_bits))
         own = self._contribution_for(info.payout_script, target_work, info.uncles)
         parent = info.prev_hash if info.prev_hash in self._records else None
-        return self._window.extend(parent, own).weights
+        return self._window.extend(parent, own)
 
     @property
     def windows_computed(self) -> int:
@@ -167,12 +214,19 @@ class ShareChain:
         return self._window.computed
 
     def window_weights(self, share_hash: bytes) -> dict[bytes, int]:
-        return dict(self._window.state(share_hash).weights)
+        return dict(self._window_of(share_hash).weights)
 
     def payouts(self, share_hash: bytes, value: int) -> list[Payout]:
         """What the coinbase of an accepted share pays out of ``value`` satoshis."""
         record = self._records[share_hash]
-        return split_reward(value, self._window.state(share_hash).weights, record.payout_script, self.params)
+        return split_reward(value, self._window_of(share_hash).weights, record.payout_script, self.params)
+
+    def _window_of(self, share_hash: bytes) -> WindowState:
+        record = self._records[share_hash]
+        if self._lowest > 0 and record.height < self._floor:
+            raise KeyError(f"the window of the share at height {record.height} reaches below the lowest share "
+                           f"kept ({self._lowest}): only shares from the floor ({self._floor}) up have one")
+        return self._window.state(share_hash)
 
     # --- adding ----------------------------------------------------------------------------------
     def add(self, share: Share, now: int) -> AddResult:
@@ -184,8 +238,9 @@ class ShareChain:
             return AddResult(AddStatus.DUPLICATE, share.hash)
         info = share.info
         parent = self._records.get(info.prev_hash)
-        expected_bits = self.next_bits(parent) if parent is not None or info.prev_hash == NULL_HASH else None
         try:
+            self._check_fork(info, parent)
+            expected_bits = self.next_bits(parent) if parent is not None or info.prev_hash == NULL_HASH else None
             paid = check_standalone(share, self.params, expected_bits)
         except InvalidShare as exc:
             return _invalid(share.hash, exc)
@@ -195,23 +250,49 @@ class ShareChain:
             return AddResult(AddStatus.ORPHAN, share.hash, missing=tuple(missing))
         old_tip = self._tip
         try:
-            self._check_connectable(share, now, paid, expected_bits)
+            state = self._check_connectable(share, now, paid, expected_bits)
         except InvalidShare as exc:
             return _invalid(share.hash, exc)
         accepted = [share]
-        self._connect(share)
+        self._connect(share, state)
         rejected, still_missing = self._connect_orphans(share.hash, accepted, now)
+        change = self._tip_change(old_tip)  # before pruning: the old tip may fall below the new horizon
         return AddResult(AddStatus.ADDED, share.hash, accepted=tuple(accepted), rejected=tuple(rejected),
-                         missing=tuple(still_missing), **self._tip_change(old_tip))
+                         missing=tuple(still_missing), pruned=self._prune(), **change)
+
+    def _check_fork(self, info: ShareInfo, parent: ShareRecord | None) -> None:
+        """The keep rule's consensus half: a share whose chain leaves our main chain below the floor is
+        refused before anything reads its context (which may be pruned already)."""
+        if info.prev_hash == NULL_HASH:
+            fork = -1
+        elif parent is None:
+            fork = info.height - 1  # the highest it could fork at; unknown until the parent arrives
+        else:
+            fork = self._fork_height(parent)
+        if fork < self._floor:
+            raise InvalidShare(Rejection.FORK_TOO_DEEP, f"share at height {info.height} forks off the main chain "
+                                                        f"below height {self._floor}, the floor "
+                                                        f"({self.params.reorg_margin} below the highest tip)")
+
+    def _fork_height(self, record: ShareRecord) -> int:
+        """Height where ``record``'s chain meets the main chain (walking down no further than the floor)."""
+        while not self._main.holds(record):
+            parent = self._records.get(record.prev_hash)
+            if parent is None or record.height <= self._floor:
+                return record.height - 1
+            record = parent
+        return record.height
 
     def _check_connectable(self, share: Share, now: int, paid: CoinbasePayouts | None = None,
-                           expected_bits: int | None = None) -> None:
-        """Stages 2 and 3 of validation for a share whose parent and uncles are known."""
+                           expected_bits: int | None = None) -> WindowState:
+        """Stages 2 and 3 of validation for a share whose parent and uncles are known; returns its window."""
         info = share.info
         check_in_context(info, self.context(info, expected_bits), self.params, now)
         if paid is None:
             paid = coinbase_payouts(share, self.params)
-        check_payouts(info, paid, self.candidate_weights(info), self.params)
+        state = self._candidate_window(info)
+        check_payouts(info, paid, state.weights, self.params)
+        return state
 
     def _missing(self, info: ShareInfo) -> list[bytes]:
         needed = [info.prev_hash] if info.prev_hash != NULL_HASH else []
@@ -230,38 +311,136 @@ class ShareChain:
                     still_missing += missing
                     continue
                 try:
-                    self._check_connectable(orphan, now)
+                    self._check_fork(orphan.info, self._records.get(orphan.info.prev_hash))
+                    state = self._check_connectable(orphan, now)
                 except InvalidShare as exc:
                     rejected.append(Refusal(orphan.hash, exc.rejection, exc.detail))
                     continue
-                self._connect(orphan)
+                self._connect(orphan, state)
                 accepted.append(orphan)
                 queue.append(orphan.hash)
         return rejected, still_missing
 
-    def _connect(self, share: Share) -> None:
+    def _connect(self, share: Share, state: WindowState) -> None:
         record = ShareRecord.from_share(share)
-        self._insert(record)
-        self._window.remember(record.hash, self._window.extend(
-            record.prev_hash if record.prev_hash in self._records else None,
-            self.contribution(record.hash), record.hash))
-
-    def _insert(self, record: ShareRecord) -> None:
         record.fill_work()
+        held = self._accumulate(record)
+        assert held, "a share connects only once its parent and uncles are held"
+        self._insert(record)
+        self._window.remember(record.hash, state)
+        self._follow_tip()
+
+    def _accumulate(self, record: ShareRecord) -> bool:
+        """Set ``record``'s cumulative work from its parent and uncles; False when one is not held."""
         parent = self._records.get(record.prev_hash)
-        uncle_work = sum(self._records[h].work for h in record.uncles)
+        if parent is None and record.prev_hash != NULL_HASH:
+            return False
+        uncle_work = 0
+        for uncle_hash in record.uncles:
+            uncle = self._records.get(uncle_hash)
+            if uncle is None:
+                return False
+            uncle_work += uncle.work
         record.chain_work = (parent.chain_work if parent else 0) + record.work + uncle_work
         record.main_work = (parent.main_work if parent else 0) + record.work
+        return True
+
+    def _insert(self, record: ShareRecord) -> None:
+        """Index a record whose cumulative work is set."""
         self._records[record.hash] = record
         self._children.setdefault(record.prev_hash, []).append(record.hash)
         self._by_height.setdefault(record.height, []).append(record.hash)
         if self._tip is None or _better(record, self._tip):
             self._tip = record
 
-    def load(self, records: Iterable[ShareRecord]) -> None:
-        """Index shares already validated earlier (from the store), parents before children."""
+    def load(self, records: Iterable[ShareRecord], floor: int = NO_FLOOR) -> tuple[bytes, ...]:
+        """Index shares validated earlier (from the store, with their stored cumulative work), parents
+        before children, under the ``floor`` they were kept for; returns the hashes pruned because the
+        keep rule no longer needs them."""
         for record in sorted(records, key=lambda r: r.height):
+            record.fill_work()
+            self._accumulate(record)  # recomputed wherever parent and uncles are held; else as stored
             self._insert(record)
+        if self._records:
+            self._lowest = min(self._by_height)
+        tip = self._tip
+        if tip is not None:
+            self._main.follow(tip, self._records.get)
+            self._floor = max(floor, floor_of_kept(self._lowest, tip.height, self.params))
+        return self._prune()
+
+    # --- the keep rule -----------------------------------------------------------------------------
+    def _follow_tip(self) -> None:
+        """The tip may have moved: follow it with the main line and raise the floor (the shares below
+        the new horizon are pruned once the add is done: :meth:`_prune`)."""
+        tip = self._tip
+        if tip is None or (len(self._main) and self._main.at(self._main.top) == tip.hash):
+            return
+        self._main.follow(tip, self._records.get)
+        floor = raise_floor(self._floor, tip.height, self.params)
+        if floor != self._floor:
+            self._floor = floor
+            self.orphans.prune(floor)
+
+    def _prune(self) -> tuple[bytes, ...]:
+        """Forget what fell below the lowest kept height; returns every hash pruned since the last call."""
+        self._prune_to(lowest_kept(self._floor, self.params))
+        return self._take_pruned()
+
+    def _prune_to(self, lowest: int) -> None:
+        if not self.prune or lowest <= self._lowest:
+            return
+        gone: list[bytes] = []
+        for height in range(self._lowest, lowest):
+            for share_hash in sorted(self._by_height.pop(height, ())):  # the same order on every node
+                del self._records[share_hash]
+                self._children.pop(share_hash, None)
+                self._contributions.pop(share_hash, None)
+                gone.append(share_hash)
+        self._window.forget(gone)
+        self._main.trim(lowest)
+        self._lowest = lowest
+        self._pruned += gone
+
+    def _take_pruned(self) -> tuple[bytes, ...]:
+        pruned, self._pruned = tuple(self._pruned), []
+        return pruned
+
+    # --- joining from a recent share ------------------------------------------------------------------
+    def begin_join(self, lowest: int) -> None:
+        """Start an empty chain at height ``lowest``: the context part, ``lowest`` up to the floor
+        (``lowest + reach - 1``), comes through :meth:`add_context`, everything above through :meth:`add`."""
+        if self._records:
+            raise ValueError("a chain joins from a recent share only when it is empty")
+        self._lowest = lowest
+        self._floor = floor_of_kept(lowest, lowest, self.params)
+
+    def add_context(self, share: Share, claim: tuple[int, int] | None = None) -> AddResult:
+        """Connect a share of the context part: proof of work, structure and commitment are checked (its
+        context is not held: that is what is taken on trust), its place comes from its parent, or, for a
+        share whose parent or an uncle is not held, from ``claim`` (its chain work and main work)."""
+        if share.hash in self._records:
+            return AddResult(AddStatus.DUPLICATE, share.hash)
+        info = share.info
+        if not self._lowest <= info.height <= self._floor:
+            raise ValueError(f"height {info.height} is not in the context part {self._lowest}..{self._floor}")
+        try:
+            check_standalone(share, self.params, None)
+        except InvalidShare as exc:
+            return _invalid(share.hash, exc)
+        record = ShareRecord.from_share(share)
+        record.fill_work()
+        parent = self._records.get(info.prev_hash)
+        if parent is not None and info.height != parent.height + 1:
+            return _invalid(share.hash, InvalidShare(Rejection.PARENT_HEIGHT))
+        if not self._accumulate(record):
+            if claim is None:
+                raise MissingClaim(f"context share at height {info.height} came without its cumulative work")
+            record.chain_work, record.main_work = claim
+        old_tip = self._tip
+        self._insert(record)
+        self._follow_tip()
+        return AddResult(AddStatus.ADDED, share.hash, accepted=(share,), **self._tip_change(old_tip))
 
     def _tip_change(self, old_tip: ShareRecord | None) -> dict:
         new_tip = self._tip

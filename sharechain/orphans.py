@@ -43,6 +43,11 @@ class OrphanPool:
                     del self._waiting[need]
         return share
 
+    def prune(self, floor: int) -> None:
+        """Drop orphans at or below ``floor``: their parents are below it, so they can never connect."""
+        for share_hash in [h for h, (share, _) in self._shares.items() if share.info.height <= floor]:
+            self.remove(share_hash)
+
     def waiting_for(self, share_hash: bytes) -> list[Share]:
         """Orphans that named ``share_hash`` as missing, in arrival order, taken out of the pool."""
         hashes = sorted(self._waiting.get(share_hash, ()), key=list(self._shares).index)

@@ -58,6 +58,11 @@ class NetworkParams:
     dust_limit: int
     # At most this many payout outputs in one coinbase (the smallest are folded into the others).
     max_payouts: int
+    # The deepest fork a node follows, in heights below its tip; with the look-back of the rules it
+    # sets what a node keeps (``sharechain/horizon.py``). One PPLNS window: a joining node validates
+    # the whole current window, which needs one window of older shares as context, so every node keeps
+    # that context anyway, and a fork up to a window deep costs nothing more to follow.
+    reorg_margin: int
     # Bitcoin-side defaults for this network (not sharechain consensus).
     bitcoind_rpc_port: int = field(metadata=_LOCAL)
     default_stratum_port: int = field(metadata=_LOCAL)
@@ -109,31 +114,31 @@ _COMMON = {
 
 MAINNET = NetworkParams(
     name="mainnet", address_format=_MAINNET_ADDRESSES,
-    share_period=30, pplns_window=8640, max_share_target=target_from_work(1 << 40),
+    share_period=30, pplns_window=8640, reorg_margin=8640, max_share_target=target_from_work(1 << 40),
     max_future_seconds=120, bitcoind_rpc_port=8332,
     default_stratum_port=9332, default_api_port=9333, default_p2p_port=9338, **_COMMON,
 )
 TESTNET4 = NetworkParams(
     name="testnet4", address_format=_TEST_ADDRESSES,
-    share_period=30, pplns_window=8640, max_share_target=target_from_work(1 << 32),
+    share_period=30, pplns_window=8640, reorg_margin=8640, max_share_target=target_from_work(1 << 32),
     max_future_seconds=120, bitcoind_rpc_port=48332,
     default_stratum_port=19332, default_api_port=19333, default_p2p_port=19338, **_COMMON,
 )
 SIGNET = NetworkParams(
     name="signet", address_format=_TEST_ADDRESSES,
-    share_period=30, pplns_window=8640, max_share_target=target_from_work(1 << 32),
+    share_period=30, pplns_window=8640, reorg_margin=8640, max_share_target=target_from_work(1 << 32),
     max_future_seconds=120, bitcoind_rpc_port=38332,
     default_stratum_port=39332, default_api_port=39333, default_p2p_port=39338, **_COMMON,
 )
 REGTEST = NetworkParams(
     name="regtest", address_format=_REGTEST_ADDRESSES,
-    share_period=2, pplns_window=720, max_share_target=target_from_work(1 << 16),
+    share_period=2, pplns_window=720, reorg_margin=720, max_share_target=target_from_work(1 << 16),
     max_future_seconds=60, bitcoind_rpc_port=18443,
     default_stratum_port=29332, default_api_port=29333, default_p2p_port=29338, **_COMMON,
 )
 DEVNET = NetworkParams(
     name="devnet", address_format=_REGTEST_ADDRESSES,
-    share_period=2, pplns_window=720, max_share_target=target_from_work(1 << 16),
+    share_period=2, pplns_window=720, reorg_margin=720, max_share_target=target_from_work(1 << 16),
     max_future_seconds=60, bitcoind_rpc_port=18555,
     default_stratum_port=3333, default_api_port=8080, default_p2p_port=9338, **_COMMON,
 )

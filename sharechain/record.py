@@ -6,11 +6,14 @@ import functools
 import struct
 from dataclasses import dataclass
 
+from sharechain.bitcoin.header import HEADER_SIZE
 from sharechain.bitcoin.serialize import ser_varbytes
 from sharechain.bitcoin.target import bits_to_target, work_from_target
 from sharechain.share import MAX_PAYOUT_SCRIPT_SIZE, MAX_UNCLES_ON_WIRE, Share
 
 _FIXED = struct.Struct("<32sIII")
+# Cumulative work fits in 40 bytes (the P2P protocol's limit too): 2^256 work per share, 2^64 shares.
+MAX_WORK_BYTES = 40
 
 
 @functools.lru_cache(maxsize=4096)
@@ -21,7 +24,8 @@ def _target_and_work(bits: int) -> tuple[int, int]:
 
 @dataclass(slots=True)
 class ShareRecord:
-    """An accepted share's consensus fields plus values derived from its ancestors."""
+    """An accepted share's consensus fields, its header (what a joining node checks first), and the
+    cumulative values derived from its ancestors."""
 
     hash: bytes
     prev_hash: bytes
@@ -30,6 +34,7 @@ class ShareRecord:
     share_bits: int
     payout_script: bytes
     uncles: tuple[bytes, ...]
+    header: bytes = b""
     target: int = 0
     work: int = 0
     # Cumulative work of the chain ending here: own work plus uncles' work, summed over ancestors.
@@ -40,27 +45,53 @@ class ShareRecord:
     @classmethod
     def from_share(cls, share: Share) -> ShareRecord:
         info = share.info
+        header = share.raw[1 : 1 + HEADER_SIZE] if share.raw else share.header.serialize()
         return cls(share.hash, info.prev_hash, info.height, info.timestamp, info.share_bits,
-                   info.payout_script, info.uncles)
+                   info.payout_script, info.uncles, header)
 
     def fill_work(self) -> None:
         self.target, self.work = _target_and_work(self.share_bits)
 
     def serialize(self) -> bytes:
-        return (_FIXED.pack(self.prev_hash, self.height, self.timestamp, self.share_bits)
-                + ser_varbytes(self.payout_script) + bytes((len(self.uncles),)) + b"".join(self.uncles))
+        """The stored index record: the share's fields, its header and its cumulative work."""
+        return b"".join((_FIXED.pack(self.prev_hash, self.height, self.timestamp, self.share_bits), self.header,
+                         ser_varbytes(self.payout_script), bytes((len(self.uncles),)), *self.uncles,
+                         _work_bytes(self.chain_work), _work_bytes(self.main_work)))
 
     @classmethod
     def parse(cls, share_hash: bytes, raw: bytes) -> ShareRecord:
         """Decode a stored record (hot on restart, so it slices instead of using a reader)."""
-        if len(raw) < _FIXED.size + 2:
+        start = _FIXED.size + HEADER_SIZE
+        if len(raw) < start + 4:
             raise ValueError("record too short")
         prev_hash, height, timestamp, share_bits = _FIXED.unpack_from(raw)
-        script_end = _FIXED.size + 1 + raw[_FIXED.size]
-        if raw[_FIXED.size] > MAX_PAYOUT_SCRIPT_SIZE or script_end >= len(raw):
+        script_end = start + 1 + raw[start]
+        if raw[start] > MAX_PAYOUT_SCRIPT_SIZE or script_end >= len(raw):
             raise ValueError("bad payout script length")
         count = raw[script_end]
-        if count > MAX_UNCLES_ON_WIRE or len(raw) != script_end + 1 + 32 * count:
+        uncles_end = script_end + 1 + 32 * count
+        if count > MAX_UNCLES_ON_WIRE or uncles_end >= len(raw):
             raise ValueError("bad uncle list")
         uncles = tuple(raw[script_end + 1 + 32 * i : script_end + 33 + 32 * i] for i in range(count))
-        return cls(share_hash, prev_hash, height, timestamp, share_bits, raw[_FIXED.size + 1 : script_end], uncles)
+        chain_work, at = _read_work(raw, uncles_end)
+        main_work, at = _read_work(raw, at)
+        if at != len(raw):
+            raise ValueError("trailing bytes")
+        record = cls(share_hash, prev_hash, height, timestamp, share_bits, raw[start + 1 : script_end], uncles,
+                     raw[_FIXED.size : start])
+        record.chain_work, record.main_work = chain_work, main_work
+        return record
+
+
+def _work_bytes(work: int) -> bytes:
+    raw = work.to_bytes((work.bit_length() + 7) // 8, "big")
+    if len(raw) > MAX_WORK_BYTES:
+        raise ValueError("cumulative work too large")
+    return bytes((len(raw),)) + raw
+
+
+def _read_work(raw: bytes, at: int) -> tuple[int, int]:
+    if at >= len(raw) or raw[at] > MAX_WORK_BYTES or at + 1 + raw[at] > len(raw):
+        raise ValueError("bad cumulative work")
+    end = at + 1 + raw[at]
+    return int.from_bytes(raw[at + 1 : end], "big"), end

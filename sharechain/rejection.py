@@ -52,6 +52,8 @@ class Rejection(enum.Enum):
     PARENT_HEIGHT = ("parent-height", Blame.SENDER, "height does not follow the parent's height")
     TIMESTAMP_NOT_AFTER_MEDIAN = ("timestamp-not-after-median", Blame.SENDER,
                                   "timestamp not after the median of recent shares")
+    # Depends on our own tip: a peer on the other side of a long partition is not at fault.
+    FORK_TOO_DEEP = ("fork-too-deep", Blame.NOBODY, "share forks off the main chain deeper than the reorg margin")
     # Our clock may be the one that is wrong: a share from a peer whose clock runs ahead is nobody's fault.
     TIMESTAMP_IN_FUTURE = ("timestamp-in-future", Blame.NOBODY, "timestamp too far in the future")
     # Uncles.

@@ -42,4 +42,6 @@ class AddResult:
     new_tip: bytes | None = None
     # Shares of the old main chain that are no longer on it (0: the tip only moved forward).
     reorg_depth: int = 0
+    # Shares forgotten because the floor rose (their hashes): the store deletes them with this write.
+    pruned: tuple[bytes, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)

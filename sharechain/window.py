@@ -84,6 +84,11 @@ class WindowCache:
         if len(self._states) > _CACHE_SIZE:
             self._states.popitem(last=False)
 
+    def forget(self, hashes: list[bytes]) -> None:
+        """Drop the states of pruned shares."""
+        for share_hash in hashes:
+            self._states.pop(share_hash, None)
+
     def remember(self, share_hash: bytes, state: WindowState) -> None:
         if state.tail == b"":
             state = WindowState(state.weights, share_hash, state.length)

@@ -37,6 +37,7 @@ from p2pool.addresses import MULTIADDR_ERRORS, AddressError, parse_announce, par
 # The pure address parsers live in p2pool.addresses (the config checks addresses with them too);
 # they are re-exported here for the P2P code.
 from p2pool.p2p.dials import track_dials, tracker_of
+from p2pool.p2p.messages import SYNC_VERSION
 from p2pool.p2p.sockets import close_sockets
 from sharechain.params import NetworkParams
 
@@ -58,7 +59,7 @@ class ProtocolNames:
     @classmethod
     def for_network(cls, params: NetworkParams) -> ProtocolNames:
         prefix = f"/otedama/{params.name}/{params.network_id.hex()}"
-        return cls(TProtocol(f"{prefix}/sync/1.0.0"), f"{prefix}/shares/1", TProtocol(f"{prefix}/kad/1.0.0"))
+        return cls(TProtocol(f"{prefix}/sync/{SYNC_VERSION}"), f"{prefix}/shares/1", TProtocol(f"{prefix}/kad/1.0.0"))
 
 
 def load_identity(path: Path) -> KeyPair:

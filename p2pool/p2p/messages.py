@@ -5,6 +5,11 @@ Every message travels as one frame: ``u32 length (little-endian) | u8 type | pay
 (oversized frames, counts over the limits, unknown types, trailing bytes) raises
 :class:`RemoteProtocolError`, which the adapter turns into a score penalty and a closed stream.
 Encoding something over our own limits is our bug and raises :class:`LocalProtocolError`.
+
+Version 1.1 of the protocol (its libp2p id ends in ``/sync/1.1.0``) adds :class:`GetJoin` and
+:class:`JoinPlan` for a node joining from a recent share. A node speaks one version; a peer on another
+version (or network) does not open our protocol at all, so an unknown message type is always a
+malformed message.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import ClassVar
 from sharechain.bitcoin.serialize import ByteReader, ParseError, ser_varbytes, ser_varint
 from sharechain.share import MAX_SHARE_SIZE
 
+SYNC_VERSION = "1.1.0"
 # Hard limits on what a peer may send or ask for.
 MAX_FRAME = 8 << 20
 MAX_LOCATOR = 64
@@ -26,6 +32,10 @@ MAX_PEERS = 100
 MAX_ADDR_SIZE = 300
 MAX_WORK_BYTES = 40
 MAX_RECENT_DEPTH = 100
+# A join plan: every share a node keeps (mainnet: about 17,300 main-chain shares and their side
+# shares), 121 bytes each, and the cumulative work of the few whose parent or uncles it does not keep.
+MAX_JOIN_ENTRIES = 50_000
+MAX_CLAIMS = 5_000
 
 _LENGTH = struct.Struct("<I")
 
@@ -121,11 +131,50 @@ class Peers:
     addrs: tuple[str, ...]
 
 
-Message = GetTip | Tip | GetShares | Shares | GetSharesByHash | GetHashes | Hashes | GetPeers | Peers | GetRecent
-REQUESTS = (GetTip, GetShares, GetSharesByHash, GetHashes, GetPeers, GetRecent)
+@dataclass(frozen=True)
+class GetJoin:
+    """What a joining node needs (protocol 1.1): a :class:`JoinPlan` of every share the peer keeps."""
+
+    TYPE: ClassVar[int] = 11
+
+
+@dataclass(frozen=True, slots=True)
+class JoinEntry:
+    """One kept share, headers first: the header (its hash and proof of work), the share target it
+    claims, its parent and height, and whether it is on the sender's main chain."""
+
+    header: bytes
+    share_bits: int
+    prev_hash: bytes
+    height: int
+    main: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WorkClaim:
+    """The cumulative work the sender holds for a share whose parent or uncles it does not keep."""
+
+    hash: bytes
+    chain_work: int
+    main_work: int
+
+
+@dataclass(frozen=True)
+class JoinPlan:
+    """Every share the sender keeps, lowest height first (then by hash), and the claims its oldest need."""
+
+    TYPE: ClassVar[int] = 12
+    entries: tuple[JoinEntry, ...]
+    claims: tuple[WorkClaim, ...]
+
+
+Message = (GetTip | Tip | GetShares | Shares | GetSharesByHash | GetHashes | Hashes | GetPeers | Peers | GetRecent
+           | GetJoin | JoinPlan)
+REQUESTS = (GetTip, GetShares, GetSharesByHash, GetHashes, GetPeers, GetRecent, GetJoin)
 # The reply type each request expects.
 REPLY_TO: dict[type, type] = {GetTip: Tip, GetShares: Shares, GetSharesByHash: Shares, GetHashes: Hashes,
-                              GetPeers: Peers, GetRecent: Hashes}
+                              GetPeers: Peers, GetRecent: Hashes, GetJoin: JoinPlan}
+_ENTRY = struct.Struct("<80sI32sIB")
 
 
 # --- encoding --------------------------------------------------------------------------------------
@@ -135,16 +184,40 @@ def _hash_list(hashes: tuple[bytes, ...], limit: int) -> bytes:
     return ser_varint(len(hashes)) + b"".join(hashes)
 
 
+def _work(value: int) -> bytes:
+    if value < 0:
+        raise LocalProtocolError("negative chain work")
+    work = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    if len(work) > MAX_WORK_BYTES:
+        raise LocalProtocolError("chain work too large to encode")
+    return ser_varbytes(work)
+
+
+def _join_plan(message: JoinPlan) -> bytes:
+    if len(message.entries) > MAX_JOIN_ENTRIES or len(message.claims) > MAX_CLAIMS:
+        raise LocalProtocolError("join plan over the limits")
+    parts = [ser_varint(len(message.entries))]
+    for e in message.entries:
+        if len(e.header) != 80 or len(e.prev_hash) != 32 or not 0 <= e.height < 1 << 32:
+            raise LocalProtocolError("bad join entry")
+        parts.append(_ENTRY.pack(e.header, e.share_bits, e.prev_hash, e.height, int(e.main)))
+    parts.append(ser_varint(len(message.claims)))
+    for c in message.claims:
+        if len(c.hash) != 32:
+            raise LocalProtocolError("bad work claim")
+        parts += [c.hash, _work(c.chain_work), _work(c.main_work)]
+    return b"".join(parts)
+
+
 def _payload(message: Message) -> bytes:
-    if isinstance(message, (GetTip, GetPeers)):
+    if isinstance(message, (GetTip, GetPeers, GetJoin)):
         return b""
     if isinstance(message, Tip):
-        if len(message.hash) != 32 or message.chain_work < 0 or not -1 <= message.height < 1 << 31:
+        if len(message.hash) != 32 or not -1 <= message.height < 1 << 31:
             raise LocalProtocolError("bad tip")
-        work = message.chain_work.to_bytes((message.chain_work.bit_length() + 7) // 8, "big")
-        if len(work) > MAX_WORK_BYTES:
-            raise LocalProtocolError("chain work too large to encode")
-        return message.hash + struct.pack("<i", message.height) + ser_varbytes(work)
+        return message.hash + struct.pack("<i", message.height) + _work(message.chain_work)
+    if isinstance(message, JoinPlan):
+        return _join_plan(message)
     if isinstance(message, (GetShares, GetHashes)):
         if len(message.stop) != 32 or not 0 <= message.max < 1 << 32:
             raise LocalProtocolError("bad stop hash or max")
@@ -182,12 +255,32 @@ def _read_hashes(reader: ByteReader, limit: int) -> tuple[bytes, ...]:
     return tuple(reader.read(32) for _ in range(reader.read_count(limit)))
 
 
+def _read_join_plan(reader: ByteReader) -> JoinPlan:
+    count = reader.read_count(MAX_JOIN_ENTRIES)
+    raw = reader.read(_ENTRY.size * count)
+    entries = []
+    for header, bits, prev_hash, height, flags in _ENTRY.iter_unpack(raw):
+        if flags > 1:
+            raise ParseError("bad join entry flags")
+        entries.append(JoinEntry(header, bits, prev_hash, height, flags == 1))
+    claims = []
+    for _ in range(reader.read_count(MAX_CLAIMS)):
+        share_hash = reader.read(32)
+        chain_work = int.from_bytes(reader.read_varbytes(MAX_WORK_BYTES), "big")
+        claims.append(WorkClaim(share_hash, chain_work, int.from_bytes(reader.read_varbytes(MAX_WORK_BYTES), "big")))
+    return JoinPlan(tuple(entries), tuple(claims))
+
+
 def _decode_body(body: bytes) -> Message:
     reader = ByteReader(body)
     kind = reader.read_u8()
     message: Message
     if kind == GetTip.TYPE:
         message = GetTip()
+    elif kind == GetJoin.TYPE:
+        message = GetJoin()
+    elif kind == JoinPlan.TYPE:
+        message = _read_join_plan(reader)
     elif kind == GetPeers.TYPE:
         message = GetPeers()
     elif kind == Tip.TYPE:

@@ -376,7 +376,7 @@ class P2PService:
     def progress(self) -> SyncProgress:
         tip = self.chain.tip
         return progress(tip.height if tip else -1, self.client.tips, tip.chain_work if tip else 0,
-                        self.client.syncing, self.config.behind_threshold)
+                        self.client.syncing, self.config.behind_threshold, self.chain)
 
     def _update(self) -> None:
         behind = self._state.initial_pending or self.progress().behind

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from sharechain.chain import ShareChain
+from sharechain.main_line import MainLine
 
 T = TypeVar("T")
 
@@ -20,55 +21,14 @@ class HashSet(Protocol):
     def __contains__(self, share_hash: bytes, /) -> bool: ...
 
 
-class MainChainIndex:
-    """Main-chain share hashes by height, kept up to date cheaply as the tip moves."""
-
-    def __init__(self) -> None:
-        self._hashes: list[bytes] = []
-        self._base = 0  # height of _hashes[0]
-
-    def __len__(self) -> int:
-        return len(self._hashes)
-
-    @property
-    def base(self) -> int:
-        return self._base
-
-    @property
-    def top(self) -> int:
-        """Height of the tip (base - 1 when empty)."""
-        return self._base + len(self._hashes) - 1
-
-    def at(self, height: int) -> bytes | None:
-        i = height - self._base
-        return self._hashes[i] if 0 <= i < len(self._hashes) else None
-
-    def heights(self, start: int, stop: int) -> list[bytes]:
-        """Hashes at heights ``start`` .. ``stop - 1`` that exist."""
-        lo, hi = max(start - self._base, 0), max(stop - self._base, 0)
-        return self._hashes[lo:hi]
+class MainChainIndex(MainLine):
+    """Main-chain share hashes by height, kept up to date cheaply as the tip moves (and as the keep
+    rule prunes the oldest)."""
 
     def update(self, chain: ShareChain) -> None:
         """Follow ``chain``'s tip: append on extension, rewrite only the part a reorg replaced."""
-        tip = chain.tip
-        if tip is None:
-            self._hashes, self._base = [], 0
-            return
-        if self._hashes and self._hashes[-1] == tip.hash:
-            return
-        new: list[bytes] = []
-        record = tip
-        while True:
-            if self.at(record.height) == record.hash:
-                del self._hashes[record.height - self._base + 1 :]
-                break
-            new.append(record.hash)
-            parent = chain.get(record.prev_hash)
-            if parent is None:  # reached the oldest share: nothing in common with the old index
-                self._hashes, self._base = [], record.height
-                break
-            record = parent
-        self._hashes.extend(reversed(new))
+        self.follow(chain.tip, chain.get)
+        self.trim(chain.horizon.lowest)
 
     def on_main_chain(self, chain: ShareChain, share_hash: bytes) -> bool:
         record = chain.get(share_hash)
@@ -88,9 +48,13 @@ class RecentShares:
             return
         self._by_height.setdefault(height, set()).add(share_hash)
         if height > self._top:
-            self._top = height
-            for old in [h for h in self._by_height if h < height - self.keep]:
-                del self._by_height[old]
+            previous, self._top = self._top, height
+            if height - previous > self.keep:  # a jump (a sync): sweep everything once
+                for old in [h for h in self._by_height if h < height - self.keep]:
+                    del self._by_height[old]
+            else:  # the tip moved up a little: only the heights that fell off
+                for old in range(previous - self.keep, height - self.keep):
+                    self._by_height.pop(old, None)
 
     def hashes(self, depth: int) -> list[bytes]:
         """Shares at most ``depth`` heights below the highest one, lowest heights first."""
@@ -229,8 +193,9 @@ class DownloadPlan(Generic[T]):
         if batch is None or batch.peer != peer:
             return True  # a late reply to a batch already given to someone else: harmless
         batch.peer = None
+        asked = set(batch.hashes)
         for share_hash, raw in shares.items():
-            if share_hash in batch.hashes:
+            if share_hash in asked:
                 batch.got[share_hash] = raw
         return batch.complete
 
@@ -289,19 +254,31 @@ class SyncProgress:
                 "behind": self.behind, "progress": round(self.fraction, 4)}
 
 
-def best_peer(tips: dict[str, PeerTip], our_work: int, known: HashSet = frozenset()) -> str | None:
-    """The peer with the most chain work above ours whose tip we lack (ties: lowest peer id)."""
-    better = [(t.chain_work, p) for p, t in tips.items() if t.chain_work > our_work and t.hash not in known]
+def ahead(tip: PeerTip, our_work: int, our_height: int, lead: int) -> bool:
+    """Whether a peer's tip may be worth fetching: more announced work than ours, or ``lead`` heights
+    higher. Heights too: the work a peer announces rests on the cumulative work a joined node took on
+    trust for its oldest shares, so announcements of two nodes may be offset; what is fetched is
+    validated and chosen by fork choice on our own numbers either way."""
+    return tip.chain_work > our_work or tip.height >= our_height + lead
+
+
+def best_peer(tips: dict[str, PeerTip], our_work: int, known: HashSet = frozenset(), our_height: int = 1 << 62,
+              lead: int = 2) -> str | None:
+    """The peer ahead of us (:func:`ahead`) with the most announced work whose tip we lack (ties: lowest
+    peer id; then the highest tip)."""
+    better = [(t.chain_work, t.height, p) for p, t in tips.items()
+              if ahead(t, our_work, our_height, lead) and t.hash not in known]
     if not better:
         return None
-    top = max(w for w, _ in better)
-    return min(p for w, p in better if w == top)
+    top = max((w, h) for w, h, _ in better)
+    return min(p for w, h, p in better if (w, h) == top)
 
 
 def progress(have_height: int, tips: dict[str, PeerTip], our_work: int, syncing: bool,
-             behind_threshold: int) -> SyncProgress:
-    """Progress against the highest tip among peers with more work than ours."""
-    heights = [t.height for t in tips.values() if t.chain_work > our_work]
+             behind_threshold: int, known: HashSet = frozenset()) -> SyncProgress:
+    """Progress against the highest tip among peers ahead of us (:func:`ahead`) whose tip we lack."""
+    heights = [t.height for t in tips.values()
+               if ahead(t, our_work, have_height, behind_threshold + 1) and t.hash not in known]
     target = max(heights, default=have_height)
     target = max(target, have_height)
     return SyncProgress(have_height, target, syncing, target - have_height > behind_threshold)

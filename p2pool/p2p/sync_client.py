@@ -9,11 +9,12 @@ kernels as it arrives, then every consensus rule through the node's share intake
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trio
 from libp2p.abc import IHost
@@ -26,6 +27,7 @@ from kernels.factory import verify_headers
 from p2pool.events import ShareSource, SourceKind
 from p2pool.intake import ShareIntake
 from p2pool.p2p.blame import sender_at_fault
+from p2pool.p2p.joiner import JoinConfig, Joiner, JoinHooks, JoinOutcome
 from p2pool.p2p.messages import (
     MAX_BY_HASH,
     MAX_HASHES,
@@ -42,13 +44,15 @@ from p2pool.p2p.messages import (
     Shares,
     Tip,
 )
+from p2pool.p2p.request import RequestFailed
 from p2pool.p2p.scoring import Offense
 from p2pool.p2p.stream import StreamClosed, read_message, write_message
-from p2pool.p2p.sync import DownloadPlan, MainChainIndex, PeerTip, best_peer, locator
+from p2pool.p2p.sync import DownloadPlan, MainChainIndex, PeerTip, ahead, best_peer, locator
 from sharechain.bitcoin.serialize import ParseError
 from sharechain.bitcoin.target import bits_to_target
 from sharechain.bitcoin.transaction import NULL_HASH
 from sharechain.chain import ShareChain
+from sharechain.horizon import keep_depth
 from sharechain.result import AddStatus
 from sharechain.share import Share
 
@@ -68,6 +72,7 @@ class SyncConfig:
     recent_depth: int = 10
     reconcile_interval: float = 30.0
     pow_kernel: str = "hashlib"
+    join: JoinConfig = field(default_factory=JoinConfig)
 
 
 @dataclass
@@ -81,10 +86,6 @@ class ClientHooks:
     done: Callable[[str, float, bool], None] = lambda message, seconds, ok: None
 
 
-class RequestFailed(Exception):
-    """A request got no usable answer (the peer has already been penalized if it was its fault)."""
-
-
 class SyncClient:
     def __init__(self, host: IHost, protocol: TProtocol, chain: ShareChain, intake: ShareIntake,
                  index: MainChainIndex, hooks: ClientHooks, config: SyncConfig = SyncConfig()) -> None:
@@ -96,6 +97,8 @@ class SyncClient:
         self.hooks = hooks
         self.config = config
         self.tips: dict[str, PeerTip] = {}
+        self.joiner = Joiner(self, chain, intake, chain.params, JoinHooks(hooks.penalize, hooks.good, hooks.changed),
+                             functools.partial(verify_headers, kind=config.pow_kernel), config.join)
         self.syncing = False
         self._wake = trio.Event()
         # When each peer last told us its tip (a poll, or a share it relayed); when to reconcile with it.
@@ -161,7 +164,7 @@ class SyncClient:
         self._heard[peer] = max(self._heard.get(peer, -math.inf), trio.current_time())
         self.hooks.good(peer)
         self.hooks.changed()
-        if tip.chain_work > self._our_work():
+        if ahead(tip, self._our_work(), self._our_height(), 2):
             self.wake()
         return tip
 
@@ -181,6 +184,10 @@ class SyncClient:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _our_height(self) -> int:
+        tip = self.chain.tip
+        return tip.height if tip else -1
 
     def _our_work(self) -> int:
         tip = self.chain.tip
@@ -256,11 +263,17 @@ class SyncClient:
         last: bytes | None = None
         stalls = 0
         try:
-            while (source := best_peer(self.tips, self._our_work(), self.chain)) is not None:
+            while (source := best_peer(self.tips, self._our_work(), self.chain, self._our_height())) is not None:
                 if not self.syncing:
                     self.syncing = True
                     self.hooks.changed()
                 before = self._our_work()
+                if self._must_join(source):
+                    outcome = await self.joiner.join(self._join_candidates())
+                    if outcome is JoinOutcome.FAILED:
+                        self.tips.pop(source, None)
+                    if outcome is not JoinOutcome.NOT_NEEDED:
+                        continue
                 last = await self._round(source, last)
                 if self._our_work() == before:
                     stalls += 1
@@ -273,6 +286,26 @@ class SyncClient:
             if self.syncing:
                 self.syncing = False
                 self.hooks.changed()
+
+    def _must_join(self, source: str) -> bool:
+        """No chain yet, or ours ends below what ``source`` still keeps (it pruned past our tip)."""
+        tip = self.chain.tip
+        if tip is None:
+            return True
+        peer = self.tips.get(source)
+        return peer is not None and peer.height - keep_depth(self.chain.params) + 1 > tip.height
+
+    def _join_candidates(self) -> list[str]:
+        """Peers to ask for join plans: the one that announced the most work, then others at random (so
+        that peers announcing more work than they have cannot take every place)."""
+        peers = set(self.hooks.peers())
+        ranked = sorted(((t.chain_work, p) for p, t in self.tips.items() if p in peers and t.height >= 0),
+                        key=lambda wp: (-wp[0], wp[1]))
+        if not ranked:
+            return []
+        rest = [p for _, p in ranked[1:]]
+        random.shuffle(rest)
+        return [ranked[0][1], *rest]
 
     async def _round(self, source: str, last: bytes | None) -> bytes | None:
         self.index.update(self.chain)
@@ -335,8 +368,10 @@ class SyncClient:
                 self.hooks.good(peer)
         done.send_nowait(None)
 
-    def check_batch(self, peer: str, raws: tuple[bytes, ...], wanted: set[bytes]) -> list[Share] | None:
-        """Parse shares and check their proof of work in one kernel batch; None (and a penalty) if any fails."""
+    def check_batch(self, peer: str, raws: tuple[bytes, ...], wanted: set[bytes], *,
+                    pow_checked: bool = False) -> list[Share] | None:
+        """Parse shares and check their proof of work in one kernel batch (unless ``pow_checked``: their
+        headers were checked already, and a share's hash is its header's); None (and a penalty) if any fails."""
         try:
             shares = [Share.parse(raw) for raw in raws]
         except ParseError as exc:
@@ -345,6 +380,8 @@ class SyncClient:
         if any(s.hash not in wanted for s in shares):
             self.hooks.penalize(peer, Offense.PROTOCOL_VIOLATION, "sent shares that were not asked for")
             return None
+        if pow_checked:
+            return shares
         try:
             targets = [bits_to_target(s.info.share_bits) for s in shares]
         except ValueError as exc:

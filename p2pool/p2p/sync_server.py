@@ -14,6 +14,7 @@ import trio
 from libp2p.abc import INetStream
 from libp2p.exceptions import BaseLibp2pError
 
+from p2pool.p2p.join import build_plan
 from p2pool.p2p.messages import (
     MAX_FRAME,
     MAX_HASHES,
@@ -21,12 +22,14 @@ from p2pool.p2p.messages import (
     MAX_SHARES,
     FrameDecoder,
     GetHashes,
+    GetJoin,
     GetPeers,
     GetRecent,
     GetShares,
     GetSharesByHash,
     GetTip,
     Hashes,
+    JoinPlan,
     Message,
     OversizedMessage,
     Peers,
@@ -67,6 +70,7 @@ class SyncServer:
         self.recent = recent
         self.hooks = hooks
         self.idle_timeout = idle_timeout
+        self._plan: tuple[tuple[bytes, int], JoinPlan] | None = None
 
     # --- the answers (synchronous; the store is local) ---------------------------------------------
     def answer(self, peer: str, request: Message) -> Message:
@@ -86,16 +90,25 @@ class SyncServer:
             return Hashes(tuple(self.recent.hashes(request.depth)[-MAX_HASHES:]))
         if isinstance(request, GetPeers):
             return Peers(tuple(self.hooks.known_peers(peer)[:MAX_PEERS]))
+        if isinstance(request, GetJoin):
+            return self._join_plan()
         raise RemoteProtocolError(f"{type(request).__name__} is a reply, not a request")
+
+    def _join_plan(self) -> JoinPlan:
+        """Every share we keep, headers first (built once per tip: joining nodes ask for the same)."""
+        tip = self.chain.tip
+        key = (tip.hash if tip else b"", len(self.chain))
+        if self._plan is None or self._plan[0] != key:
+            self._plan = (key, build_plan(self.chain))
+        return self._plan[1]
 
     def _raw_shares(self, hashes: list[bytes]) -> tuple[bytes, ...]:
         out: list[bytes] = []
         size = 0
         for share_hash in hashes:
-            share = self.store.get_share(share_hash)
-            if share is None:
+            raw = self.store.get_raw(share_hash)
+            if raw is None:
                 continue
-            raw = share.serialize()
             size += len(raw) + 5
             if size > _FRAME_BUDGET:
                 break
@@ -141,6 +154,8 @@ def _cost(request: Message) -> float:
         return 1.0 + min(request.max, MAX_SHARES) / 100
     if isinstance(request, GetSharesByHash):
         return 1.0 + len(request.hashes) / 100
+    if isinstance(request, GetJoin):
+        return 100.0  # a plan of every share kept: a few per peer, then one every couple of seconds
     return 1.0
 
 

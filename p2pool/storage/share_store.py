@@ -1,29 +1,36 @@
 """Durable share storage in LevelDB (plyvel): the thin I/O adapter under :class:`ShareChain`.
 
 Layout: ``meta:*`` (format version, network id), ``s<hash>`` the share as received, ``r<hash>``
-its index record (what a restart loads, without re-checking proof of work), ``b<hash>`` blocks
-this node found. Each share is written with its record in one synchronous batch.
+its index record (what a restart loads, without re-checking proof of work: the share's fields, its
+header and its cumulative work), ``b<hash>`` blocks this node found. Each write is one synchronous
+batch: the shares that joined with their records, and the shares the keep rule pruned. Found blocks
+are history, not consensus: pruning never touches them. Deleted keys leave tombstones in LevelDB's
+files until a compaction rewrites them (:meth:`ShareStore.compact`), which the node runs in a thread.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Self
 
 import plyvel
 
+from sharechain.horizon import NO_FLOOR
 from sharechain.params import NetworkParams
 from sharechain.record import ShareRecord
 from sharechain.share import Share
 
-FORMAT_VERSION = b"1"
+# 2: records carry the header and the cumulative work (a pruned chain restarts from them).
+FORMAT_VERSION = b"2"
 _SHARE = b"s"
 _RECORD = b"r"
 _BLOCK = b"b"
 _META_VERSION = b"meta:version"
 _META_NETWORK = b"meta:network"
+# The chain's floor (forks below it are refused) when the last write was made: a restart keeps it.
+_META_FLOOR = b"meta:floor"
 
 
 class StoreError(RuntimeError):
@@ -31,9 +38,11 @@ class StoreError(RuntimeError):
 
 
 class ShareStore:
-    def __init__(self, path: Path, params: NetworkParams) -> None:
+    def __init__(self, path: Path, params: NetworkParams, *, reindexing: bool = False) -> None:
+        """``reindexing`` opens a store of an older format too (a reindex rewrites every record)."""
         self.path = Path(path)
         self.params = params
+        self._reindexing = reindexing
         self.path.mkdir(parents=True, exist_ok=True)
         try:
             self._db = plyvel.DB(str(self.path), create_if_missing=True)
@@ -44,6 +53,8 @@ class ShareStore:
             raise StoreError(f"cannot open share database at {self.path}: {exc} (is another otedama "
                              "process using this --datadir?)") from None
         self._check_identity()
+        # Keys deleted since the last compaction.
+        self.deleted = 0
 
     def _check_identity(self) -> None:
         network = self._db.get(_META_NETWORK)
@@ -63,7 +74,7 @@ class ShareStore:
                              f"{self.params.name} with id {self.params.network_id.hex()}, for example after an "
                              "upgrade that changed a consensus rule); --reindex cannot convert it: start with a "
                              "fresh --datadir, or move this one away")
-        if version != FORMAT_VERSION:
+        if version != FORMAT_VERSION and not self._reindexing:
             raise StoreError(f"share database at {self.path} has format {version!r}, this version reads "
                              f"{FORMAT_VERSION!r}; restart with --reindex to rebuild it")
 
@@ -82,14 +93,66 @@ class ShareStore:
         self.put_shares([share])
 
     def put_shares(self, shares: list[Share]) -> None:
-        with self._db.write_batch(sync=True) as batch:
-            for share in shares:
+        """Write shares of a chain that starts at its first share (records without cumulative work: a
+        load computes it from the parents); a node writes through :meth:`write`."""
+        self.write([(share, ShareRecord.from_share(share)) for share in shares], ())
+
+    def write(self, added: Iterable[tuple[Share, ShareRecord]], pruned: Sequence[bytes],
+              floor: int | None = None, *, durable: bool = True) -> None:
+        """One atomic batch: shares that joined, with their records, the hashes the keep rule pruned,
+        and the chain's floor. ``durable`` (the default) waits for the disk (fsync); shares fetched from
+        peers in bulk need not (a crash loses only what peers still have, and the next durable write,
+        such as our own miner's next share, flushes them too: LevelDB's log is written in order)."""
+        with self._db.write_batch(sync=durable) as batch:
+            for share, record in added:
                 batch.put(_SHARE + share.hash, share.serialize())
-                batch.put(_RECORD + share.hash, ShareRecord.from_share(share).serialize())
+                batch.put(_RECORD + share.hash, record.serialize())
+            for share_hash in pruned:
+                batch.delete(_SHARE + share_hash)
+                batch.delete(_RECORD + share_hash)
+            if floor is not None:
+                batch.put(_META_FLOOR, floor.to_bytes(8, "little", signed=True))
+        self.deleted += len(pruned)
+
+    def floor(self) -> int:
+        """The floor stored with the last write (the lowest possible when none was)."""
+        raw = self._db.get(_META_FLOOR)
+        return int.from_bytes(raw, "little", signed=True) if raw is not None and len(raw) == 8 else NO_FLOOR
+
+    def delete(self, hashes: Sequence[bytes]) -> None:
+        """Forget pruned shares (with their records)."""
+        if hashes:
+            self.write((), hashes)
+
+    def clear_shares(self) -> None:
+        """Delete every share and record (found blocks and the identity stay)."""
+        with self._db.write_batch(sync=True) as batch:
+            for prefix in (_SHARE, _RECORD):
+                for key in self._db.iterator(prefix=prefix, include_value=False):
+                    batch.delete(key)
+                    self.deleted += 1
+            batch.delete(_META_FLOOR)
+
+    def compact(self) -> None:
+        """Rewrite LevelDB's files without the deleted keys, so the disk really shrinks (slow: run it
+        in a thread)."""
+        self.deleted = 0
+        self._db.compact_range()
 
     def get_share(self, share_hash: bytes) -> Share | None:
         raw = self._db.get(_SHARE + share_hash)
         return Share.parse(raw) if raw is not None else None
+
+    def get_raw(self, share_hash: bytes) -> bytes | None:
+        """A stored share's bytes as received (what a peer is sent), without parsing them."""
+        return self._db.get(_SHARE + share_hash)
+
+    def get_record(self, share_hash: bytes) -> ShareRecord | None:
+        raw = self._db.get(_RECORD + share_hash)
+        try:
+            return ShareRecord.parse(share_hash, raw) if raw is not None else None
+        except ValueError:
+            return None
 
     def has_share(self, share_hash: bytes) -> bool:
         return self._db.get(_RECORD + share_hash) is not None
@@ -114,16 +177,18 @@ class ShareStore:
     def count(self) -> int:
         return sum(1 for _ in self._db.iterator(prefix=_RECORD, include_value=False))
 
-    def replace_records(self, shares: list[Share], dropped: list[bytes]) -> None:
-        """Rewrite the index from ``shares`` (a reindex), deleting ``dropped`` shares entirely."""
+    def replace_records(self, records: list[ShareRecord], dropped: list[bytes], floor: int) -> None:
+        """Rewrite the index from ``records`` (a reindex), deleting ``dropped`` shares entirely."""
         with self._db.write_batch(sync=True) as batch:
+            batch.put(_META_FLOOR, floor.to_bytes(8, "little", signed=True))
             for key in self._db.iterator(prefix=_RECORD, include_value=False):
                 batch.delete(key)
-            for share in shares:
-                batch.put(_RECORD + share.hash, ShareRecord.from_share(share).serialize())
+            for record in records:
+                batch.put(_RECORD + record.hash, record.serialize())
             for share_hash in dropped:
                 batch.delete(_SHARE + share_hash)
             batch.put(_META_VERSION, FORMAT_VERSION)
+        self.deleted += len(dropped)
 
     def snapshot(self) -> StoreSnapshot:
         """The whole database as it is now, unchanging however the node goes on (see :class:`StoreSnapshot`)."""

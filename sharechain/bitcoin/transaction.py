@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sharechain.bitcoin.hashing import sha256d
 from sharechain.bitcoin.serialize import ByteReader, ParseError, ser_varbytes, ser_varint
 
 NULL_HASH = b"\x00" * 32
+_VALUE_AND_LENGTH = struct.Struct("<QB")
 COINBASE_PREV_INDEX = 0xFFFFFFFF
 _MAX_ITEMS = 100_000
 
@@ -24,8 +27,9 @@ class TxIn:
         return self.prev_txid == NULL_HASH and self.prev_index == COINBASE_PREV_INDEX
 
 
-@dataclass(frozen=True, slots=True)
-class TxOut:
+class TxOut(NamedTuple):
+    """An output (a named tuple: a share's coinbase has one per miner paid, and parsing makes them all)."""
+
     value: int
     script_pubkey: bytes
 
@@ -83,6 +87,8 @@ class Transaction:
         reader = ByteReader(raw)
         tx = cls.read(reader)
         reader.expect_end()
+        if not tx.has_witness:  # the bytes are its serialization without witness (encodings are canonical)
+            tx._txid.append(sha256d(raw))
         return tx
 
     @classmethod
@@ -104,10 +110,7 @@ class Transaction:
             script_sig = reader.read_varbytes()
             sequence = reader.read_u32()
             raw_inputs.append((prev_txid, prev_index, script_sig, sequence))
-        outputs = []
-        for _ in range(reader.read_count(_MAX_ITEMS)):
-            value = reader.read_u64()
-            outputs.append(TxOut(value, reader.read_varbytes()))
+        outputs = _read_outputs(reader)
         witnesses: list[tuple[bytes, ...]] = [()] * n_in
         if segwit:
             witnesses = [tuple(reader.read_varbytes() for _ in range(reader.read_count(_MAX_ITEMS)))
@@ -117,3 +120,29 @@ class Transaction:
         locktime = reader.read_u32()
         inputs = tuple(TxIn(p, i, s, q, w) for (p, i, s, q), w in zip(raw_inputs, witnesses, strict=True))
         return cls(version, inputs, tuple(outputs), locktime)
+
+
+def _read_outputs(reader: ByteReader) -> list[TxOut]:
+    """The outputs, read straight off the buffer (a share's coinbase has hundreds on a big pool: this
+    is the hot part of parsing a share); scripts of 253 bytes or more take the reader's checked path."""
+    count = reader.read_count(_MAX_ITEMS)
+    data, pos, size = reader.data, reader.pos, len(reader.data)
+    outputs = []
+    unpack, make = _VALUE_AND_LENGTH.unpack_from, tuple.__new__  # (a TxOut is a plain tuple underneath)
+    for _ in range(count):
+        if pos + 9 > size:
+            raise ParseError(f"truncated output at offset {pos}")
+        value, length = unpack(data, pos)
+        if length < 0xFD:
+            pos += 9
+        else:
+            reader.pos = pos + 8
+            length = reader.read_count(4_000_000)
+            pos = reader.pos
+        end = pos + length
+        if end > size:
+            raise ParseError(f"truncated output script at offset {pos}")
+        outputs.append(make(TxOut, (value, data[pos:end])))
+        pos = end
+    reader.pos = pos
+    return outputs

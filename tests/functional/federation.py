@@ -127,7 +127,7 @@ class Federation:
         index = len(self.nodes)
         datadir = datadir or self.root / (name or f"node{index}")
         if shares:
-            store_shares(datadir / "sharechain", list(shares), network(network_name))
+            store_shares(datadir / "sharechain", list(shares), params or network(network_name))
         config = node_config(network=network_name, datadir=datadir, bitcoind=None if seed else self.chain_url,
                              stratum="127.0.0.1:0", api="127.0.0.1:0", p2p=["/ip4/127.0.0.1/tcp/0"],
                              bootstrap=[p2p_addr(b) for b in bootstrap], no_miner=True, seed=seed,

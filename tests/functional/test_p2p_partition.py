@@ -1,15 +1,21 @@
 """A 3|2 partition that mines on both sides, then heals: every node converges on the heavier chain
-and computes the same payouts."""
+and computes the same payouts. With pruning on: the history is several windows long, so every node
+has forgotten most of it, and keeps forgetting as both sides mine."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from sharechain.bitcoin.address import encode_segwit
 from sharechain.bitcoin.hashing import hash160, hash_to_int
+from sharechain.horizon import keep_depth
 from sharechain.params import DEVNET
 from tests.functional.federation import connect_nodes, federation, peer_id, sync_sharechains, wait_for
 from tests.functional.sharegen import make_chain
 
 VALUE = 50_0000_0000
+# Keep 40 + 43 heights: the partition's ten shares a side are well inside the margin.
+PARAMS = dataclasses.replace(DEVNET, pplns_window=40, reorg_margin=40)
 
 
 def address(n: int) -> str:
@@ -17,13 +23,16 @@ def address(n: int) -> str:
 
 
 async def test_partition_heals_to_the_heaviest_chain(tmp_path):
-    history = make_chain(30)
-    base = history[-1].info.height
+    history = make_chain(4 * keep_depth(PARAMS), params=PARAMS, uncle_every=9)
+    base = max(s.info.height for s in history)
     async with federation(tmp_path) as fed:
-        a0 = await fed.add_node(shares=history)
-        side_a = [a0, await fed.add_node(a0, shares=history), await fed.add_node(a0, shares=history)]
-        b0 = await fed.add_node(shares=history)
-        side_b = [b0, await fed.add_node(b0, shares=history)]
+        a0 = await fed.add_node(shares=history, params=PARAMS)
+        side_a = [a0, await fed.add_node(a0, shares=history, params=PARAMS),
+                  await fed.add_node(a0, shares=history, params=PARAMS)]
+        b0 = await fed.add_node(shares=history, params=PARAMS)
+        side_b = [b0, await fed.add_node(b0, shares=history, params=PARAMS)]
+        lowest = a0.chain.horizon.lowest
+        assert lowest > 0 and len(a0.chain) < len(history) // 3
         fed.mine(side_a[0], address(0))
         fed.mine(side_a[1], address(1))
         fed.mine(side_b[0], address(2))
@@ -39,6 +48,9 @@ async def test_partition_heals_to_the_heaviest_chain(tmp_path):
         heaviest = max(records, key=lambda h: (records[h].chain_work, -hash_to_int(h)))
         assert {peer_id(n) for n in side_b}.isdisjoint(p for n in side_a for p in n.p2p.peers.connected())
 
+        # Both sides kept pruning as they mined.
+        assert all(n.chain.horizon.lowest > lowest for n in side_a + side_b)
+
         await connect_nodes(side_a[2], side_b[0])  # heal
         nodes = side_a + side_b
         # Every node ends on the heavier tip with the same main chain (and so the same uncles): side
@@ -46,6 +58,7 @@ async def test_partition_heals_to_the_heaviest_chain(tmp_path):
         # read them), so the nodes' sets of shares may differ by those.
         final = await sync_sharechains(nodes, timeout=60, all_shares=False)
         assert final == heaviest
+        assert len({n.chain.horizon for n in nodes}) == 1
         main = [r.hash for r in nodes[0].chain.main_chain(10)]
         assert all([r.hash for r in node.chain.main_chain(10)] == main for node in nodes[1:])
         # Every node splits a coinbase the same way: for the tip and each of the last ten main-chain shares.

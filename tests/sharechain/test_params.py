@@ -24,7 +24,7 @@ def changed(value: object) -> object:
 
 def test_the_consensus_fields_are_all_but_the_local_defaults() -> None:
     assert set(consensus_fields(DEVNET)) == set(CONSENSUS)
-    assert len(CONSENSUS) == 17
+    assert len(CONSENSUS) == 18  # reorg_margin joined with #12
 
 
 @pytest.mark.parametrize("name", CONSENSUS)
@@ -80,5 +80,5 @@ def test_networks_have_distinct_ids_even_with_the_same_rules() -> None:
 def test_the_ids_are_pinned() -> None:
     """A change here is a fork: it must come with a consensus change (docs/consensus.md), never by accident."""
     assert {name: p.network_id.hex() for name, p in NETWORKS.items()} == {
-        "mainnet": "bf35a402c03b440a", "testnet4": "13689eb914fc97cf", "signet": "63bdc87c6f818af7",
-        "regtest": "0142ff5b9e430dba", "devnet": "e7552d3e5838e503"}
+        "mainnet": "29947906d586faa7", "testnet4": "70398c466dd26309", "signet": "7042b675f87eeb8f",
+        "regtest": "2b13d184617cb7e8", "devnet": "5129d99e1678d73a"}

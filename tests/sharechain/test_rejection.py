@@ -222,10 +222,28 @@ def test_uncle_already_included_by_an_ancestor() -> None:
     chain, shares = chain_of(3)
     side = mine_on(chain, 2, T0 + 10, parent=shares[-2].hash, uncles=())
     chain.add(side, now=T0 + 10)
-    nephew = mine_on(chain, 3, T0 + 11, parent=shares[-1].hash, uncles=(side.hash,))  # whichever sibling won
+    # (side may be the tip now: equal work, lower hash; the nephew builds on the share it branches from.)
+    nephew = mine_on(chain, 3, T0 + 11, parent=shares[-1].hash, uncles=(side.hash,))
     assert chain.add(nephew, now=T0 + 11).status is AddStatus.ADDED
     again = mine_on(chain, 3, T0 + 12, parent=nephew.hash, uncles=(side.hash,))
     refused(chain.add(again, now=T0 + 12), Rejection.UNCLE_ALREADY_INCLUDED)
+
+
+# --- the keep rule ------------------------------------------------------------------------------------------------
+def test_fork_too_deep_below_the_floor() -> None:
+    params = dataclasses.replace(TEST_PARAMS, reorg_margin=4)
+    chain = ShareChain(params)
+    shares = []
+    for i in range(12):
+        shares.append(mine_on(chain, 1 + i % 2, T0 + i))
+        assert chain.add(shares[-1], now=T0 + i).status is AddStatus.ADDED
+    assert chain.horizon.floor == 11 - 4
+    # A fork off the share at the floor is followed; one a height lower is nobody's fault but refused.
+    assert chain.add(mine_on(chain, 3, T0 + 20, parent=shares[7].hash, uncles=()), now=T0 + 20).status \
+        is AddStatus.ADDED
+    deep = mine_on(chain, 3, T0 + 21, parent=shares[6].hash, uncles=())
+    refused(chain.add(deep, now=T0 + 21), Rejection.FORK_TOO_DEEP)
+    assert Rejection.FORK_TOO_DEEP.blame is Blame.NOBODY
 
 
 # --- payouts ----------------------------------------------------------------------------------------------------
@@ -238,8 +256,8 @@ def test_payouts_differ_from_pplns() -> None:
 
 
 # --- the enum itself ------------------------------------------------------------------------------------------
-def test_only_a_clock_disagreement_is_nobodys_fault() -> None:
-    assert {r for r in Rejection if r.blame is Blame.NOBODY} == {Rejection.TIMESTAMP_IN_FUTURE}
+def test_only_our_clock_or_our_tip_make_it_nobodys_fault() -> None:
+    assert {r for r in Rejection if r.blame is Blame.NOBODY} == {Rejection.TIMESTAMP_IN_FUTURE, Rejection.FORK_TOO_DEEP}
     assert len({r.value for r in Rejection}) == len(Rejection) and all(r.summary for r in Rejection)
 
 

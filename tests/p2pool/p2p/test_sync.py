@@ -125,6 +125,16 @@ def test_best_peer_and_progress():
     assert not level.behind and level.target_height == 11 and level.fraction == 1.0
 
 
+def test_a_peer_well_ahead_in_height_is_fetched_whatever_work_it_announces():
+    """Announced work rests on what a joined node took on trust for its oldest shares: a peer whose
+    announcement is offset below ours but whose tip is higher is still fetched from (and counted)."""
+    tips = {"low": PeerTip(b"\x01" * 32, 30, 10), "near": PeerTip(b"\x02" * 32, 21, 10)}
+    assert best_peer(tips, our_work=1000, our_height=20) == "low"
+    assert best_peer(tips, our_work=1000, our_height=20, known={b"\x01" * 32}) is None  # held: nothing to fetch
+    assert progress(20, tips, 1000, syncing=False, behind_threshold=3).behind
+    assert not progress(20, tips, 1000, syncing=False, behind_threshold=3, known={b"\x01" * 32}).behind
+
+
 def test_recent_shares_keep_every_share_near_the_top():
     from p2pool.p2p.sync import RecentShares
 

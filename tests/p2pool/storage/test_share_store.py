@@ -88,3 +88,21 @@ def test_damaged_record_names_reindex_and_reindex_recovers(tmp_path):
 def test_database_in_use_gives_clear_error(tmp_path):
     with ShareStore(tmp_path / "db", TEST_PARAMS), pytest.raises(StoreError, match="another otedama process"):
         ShareStore(tmp_path / "db", TEST_PARAMS)
+
+
+def test_a_store_of_the_format_before_pruning_is_refused_and_reindexed(tmp_path):
+    chain = ShareChain(TEST_PARAMS)
+    shares = _mine(chain, 8)
+    path = tmp_path / "db"
+    with ShareStore(path, TEST_PARAMS) as store:
+        store.put_shares(shares)
+    db = plyvel.DB(str(path))
+    db.put(b"meta:version", b"1")
+    db.close()
+    with pytest.raises(StoreError, match="--reindex"):
+        ShareStore(path, TEST_PARAMS)
+    with open_store(path, TEST_PARAMS, reindex_requested=True) as store:
+        rebuilt, report = reindex(store, TEST_PARAMS)
+        assert rebuilt.tip.hash == chain.tip.hash and report.kept == 8
+    with ShareStore(path, TEST_PARAMS) as store:
+        assert load_chain(store, TEST_PARAMS).tip.chain_work == chain.tip.chain_work
