@@ -125,7 +125,7 @@ class SyncServer:
                     request = await read_message(stream, decoder)
                 if request is None:
                     return
-                cost = _cost(request)
+                cost = _cost(request, len(self.chain))
                 if not self.hooks.allow(peer, cost):
                     self.hooks.penalize(peer, Offense.FLOOD, f"sync requests over the rate limit ({type(request).__name__})")
                     return
@@ -148,14 +148,15 @@ class SyncServer:
             await _close(stream)
 
 
-def _cost(request: Message) -> float:
-    """Requests weigh by what they make us read: one unit, plus one per 100 shares asked for."""
+def _cost(request: Message, kept: int) -> float:
+    """Requests weigh by what they make us read: one unit, plus one per 100 shares asked for (a join
+    plan lists every share kept: ``kept``)."""
     if isinstance(request, (GetShares,)):
         return 1.0 + min(request.max, MAX_SHARES) / 100
     if isinstance(request, GetSharesByHash):
         return 1.0 + len(request.hashes) / 100
     if isinstance(request, GetJoin):
-        return 100.0  # a plan of every share kept: a few per peer, then one every couple of seconds
+        return 1.0 + kept / 100  # a full mainnet window: ~170 units, a few per peer, then one every few seconds
     return 1.0
 
 

@@ -140,7 +140,8 @@ class Federation:
     async def _start(self, index: int) -> None:
         self.scopes[index] = trio.CancelScope()
         self.stopped[index] = trio.Event()
-        await self.nursery.start(self._run_node, index)
+        with trio.fail_after(60 * TIMEOUT_FACTOR):  # a node that never comes up fails here, naming the step
+            await self.nursery.start(self._run_node, index)
 
     async def _run_node(self, index: int, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         try:

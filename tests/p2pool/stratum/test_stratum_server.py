@@ -193,12 +193,13 @@ async def test_vardiff_raises_difficulty_for_fast_real_shares() -> None:
         # difficulty (1 here): every real share must still be submitted.
         raised = core.difficulty
         assert Fraction("0.000004") < raised <= 1
-        # the next notify carries it
+        # the next notify carries the connection's difficulty (a slow machine may have retargeted again
+        # meanwhile: never lower, never past the share difficulty)
         provider.job = easy_job("e2", Fraction(1))
         server.new_work(clean=False)
         while core.job is None or core.job.job_id != "e2":
             core.receive_data(await stream.receive_some(65536))
-        assert core.job.difficulty == raised
+        assert core.job.difficulty == core.difficulty and raised <= core.job.difficulty <= 1
         await stream.aclose()
 
 
