@@ -1,4 +1,4 @@
-"""A watchdog on every trio test: one stuck past :data:`WATCHDOG_S` fails with trio's task tree printed.
+"""Long tests first, and a watchdog on every trio test: one stuck past :data:`WATCHDOG_S` fails with trio's task tree printed.
 
 pytest-timeout (300 s, ``pyproject.toml``) interrupts the event loop from a signal handler: the test
 fails without saying which task waited on what, and trio's run state can leak into the next test
@@ -68,6 +68,9 @@ def _with_watchdog(test: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitab
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The long tests first (a stable sort keeps the rest in order): with several workers (pytest-xdist,
+    # ``scripts/check.sh``) they overlap the many short ones instead of ending the run alone.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     for item in items:
         function = getattr(item, "obj", None)
         if (isinstance(item, pytest.Function) and inspect.iscoroutinefunction(function)

@@ -9,6 +9,8 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.functional.framework import REPO, TIMEOUT_FACTOR, NodeProcess, wait_until
 
 MINUTES = 3.0
@@ -17,6 +19,7 @@ _REJECT = re.compile(r'^otedama_stratum_rejects_total\{reason="([a-z-]+)"\} ([0-
 _MINER = re.compile(r"miner: .*shares accepted (\d+), rejected (\d+)")
 
 
+@pytest.mark.slow
 def test_three_minutes_of_the_readme_run(tmp_path: Path) -> None:
     node = NodeProcess(tmp_path / "node").start()  # `otedama run` with its defaults, on free ports
     try:

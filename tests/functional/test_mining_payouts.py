@@ -3,6 +3,7 @@ chain backend, pays exactly the PPLNS split recomputed here, independently, from
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 from miner.miner import MinerConfig, run_miner
@@ -67,6 +68,7 @@ async def wait_for(predicate, timeout: float, what: str) -> None:
             await trio.sleep(0.05)
 
 
+@pytest.mark.slow
 async def test_blocks_pay_two_miners_exact_pplns(tmp_path):
     config = node_config(network="devnet", datadir=tmp_path / "node", stratum="127.0.0.1:0", api="127.0.0.1:0",
                          no_miner=True, no_p2p=True, devchain_bits=target_to_bits(target_from_work(1 << 21)))

@@ -4,6 +4,7 @@ seed stops and the network stays in one piece (a share made on one node reaches 
 
 from __future__ import annotations
 
+import pytest
 import trio
 from libp2p.peer.id import ID
 
@@ -43,6 +44,7 @@ def one_piece(nodes) -> bool:
     return len(seen) == len(nodes)
 
 
+@pytest.mark.slow
 async def test_nodes_told_only_of_a_seed_find_each_other_through_the_dht_and_outlive_it(tmp_path):
     share = make_chain(1)[0]
     async with federation(tmp_path) as fed:
