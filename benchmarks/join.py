@@ -1,6 +1,6 @@
 """Join rate: a new node joins a network with a mainnet-sized window from one seed.
 
-Usage: .venv/bin/python benchmarks/join.py [--extra 2000] [--uncle-every 10] [--miners 20] [--runs 3]
+Usage: .venv/bin/python benchmarks/join.py [--extra 2000] [--uncle-every 10] [--miners 20] [--runs 3] [--history FILE]
 
 The network has mainnet's consensus constants (8,640-share PPLNS window, 8,640-share reorg margin:
 17,283 main-chain heights kept) but an easy share target, so that the history (the kept range plus
@@ -12,13 +12,15 @@ empty datadir, through the real path: libp2p connect, tip poll, join plan header
 batches, the context part checked alone, every share above validated in full and stored.
 
 Printed: shares downloaded per second from the joining node's start to in sync (its tip is the
-seed's), and from its GetJoin request; the load average alongside.
+seed's), and from its GetJoin request; the load average alongside, and the CPU seconds the joining
+process spent (the figure to compare two versions by on a busy machine).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import multiprocessing
 import os
 import sys
@@ -35,9 +37,11 @@ from p2pool.config import node_config
 from p2pool.node import Node
 from p2pool.p2p.messages import GetJoin
 from p2pool.p2p.sync_client import SyncClient, SyncConfig
+from sharechain.bitcoin.serialize import ByteReader, ser_varbytes
 from sharechain.bitcoin.target import target_from_work
 from sharechain.horizon import keep_depth
 from sharechain.params import MAINNET, NetworkParams
+from sharechain.share import MAX_SHARE_SIZE, Share
 from tests.functional.sharegen import make_chain, store_shares
 
 PARAMS = dataclasses.replace(MAINNET, name="benchnet", max_share_target=target_from_work(16))
@@ -62,8 +66,9 @@ def run_seed(datadir: Path, params: NetworkParams, ready: Any) -> None:
     trio.run(main)
 
 
-async def join_once(datadir: Path, seed_addr: str, tip: bytes) -> tuple[float, float, int]:
-    """Seconds from start to in sync, from the GetJoin request to in sync, and shares downloaded."""
+async def join_once(datadir: Path, seed_addr: str, tip: bytes) -> tuple[float, float, int, float]:
+    """Seconds from start to in sync, from the GetJoin request to in sync, shares downloaded, and the CPU
+    seconds this process spent from start to in sync (less disturbed than wall time by other load)."""
     asked: list[float] = []
     original = SyncClient.request
 
@@ -75,12 +80,12 @@ async def join_once(datadir: Path, seed_addr: str, tip: bytes) -> tuple[float, f
     SyncClient.request = timed  # type: ignore[method-assign,assignment]
     try:
         async with trio.open_nursery() as nursery:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             node = Node(config(datadir, [seed_addr]), params=PARAMS, p2p_tuning=TUNING)
             await nursery.start(node.run)
             while node.chain is None or node.chain.tip is None or node.chain.tip.hash != tip:
                 await trio.sleep(0.002)
-            finished = time.perf_counter()
+            finished, cpu = time.perf_counter(), time.process_time() - cpu
             assert node.p2p is not None
             while (report := node.p2p.client.joiner.last) is None:
                 await trio.sleep(0.002)
@@ -88,7 +93,15 @@ async def join_once(datadir: Path, seed_addr: str, tip: bytes) -> tuple[float, f
             nursery.cancel_scope.cancel()
     finally:
         SyncClient.request = original  # type: ignore[method-assign]
-    return finished - started, finished - asked[0], downloaded
+    return finished - started, finished - asked[0], downloaded, cpu
+
+
+def _load(path: Path) -> list[Share]:
+    reader = ByteReader(path.read_bytes())
+    shares = []
+    while reader.remaining():
+        shares.append(Share.parse(reader.read_varbytes(MAX_SHARE_SIZE)))
+    return shares
 
 
 def main() -> None:
@@ -97,17 +110,27 @@ def main() -> None:
     parser.add_argument("--uncle-every", type=int, default=10)
     parser.add_argument("--miners", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--history", type=Path, help="keep the generated history in this file and reuse it "
+                        "(comparing two versions: the same shares, and no minute spent making them each time)")
     args = parser.parse_args()
 
     main_shares = keep_depth(PARAMS) + args.extra
     started = time.perf_counter()
-    history = make_chain(main_shares, params=PARAMS, miners=args.miners, uncle_every=args.uncle_every,
-                         kernel="hashlib")
-    print(f"built {len(history)} shares ({main_shares} main chain, {len(history) - main_shares} uncles, "
+    reused = args.history is not None and args.history.exists()
+    history = _load(args.history) if reused else make_chain(
+        main_shares, params=PARAMS, miners=args.miners, uncle_every=args.uncle_every, kernel="hashlib")
+    if args.history and not reused:
+        args.history.write_bytes(b"".join(ser_varbytes(s.serialize()) for s in history))
+    print(f"{'read' if reused else 'built'} {len(history)} shares ({main_shares} main chain, {len(history) - main_shares} uncles, "
           f"{args.miners} payout scripts) in {time.perf_counter() - started:.1f} s")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         store_shares(root / "seed" / "sharechain", history, PARAMS)
+        # The joining node runs in this process: it must not start with the seed's history on its heap
+        # (millions of objects, that the cyclic collector would walk in the node's first full
+        # collection: 0.4 s of the first join, as much as the whole download of 4,000 shares).
+        del history
+        gc.collect()
         ready: Any = multiprocessing.get_context("spawn").Queue()
         seed = multiprocessing.get_context("spawn").Process(target=run_seed, args=(root / "seed", PARAMS, ready))
         seed.start()
@@ -115,11 +138,11 @@ def main() -> None:
             addr, tip, kept = ready.get(timeout=300)
             print(f"seed keeps {kept} shares (the window, the margin and the context below it, with their uncles)")
             for run in range(args.runs):
-                total, from_plan, downloaded = trio.run(join_once, root / f"join{run}", addr, tip)
+                total, from_plan, downloaded, cpu = trio.run(join_once, root / f"join{run}", addr, tip)
                 load = os.getloadavg()[0]
                 print(f"join {run + 1}: {downloaded} shares in {total:.2f} s = {downloaded / total:,.0f} shares/s from "
                       f"the node's start to in sync; {downloaded / from_plan:,.0f} shares/s from its GetJoin "
-                      f"(target >= 10,000 shares/s; load average {load:.1f})")
+                      f"(target >= 10,000 shares/s; load average {load:.1f}); {cpu:.2f} CPU s in the joining process")
         finally:
             seed.terminate()
             seed.join()

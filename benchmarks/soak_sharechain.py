@@ -1,6 +1,6 @@
 """Soak: a node mining and receiving from a peer for a month of mainnet shares; RSS and disk stay flat.
 
-Usage: .venv/bin/python benchmarks/soak_sharechain.py [--shares 86400] [--turn 10] [--every 4000]
+Usage: .venv/bin/python benchmarks/soak_sharechain.py [--shares 86400] [--turn 10] [--every 4000] [--objects]
 
 Two nodes, each in its own process (store, sharechain, intake, libp2p host with gossip and sync,
 HTTP API: ``otedama bootstrap`` nodes), on a network with mainnet's consensus constants (30 s shares,
@@ -12,12 +12,16 @@ by gossip (validated, stored). A turn that starts before the other's last share 
 fork, and the next share takes the stale one as an uncle. The measured node samples its RSS and the
 size of its LevelDB directory every ``--every`` shares; at the end it is stopped and started again
 on its datadir, and the time to open the store and load the chain is measured (target < 2 s).
+With ``--objects`` every sample also names the kinds of Python object whose count grew most since the
+last one (what to look at when memory is not flat).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
+import gc
 import multiprocessing
 import os
 import sys
@@ -74,6 +78,7 @@ async def mine_turns(node: Node, role: int, args: argparse.Namespace, report: An
     assert node.chain is not None and node.intake is not None
     chain, intake, scanner = node.chain, node.intake, make_scanner("hashlib")
     next_sample = args.every
+    objects: collections.Counter[str] | None = None
     while True:
         tip = chain.tip
         height = tip.height if tip else -1
@@ -83,6 +88,10 @@ async def mine_turns(node: Node, role: int, args: argparse.Namespace, report: An
             report.put(("sample", height + 1, len(chain), rss_bytes(), rss_bytes("RssAnon"),
                         dir_bytes(node.datadir / "sharechain"), time.perf_counter()))
             next_sample += args.every
+            if args.objects:
+                objects = _report_growth(height + 1, objects, report)
+                assert node.p2p is not None
+                report.put(("objects", height + 1, [("messages in the gossip cache", node.p2p.gossip.cached_messages())]))
         if ((height + 1) // args.turn) % 2 != role:
             await trio.sleep(0.001)
             continue
@@ -90,6 +99,14 @@ async def mine_turns(node: Node, role: int, args: argparse.Namespace, report: An
         info, payouts = chain.prepare(payout_script(role * 8 + (height // args.turn) % 8), now, COINBASE_VALUE)
         intake.add(grind(info, payouts, PARAMS, scanner), ShareSource(SourceKind.LOCAL))
         await trio.lowlevel.checkpoint()
+
+
+def _report_growth(height: int, before: collections.Counter[str] | None, report: Any) -> collections.Counter[str]:
+    gc.collect()
+    now = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+    if before is not None:
+        report.put(("objects", height, (now - before).most_common(8)))
+    return now
 
 
 def run_node(role: int, datadir: Path, peer: str | None, args: argparse.Namespace, report: Any) -> None:
@@ -123,6 +140,7 @@ def main() -> None:
     parser.add_argument("--shares", type=int, default=86_400, help="main-chain shares (a month of mainnet)")
     parser.add_argument("--turn", type=int, default=10, help="shares each node mines in a row")
     parser.add_argument("--every", type=int, default=4000, help="sample every this many shares")
+    parser.add_argument("--objects", action="store_true", help="name the objects whose count grew at each sample")
     args = parser.parse_args()
     ctx = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,6 +167,9 @@ def main() -> None:
                           f"{message[3] / 2**20:.1f} MiB, {args.shares / (time.perf_counter() - started):,.0f} "
                           f"shares/s overall")
                     break
+                if message[0] == "objects":
+                    print(f"{'':>8} grew by {message[1]}: " + ", ".join(f"{n} {k}" for k, n in message[2]), flush=True)
+                    continue
                 _, height, held, rss, anon, disk, at = message
                 rate = (height - last_height) / max(at - last, 1e-9)
                 last, last_height = at, height

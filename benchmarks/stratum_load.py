@@ -192,6 +192,10 @@ class Run:
         figures["shares_fired"] = len(self.fired)
         figures["node_cpu_percent"] = 100 * self.node_cpu / (stop - start)
         figures["generator_cpu_s"] = sum(f.get("cpu", 0.0) for f in self.finals.values())
+        # the node's own time for each fan-out to (nearly) every connection, first to last write
+        walks = [seconds for at, jobs, seconds in self.target.sent
+                 if start <= at <= stop and jobs >= 0.9 * self.config.miners]
+        figures["node_fan_out_s"] = {"count": len(walks), "p50": percentile(walks, 0.5), "max": max(walks, default=0.0)}
         if self.soak and "1min" in self.rss:
             figures["soak_rss_growth"] = self.rss["end"] / self.rss["1min"] - 1
         return figures
@@ -236,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pid", type=int, help="with --attach: the node's process id (for RSS)")
     parser.add_argument("--node-log", type=Path, help="with --attach: the node's log (for the moments of new tips)")
     parser.add_argument("--node-log-level", default="info", choices=["debug", "info", "warning"])
+    parser.add_argument("--p2p", action="store_true",
+                        help="start the node with P2P on (listening on 127.0.0.1, no peers): its RSS with libp2p loaded")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     duration, sample = (args.soak, max(args.sample, 30.0)) if args.soak else (args.duration, args.sample)
@@ -250,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         target = Target.attach(host or "127.0.0.1", int(port), args.pid, args.node_log)
     else:
         datadir = Path(tempfile.mkdtemp(prefix="otedama-load-"))
-        target = Target.start(datadir / "node", args.difficulty, args.interval, args.node_log_level)
+        target = Target.start(datadir / "node", args.difficulty, args.interval, args.node_log_level, p2p=args.p2p)
     print(f"node pid {target.pid} on {target.host}:{target.port}, its open-file limit {target.open_files_limit()}",
           flush=True)
     config = LoadConfig(host=target.host, port=target.port, miners=args.miners, workers=workers, duration=duration,

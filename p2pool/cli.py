@@ -17,7 +17,7 @@ from typing import Any
 
 import trio
 
-from p2pool import systemd
+from p2pool import gc_policy, systemd
 from p2pool.client import COMMANDS as CLIENT_COMMANDS
 from p2pool.client import add_client_commands, run_client
 from p2pool.config import ConfigError, NodeConfig, Resolved, datadir_problem, load_config
@@ -171,12 +171,14 @@ def _run_node(args: argparse.Namespace) -> int:
     async def main() -> None:
         async with trio.open_nursery() as nursery:
             endpoints = await nursery.start(node.run)
+            gc_policy.started()
             systemd.notify("READY=1", f"STATUS=mining on {config.network}: Stratum port {endpoints.stratum_port}, "
                            f"API port {endpoints.api_port}" if not config.seed else
                            f"STATUS=seed node on {config.network}, API port {endpoints.api_port}")
             if (interval := systemd.watchdog_interval()) is not None:
                 nursery.start_soon(systemd.run_watchdog, interval)
 
+    gc_policy.tune_for_a_server()
     trio.run(_until_signal, main, reload)
     return 0
 

@@ -41,10 +41,11 @@ class ShareSource:
         return f"{'peer' if self.kind is SourceKind.GOSSIP else 'sync'}{who}"
 
 
-__all__ = ["BlockFound", "ChainHealthChanged", "FoundBlock", "NewWork", "PeerBanned", "PeerConnected",
-           "PeerDisconnected", "PeerPenalized", "RpcCalled", "ShareRefused", "ShareSettled", "ShareSource",
-           "SharesAccepted", "SourceKind", "SubmitsAnswered", "SyncRequestDone", "SyncStateChanged", "TemplateChanged",
-           "TipChanged", "WorkerConnected", "WorkerDisconnected"]
+__all__ = ["BlockFound", "ChainHealthChanged", "FoundBlock", "MinerBanned", "MinerRefused", "NewWork",
+           "PeerBanned", "PeerConnected", "PeerDisconnected", "PeerPenalized", "RpcCalled", "ShareRefused",
+           "ShareSettled", "ShareSource", "SharesAccepted", "SharesSettled", "SourceKind", "SubmitsAnswered",
+           "SyncRequestDone", "SyncStateChanged", "TemplateChanged", "TipChanged", "WorkSent", "WorkerConnected",
+           "WorkerDisconnected"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,14 @@ class ShareSettled:
     fate: Fate
     source: ShareSource
     payout_script: bytes
+
+
+@dataclass(frozen=True)
+class SharesSettled:
+    """Every share whose fate became final at one tip change, lowest first (a join settles thousands at
+    once: one event, not one each)."""
+
+    settled: tuple[ShareSettled, ...]
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,16 @@ class SubmitsAnswered:
 
 
 @dataclass(frozen=True)
+class WorkSent:
+    """The Stratum server has been through its connections with new work: ``jobs`` sent, to ``connections``
+    looked at, ``seconds`` from the first to the last (batches, and the answers between them, included)."""
+
+    jobs: int
+    connections: int
+    seconds: float
+
+
+@dataclass(frozen=True)
 class PeerConnected:
     """A sharechain peer joined (``inbound``: it dialled us)."""
 
@@ -152,6 +171,27 @@ class WorkerDisconnected:
 
     worker: str
     connection: str
+
+
+@dataclass(frozen=True)
+class MinerRefused:
+    """The Stratum server refused a stranger something: a connection (``per-ip``, ``banned``), a worker name
+    (``workers``), its connection after a deadline (``auth-timeout``, ``idle``) or ``count`` submits
+    (``submit-rate``). ``reason`` is a :class:`~p2pool.stratum.limits.Refusal` value."""
+
+    ip: str
+    reason: str
+    detail: str
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class MinerBanned:
+    """A Stratum miner's IP was banned until ``until`` (epoch seconds) for repeated invalid work."""
+
+    ip: str
+    until: float
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -189,3 +229,12 @@ class FoundBlock:
 @dataclass(frozen=True)
 class BlockFound:
     block: FoundBlock
+
+
+@dataclass(frozen=True)
+class StoreWritable:
+    """The share database takes writes again after a failure (``recovered``), or stopped taking them
+    (``recovered`` false, ``reason`` LevelDB's error): while it cannot write, no share is accepted."""
+
+    recovered: bool
+    reason: str = ""

@@ -11,7 +11,7 @@ names; the alerting rules and Grafana dashboards in ``deploy/`` use nothing else
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -21,11 +21,13 @@ from p2pool.chain.events import RpcCalled, TemplateChanged
 from p2pool.events import (
     BlockFound,
     ChainHealthChanged,
+    MinerBanned,
+    MinerRefused,
     PeerBanned,
     PeerPenalized,
     ShareRefused,
     SharesAccepted,
-    ShareSettled,
+    SharesSettled,
     SourceKind,
     SubmitsAnswered,
     SyncRequestDone,
@@ -57,6 +59,15 @@ class _Reads:
 
     stratum: Callable[[], SubmitCounts] | None = None
     peers: Callable[[], Mapping[str, int]] | None = None
+    store: Callable[[], StoreHealth] | None = None
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    """The share database as a scrape sees it: whether it takes writes, and how many writes failed."""
+
+    unwritable: bool
+    write_errors: int
 
 
 class _ScrapeCollector:
@@ -82,7 +93,13 @@ class _ScrapeCollector:
         directions = self.reads.peers() if self.reads.peers is not None else {}
         for direction in DIRECTIONS:
             peers.add_metric([direction], directions.get(direction, 0))
-        return [accepted, rejects, work, peers]
+        store = self.reads.store() if self.reads.store is not None else StoreHealth(False, 0)
+        unwritable = GaugeMetricFamily("otedama_store_unwritable",
+                                       "1 while the share database cannot write (disk full?): shares are refused")
+        unwritable.add_metric([], 1 if store.unwritable else 0)
+        errors = CounterMetricFamily("otedama_store_write_errors", "Writes to the share database that failed")
+        errors.add_metric([], store.write_errors)
+        return [accepted, rejects, work, peers, unwritable, errors]
 
 
 class NodeMetrics:
@@ -112,6 +129,7 @@ class NodeMetrics:
                                       "uncle or orphan", ["outcome"], registry=r)
         self.sharechain_outcomes = Counter("otedama_sharechain_outcomes", "What became of every share the node "
                                            "knows: main chain, uncle or orphan", ["outcome"], registry=r)
+        self._outcome_children: dict[str, tuple[Any, Any]] = {}
         self.blocks_found = Counter("otedama_blocks_found", "Blocks found and accepted by the chain backend",
                                     registry=r)
         self.sharechain_height = Gauge("otedama_sharechain_height", "Height of the sharechain tip", registry=r)
@@ -134,6 +152,10 @@ class NodeMetrics:
         self.peer_penalties = Counter("otedama_peer_penalties", "Penalties given to peers, by offense",
                                       ["offense"], registry=r)
         self.bans = Counter("otedama_bans", "Peers banned", registry=r)
+        self.stratum_refusals = Counter("otedama_stratum_refusals", "What the Stratum server refused strangers, by "
+                                        "reason (per-ip, banned, workers, auth-timeout, idle, submit-rate)",
+                                        ["reason"], registry=r)
+        self.stratum_bans = Counter("otedama_stratum_bans", "Miner IPs banned for repeated invalid work", registry=r)
         self.bans_active = Gauge("otedama_bans_active", "Bans in force", registry=r)
         self.sync_behind = Gauge("otedama_sync_behind", "1 while the sharechain is behind its peers (miners wait)",
                                  registry=r)
@@ -145,6 +167,8 @@ class NodeMetrics:
                                      ["message"], registry=r)
         self.gossip_delay = Histogram("otedama_gossip_delay_seconds", "Age of a gossiped share when it joined our "
                                       "sharechain (its timestamp to now)", buckets=_DELAY, registry=r)
+        self.clock_skew = Gauge("otedama_clock_skew_seconds", "This node's clock minus its peers' (the median over "
+                                "peers of their shares' timestamps; 0 before any)", registry=r)
         self.notifications = Counter("otedama_notifications", "Notifications, by channel and result (sent, failed, "
                                      "dropped)", ["channel", "result"], registry=r)
         self.start_time = Gauge("otedama_start_time_seconds", "When the node started (epoch seconds)", registry=r)
@@ -153,7 +177,8 @@ class NodeMetrics:
         self._readable = {"hashrate": self.hashrate, "miners": self.miners_active, "peers": self.peers_connected,
                           "connections": self.stratum_connections, "workers": self.stratum_workers,
                           "shares": self.sharechain_shares, "orphans": self.sharechain_orphans,
-                          "tip_age": self.tip_age, "bans": self.bans_active, "sync_progress": self.sync_progress}
+                          "tip_age": self.tip_age, "bans": self.bans_active, "sync_progress": self.sync_progress,
+                          "clock_skew": self.clock_skew}
         self._effort = _Effort()
         self._clock: Callable[[], float] | None = None
         self._initialise()
@@ -177,13 +202,24 @@ class NodeMetrics:
         self.shares_valid.inc(len(event.shares))
         self.shares_accepted.labels(source).inc(len(event.shares))
         now = self._clock() if self._clock is not None else None
+        gossip = now is not None and event.source.kind is SourceKind.GOSSIP
+        # Once per batch, not per share (a sync or a join brings them by the thousand); the work of
+        # each share target (a few distinct ones in a batch) reckoned once.
+        work_of: dict[int, int] = {}
+        total_work = uncles = 0
         for share in event.shares:
-            target = bits_to_target(share.info.share_bits)
-            self.sharechain_work.labels(source).inc(work_from_target(target))
-            self.uncles.inc(len(share.info.uncles))
-            self._effort.add(share.hash, share.header.bits, work_from_target(target))
-            if now is not None and event.source.kind is SourceKind.GOSSIP:
+            bits = share.info.share_bits
+            work = work_of.get(bits)
+            if work is None:
+                work = work_of[bits] = work_from_target(bits_to_target(bits))
+            total_work += work
+            uncles += len(share.info.uncles)
+            self._effort.add(share.hash, share.header.bits, work)
+            if gossip:
+                assert now is not None
                 self.gossip_delay.observe(max(0.0, now - share.info.timestamp))
+        self.sharechain_work.labels(source).inc(total_work)
+        self.uncles.inc(uncles)
         self.effort.set(self._effort.ratio())
 
     def on_share_refused(self, event: ShareRefused) -> None:
@@ -203,17 +239,32 @@ class NodeMetrics:
     def on_block_found(self, event: BlockFound) -> None:
         self.blocks_found.inc()
 
-    def on_share_settled(self, event: ShareSettled) -> None:
-        """A share's fate is final: counted for every share, and for our miners' own."""
-        self.sharechain_outcomes.labels(event.fate.value).inc()
-        if event.source.kind is SourceKind.LOCAL:
-            self.local_outcomes.labels(event.fate.value).inc()
+    def on_shares_settled(self, event: SharesSettled) -> None:
+        """Shares' fates are final: counted for every share, and for our miners' own (one increment per
+        outcome and event: a join settles thousands at a time)."""
+        counts: dict[tuple[Fate, bool], int] = {}
+        for settled in event.settled:
+            key = (settled.fate, settled.source.kind is SourceKind.LOCAL)
+            counts[key] = counts.get(key, 0) + 1
+        for (fate, local), n in counts.items():
+            if (children := self._outcome_children.get(fate.value)) is None:
+                children = self._outcome_children[fate.value] = (self.sharechain_outcomes.labels(fate.value),
+                                                                 self.local_outcomes.labels(fate.value))
+            children[0].inc(n)
+            if local:
+                children[1].inc(n)
 
     def on_peer_penalized(self, event: PeerPenalized) -> None:
         self.peer_penalties.labels(event.offense).inc()
 
     def on_peer_banned(self, event: PeerBanned) -> None:
         self.bans.inc()
+
+    def on_miner_refused(self, event: MinerRefused) -> None:
+        self.stratum_refusals.labels(event.reason).inc(event.count)
+
+    def on_miner_banned(self, event: MinerBanned) -> None:
+        self.stratum_bans.inc()
 
     def on_chain_health(self, event: ChainHealthChanged) -> None:
         self.blockchain_connected.set(1 if event.health.healthy else 0)
@@ -242,17 +293,20 @@ class NodeMetrics:
     # --- read at scrape time -------------------------------------------------------------------------
     def observe(self, **reads: Callable[[], float]) -> None:
         """Gauges read from the node's parts when scraped: ``hashrate``, ``miners``, ``peers``, ``connections``,
-        ``workers``, ``shares``, ``orphans``, ``tip_age``, ``bans``, ``sync_progress``."""
+        ``workers``, ``shares``, ``orphans``, ``tip_age``, ``bans``, ``sync_progress``, ``clock_skew``."""
         for name, read in reads.items():
             if name not in self._readable:
                 raise TypeError(f"observe() got an unknown reading {name!r}")
             self._readable[name].set_function(read)
 
     def observe_stratum(self, counts: Callable[[], SubmitCounts]) -> None:
-        self._scrape.reads = _Reads(counts, self._scrape.reads.peers)
+        self._scrape.reads = replace(self._scrape.reads, stratum=counts)
 
     def observe_peers(self, directions: Callable[[], Mapping[str, int]]) -> None:
-        self._scrape.reads = _Reads(self._scrape.reads.stratum, directions)
+        self._scrape.reads = replace(self._scrape.reads, peers=directions)
+
+    def observe_store(self, health: Callable[[], StoreHealth]) -> None:
+        self._scrape.reads = replace(self._scrape.reads, store=health)
 
     def use_clock(self, clock: Callable[[], float]) -> None:
         """The wall clock (epoch seconds) the gossip delay is measured with; also records the start time."""

@@ -15,10 +15,11 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
+from p2pool import memory
 from p2pool.api import AdminActions, ApiSources, LiveFeed, api_config, serve_api
 from p2pool.api.announcer import LiveAnnouncer
 from p2pool.backup.snapshot import Snapshots, SnapshotSources
@@ -31,6 +32,8 @@ from p2pool.config.render import render_values
 from p2pool.event_bus import EventBus
 from p2pool.events import (
     BlockFound,
+    MinerBanned,
+    MinerRefused,
     NewWork,
     PeerBanned,
     PeerConnected,
@@ -38,26 +41,22 @@ from p2pool.events import (
     PeerPenalized,
     ShareRefused,
     SharesAccepted,
-    ShareSettled,
+    SharesSettled,
+    StoreWritable,
     SubmitsAnswered,
     SyncRequestDone,
     SyncStateChanged,
     TipChanged,
     WorkerConnected,
     WorkerDisconnected,
+    WorkSent,
 )
 from p2pool.intake import ShareIntake
 from p2pool.logs import NODE_NAME, set_level
-from p2pool.metrics import NodeMetrics
+from p2pool.metrics import NodeMetrics, StoreHealth
 from p2pool.miner_control import MinerControl
 from p2pool.notify import Channels, HealthWatch, Notifier, WorkerWatch, block_found
 from p2pool.p2p.banlist import BanListError
-from p2pool.p2p.discovery import DiscoveryConfig
-from p2pool.p2p.host import AddressError as HostAddressError
-from p2pool.p2p.limits import LimitConfig
-from p2pool.p2p.peers import PeerConfig
-from p2pool.p2p.peerstore import AddressError, PeerStoreError
-from p2pool.p2p.service import P2PConfig, P2PService
 from p2pool.payout_address import resolve_payout_address
 from p2pool.share_fates import ShareFates
 from p2pool.stats.listener import StatsListener
@@ -66,7 +65,10 @@ from p2pool.status import StatusSources
 from p2pool.storage.compaction import compact_when_due
 from p2pool.storage.loader import load_chain, open_store, reindex
 from p2pool.storage.lock import DatadirInUse, DatadirLock
+from p2pool.storage.recovery import recover_when_writable
 from p2pool.storage.share_store import ShareStore
+from p2pool.stratum.bans import BAN_FILE, StratumBans
+from p2pool.stratum.limits import StratumLimits, parse_networks
 from p2pool.stratum.server import StratumConfig, StratumServer
 from p2pool.tls import TlsFiles
 from p2pool.version import otedama_version
@@ -77,6 +79,9 @@ from p2pool.work.provider import WorkProvider
 from p2pool.work.submitter import BlockSubmitter
 from sharechain.chain import ShareChain
 from sharechain.params import NetworkParams, network
+
+if TYPE_CHECKING:
+    from p2pool.p2p.service import P2PService
 
 log = logging.getLogger("otedama.node")
 # Options a running node applies on SIGHUP (:meth:`Node.reload`); the others are read once, at start.
@@ -174,7 +179,10 @@ class Node:
             self.intake = ShareIntake(self.chain, store, self.events.publish, self.clock)
             self.found = FoundBlocks(store)
             self.fates = ShareFates(self.chain, self.events.publish)
-            self.sources = StatusSources(self.params, self.chain, found=self.found, fates=self.fates)
+            self.sources = StatusSources(self.params, self.chain, found=self.found, fates=self.fates,
+                                         store_unwritable=lambda: store.write_error)
+            self.metrics.observe_store(lambda: StoreHealth(store.write_error is not None, store.write_errors))
+            self.events.subscribe(StoreWritable, self.found.on_store_writable)
             stats_store = StatsStore(self.datadir / STATS_FILE)
             self.stats = StatsListener(self.params, stats_store, self.clock)
             self.stats.seed(self.chain.records())
@@ -188,6 +196,7 @@ class Node:
                 outer.start_soon(self.notifier.run)
                 outer.start_soon(self._watch)
                 outer.start_soon(compact_when_due, store)
+                outer.start_soon(recover_when_writable, lambda: store.write_error, self.intake.recover)
                 if config.seed:
                     outer.start_soon(self.stats.run)
                     await self._run_seed(outer, task_status)
@@ -201,7 +210,8 @@ class Node:
                     self.work = WorkProvider(self.params, self.chain, self.intake, submitter, self.events.publish,
                                              self.clock, wait_while_syncing=config.sync_wait)
                     self.monitor = TemplateMonitor(backend, publish=self.events.publish)
-                    self.stratum = StratumServer(self.work, self._stratum_config(), publish=self.events.publish)
+                    self.stratum = StratumServer(self.work, self._stratum_config(), publish=self.events.publish,
+                                                 bans=self._stratum_bans(), clock=self.clock)
                     self._wire_mining(self.work, self.monitor, self.stratum)
                     stratum = self.stratum
                     self.metrics.observe(hashrate=stratum.hashrate, miners=lambda: stratum.connection_count,
@@ -272,6 +282,11 @@ class Node:
                 changes.append(f"ban list reloaded: {self.p2p.reload_bans()} bans in force")
             except BanListError as exc:
                 log.error("ban list not reloaded: %s", exc)
+        if self.stratum is not None:
+            try:
+                changes.append(f"Stratum ban list reloaded: {self.stratum.reload_bans()} bans listed")
+            except BanListError as exc:
+                log.error("Stratum ban list not reloaded: %s", exc)
         later = [name for name in NodeConfig.__dataclass_fields__
                  if name not in RELOADABLE and getattr(config, name) != getattr(old, name)]
         if later:
@@ -291,11 +306,13 @@ class Node:
         bus.subscribe(TemplateChanged, metrics.on_template)
         bus.subscribe(RpcCalled, metrics.on_rpc)
         bus.subscribe(PeerPenalized, metrics.on_peer_penalized)
-        bus.subscribe(ShareSettled, metrics.on_share_settled)
+        bus.subscribe(SharesSettled, metrics.on_shares_settled)
         assert self.fates is not None
         bus.subscribe(SharesAccepted, self.fates.on_shares_accepted)
         bus.subscribe(TipChanged, self.fates.on_tip_changed)
         bus.subscribe(PeerBanned, metrics.on_peer_banned)
+        bus.subscribe(MinerRefused, metrics.on_miner_refused)
+        bus.subscribe(MinerBanned, metrics.on_miner_banned)
         bus.subscribe(SyncStateChanged, metrics.on_sync_state)
         bus.subscribe(SyncRequestDone, metrics.on_sync_request)
         bus.subscribe(SubmitsAnswered, metrics.on_submits)
@@ -326,10 +343,10 @@ class Node:
         bus.subscribe(SharesAccepted, stats.on_shares_accepted)
         bus.subscribe(ShareRefused, stats.on_share_refused)
         bus.subscribe(BlockFound, stats.on_block_found)
-        bus.subscribe(ShareSettled, stats.on_share_settled)
+        bus.subscribe(SharesSettled, stats.on_shares_settled)
         bus.subscribe(WorkerConnected, stats.on_worker_connected)
         bus.subscribe(WorkerDisconnected, stats.on_worker_disconnected)
-        announcer = LiveAnnouncer(self.live, self.params.address_format, views.chain.status)
+        announcer = LiveAnnouncer(self.live, self.params.address_format, views.chain.arrival_status)
         bus.subscribe(SharesAccepted, announcer.on_shares_accepted)
         bus.subscribe(BlockFound, announcer.on_block_found)
         bus.subscribe(PeerConnected, announcer.on_peer_connected)
@@ -344,7 +361,10 @@ class Node:
         bus.subscribe(ChainHealthChanged, work.on_chain_health)
         bus.subscribe(TipChanged, work.on_tip_changed)
         bus.subscribe(SyncStateChanged, work.on_sync_state)
+        bus.subscribe(StoreWritable, work.on_store_writable)
         bus.subscribe(NewWork, lambda event: stratum.new_work(event.clean))
+        # What a fan-out made and freed (ten thousand jobs and notify lines) goes back to the system.
+        bus.subscribe(WorkSent, memory.on_work_sent)
         bus.subscribe(BlockFound, lambda event: monitor.refresh())
 
     async def _start_p2p(self, nursery: trio.Nursery) -> tuple[str, ...]:
@@ -352,6 +372,14 @@ class Node:
         config = self.config
         if not config.p2p_listen:
             return ()
+        # Imported here: libp2p and what it loads take about 70 MB, which a node without P2P does not carry.
+        from p2pool.p2p.discovery import DiscoveryConfig
+        from p2pool.p2p.host import AddressError as HostAddressError
+        from p2pool.p2p.limits import LimitConfig
+        from p2pool.p2p.peers import PeerConfig
+        from p2pool.p2p.peerstore import AddressError, PeerStoreError
+        from p2pool.p2p.service import P2PConfig, P2PService
+
         assert self.chain is not None and self.store is not None and self.intake is not None
         limits = LimitConfig(max_per_ip=config.max_per_ip, max_per_subnet=config.max_per_subnet)
         peers = PeerConfig(target_outbound=config.max_outbound, max_inbound=config.max_inbound, limits=limits)
@@ -361,13 +389,14 @@ class Node:
         p2p_config = replace(p2p_config, **self.p2p_tuning)
         try:
             self.p2p = P2PService(self.params, self.chain, self.store, self.intake, self.datadir, p2p_config,
-                                  self.events.publish)
+                                  self.events.publish, clock=self.clock)
         except (AddressError, HostAddressError, PeerStoreError, BanListError) as exc:
             raise ConfigError(str(exc)) from None
         self.events.subscribe(SharesAccepted, self.p2p.on_shares_accepted)
         manager, p2p = self.p2p.peers, self.p2p
         self.metrics.observe(peers=lambda: len(manager.connected()), bans=lambda: len(manager.bans.active(time.time())),
-                             sync_progress=lambda: p2p.progress().fraction)
+                             sync_progress=lambda: p2p.progress().fraction,
+                             clock_skew=lambda: p2p.clocks.skew() or 0.0)
         self.metrics.observe_peers(lambda: {"inbound": len(manager.inbound), "outbound": len(manager.outbound)})
         assert self.sources is not None
         self.sources = replace(self.sources, p2p=self.p2p.status)
@@ -458,7 +487,22 @@ class Node:
     def _stratum_config(self) -> StratumConfig:
         host, port = self.config.stratum
         return StratumConfig(host=host, port=port, initial_difficulty=self.config.stratum_difficulty,
-                             target_submit_interval=self.config.stratum_submit_interval)
+                             target_submit_interval=self.config.stratum_submit_interval, limits=self._stratum_limits())
+
+    def _stratum_limits(self) -> StratumLimits:
+        c = self.config
+        return StratumLimits(max_workers=c.stratum_max_workers, max_per_ip=c.stratum_max_per_ip,
+                             allow=parse_networks(c.stratum_allow), auth_timeout=c.stratum_auth_timeout,
+                             idle_timeout=c.stratum_idle_timeout, submit_rate=c.stratum_submit_rate,
+                             submit_burst=c.stratum_submit_burst, ban_strikes=c.stratum_ban_strikes,
+                             ban_seconds=c.stratum_ban_seconds)
+
+    def _stratum_bans(self) -> StratumBans:
+        """The Stratum IP bans in the datadir; a damaged file stops the start with its path (like the P2P one)."""
+        try:
+            return StratumBans(self.datadir / BAN_FILE, self.config.stratum_ban_strikes, self.config.stratum_ban_seconds)
+        except BanListError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def _cancelled_only(exc: BaseException) -> bool:

@@ -30,8 +30,16 @@ class StatusSources:
     fates: ShareFates | None = None
     p2p: Callable[[], dict[str, Any]] | None = None
 
+    # Why the share database takes no writes (None: it does).
+    store_unwritable: Callable[[], str | None] | None = None
+
     def problems(self) -> list[str]:
-        return self.work.problems() if self.work is not None else []
+        problems = self.work.problems() if self.work is not None else []
+        reason = self.store_unwritable() if self.store_unwritable is not None else None
+        if reason is not None:
+            problems.append(f"store-unwritable: the share database cannot write ({reason}); new shares are "
+                            "refused until it can (free disk space: the node retries by itself)")
+        return problems
 
     def status(self) -> dict[str, Any]:
         tip = self.chain.tip

@@ -24,7 +24,8 @@ from sharechain.horizon import NO_FLOOR, Horizon, floor_of_kept, lowest_kept, ra
 from sharechain.main_line import MainLine
 from sharechain.orphans import OrphanPool
 from sharechain.params import NetworkParams
-from sharechain.pplns import Payout, contribution, split_reward
+from sharechain.pplns import Payout, SharedSplit, contribution, split_reward
+from sharechain.prepared import PreparedShare
 from sharechain.record import ShareRecord
 from sharechain.rejection import InvalidShare, Rejection
 from sharechain.result import AddResult, AddStatus, Refusal
@@ -481,6 +482,24 @@ class ShareChain:
             info = ShareInfo(parent.hash, parent.height + 1, timestamp, self.next_bits(parent), payout_script,
                              tuple(self.uncle_candidates(parent)))
         return info, split_reward(value, self.candidate_weights(info), payout_script, self.params)
+
+    def prepare_shared(self, now: int, value: int) -> PreparedShare:
+        """:meth:`prepare` for every payout script at once: the tip's part computed once (median time,
+        retarget, uncles, the window moved on), so that each miner's job costs only its own split."""
+        parent = self._tip
+        uncles: tuple[bytes, ...] = ()
+        if parent is None:
+            prev_hash, height, timestamp, bits = NULL_HASH, 0, now, self.next_bits(None)
+        else:
+            prev_hash, height = parent.hash, parent.height + 1
+            timestamp = max(now, self.median_time(parent) + 1)
+            bits, uncles = self.next_bits(parent), tuple(self.uncle_candidates(parent))
+        target_work = work_from_target(bits_to_target(bits))
+        weights = self._contribution_for(b"", target_work, uncles)
+        own_weight = weights.pop()[1]  # the share's own entry is the last; the rest are its uncles'
+        window = self._window.extend(prev_hash if prev_hash in self._records else None, weights)
+        split = SharedSplit(value, window.weights, own_weight, self.params)
+        return PreparedShare(prev_hash, height, timestamp, bits, uncles, split)
 
 
 def _invalid(share_hash: bytes, exc: InvalidShare) -> AddResult:

@@ -29,8 +29,11 @@ def settled(chain: ShareChain, height: int) -> bool:
 def fates(chain: ShareChain, share_hashes: Iterable[bytes]) -> dict[bytes, Fate]:
     """The fates of those of ``share_hashes`` that are known and settled, in one walk down the main chain."""
     tip = chain.tip
-    records = [r for h in share_hashes if (r := chain.get(h)) is not None and settled(chain, r.height)]
-    if tip is None or not records:
+    if tip is None:
+        return {}
+    ripe = tip.height - chain.params.uncle_depth  # :func:`settled`, for thousands at a time after a join's batch
+    records = [r for h in share_hashes if (r := chain.get(h)) is not None and r.height <= ripe]
+    if not records:
         return {}
     low = min(r.height for r in records)
     main: dict[int, ShareRecord] = {}

@@ -6,6 +6,7 @@ amounts that add up exactly to the value it was given.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping
 
 from sharechain.params import NetworkParams
@@ -70,3 +71,52 @@ def split_reward(value: int, weights: Mapping[bytes, int], finder: bytes, params
     payouts = sorted((script, amount) for script, amount in amounts.items() if amount > 0)
     assert sum(amount for _, amount in payouts) == value
     return payouts
+
+
+class SharedSplit:
+    """The PPLNS split of one candidate window, computed once for every payout script.
+
+    ``weights`` is the window of the next share without that share's own weight (the window moved on
+    by one share, its uncles credited), ``own_weight`` what the share adds for whoever mines it. The
+    window moves the same way whoever the miner is, so a script's split is :func:`split_reward` of
+    ``weights`` plus ``own_weight`` for it: exactly what ``ShareChain.prepare`` gives.
+
+    For a finder with no weight in the window yet (most miners of a busy node at any one time) the
+    split is the same whoever that finder is: the finder comes first in the cap, the others' amounts
+    and the dust rule depend only on the total, which is the same. So it is computed once, with a
+    stand-in script, and each newcomer only takes the stand-in's place in the sorted outputs."""
+
+    __slots__ = ("_newcomer", "_others", "_params", "_value", "_weights", "own_weight")
+
+    def __init__(self, value: int, weights: Mapping[bytes, int], own_weight: int, params: NetworkParams) -> None:
+        self._value = value
+        self._weights = dict(weights)
+        self.own_weight = own_weight
+        self._params = params
+        stand_in = b""
+        while stand_in in self._weights:
+            stand_in += b"\x00"
+        split = self._split(stand_in)
+        self._others = tuple(payout for payout in split if payout[0] != stand_in)
+        self._newcomer = next((amount for script, amount in split if script == stand_in), 0)
+
+    def newcomer(self, finder: bytes) -> tuple[tuple[Payout, ...], int] | None:
+        """For a finder with no weight in the window: the others' payouts (sorted) and the finder's amount,
+        which :meth:`payouts` inserts in order (none when 0); None for a finder with weight there."""
+        if finder in self._weights:
+            return None
+        return self._others, self._newcomer
+
+    def payouts(self, finder: bytes) -> list[Payout]:
+        """The coinbase payouts of a share mined by ``finder`` on this window."""
+        if finder in self._weights:
+            return self._split(finder)
+        payouts = list(self._others)
+        if self._newcomer:
+            bisect.insort(payouts, (finder, self._newcomer))
+        return payouts
+
+    def _split(self, finder: bytes) -> list[Payout]:
+        weights = dict(self._weights)
+        add_weights(weights, ((finder, self.own_weight),))
+        return split_reward(self._value, weights, finder, self._params)

@@ -44,15 +44,15 @@ def task_tree() -> str:
     return "\n".join(lines)
 
 
-def _with_watchdog(test: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+def _with_watchdog(test: Callable[..., Awaitable[Any]], seconds: float = WATCHDOG_S) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(test)  # the same signature: pytest still sees the test's fixtures
     async def watched(*args: Any, **kwargs: Any) -> Any:
         test_scope, watch_scope = trio.CancelScope(), trio.CancelScope()
 
         async def watch() -> None:
             with watch_scope:
-                await trio.sleep(WATCHDOG_S)
-                print(f"\n===== trio watchdog: {test.__name__} ran past {WATCHDOG_S:.0f} s; its tasks =====\n"
+                await trio.sleep(seconds)
+                print(f"\n===== trio watchdog: {test.__name__} ran past {seconds:.0f} s; its tasks =====\n"
                       f"{task_tree()}\n", file=sys.stderr, flush=True)
                 test_scope.cancel()
 
@@ -62,7 +62,7 @@ def _with_watchdog(test: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitab
                 return await test(*args, **kwargs)
         finally:
             watch_scope.cancel()
-        raise WatchdogTimeout(f"{test.__name__} ran past {WATCHDOG_S:.0f} s (its task tree is on stderr)")
+        raise WatchdogTimeout(f"{test.__name__} ran past {seconds:.0f} s (its task tree is on stderr)")
 
     return watched
 
@@ -75,4 +75,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         function = getattr(item, "obj", None)
         if (isinstance(item, pytest.Function) and inspect.iscoroutinefunction(function)
                 and not hasattr(function, "hypothesis")):  # pytest-trio unwraps hypothesis tests itself
-            item.obj = _with_watchdog(function)
+            marker = item.get_closest_marker("watchdog")
+            item.obj = _with_watchdog(function, float(marker.args[0]) if marker else WATCHDOG_S)

@@ -12,6 +12,16 @@ from miner.work import make_work
 def mine_over(sock: socket.socket, user: str, target: Callable[[MinerJob], int],
               find: Callable[[bytes, int], int], attempts: int = 4) -> SubmitResult:
     """Subscribe, authorize, and submit a nonce meeting ``target(job)`` until one is accepted."""
+    results = submits_over(sock, user, target, find, attempts, until_accepted=True)
+    if not results[-1].accepted:
+        raise AssertionError(f"no submit accepted: {results[-1]}")
+    return results[-1]
+
+
+def submits_over(sock: socket.socket, user: str, target: Callable[[MinerJob], int],
+                 find: Callable[[bytes, int], int], attempts: int, *, until_accepted: bool = False) -> list[SubmitResult]:
+    """Subscribe, authorize, and submit ``attempts`` nonces meeting ``target(job)`` (one per new job);
+    returns the answers (stopping at the first accepted with ``until_accepted``)."""
     client = ClientConnection("otedama-test")
     events: list[Event] = []
 
@@ -29,7 +39,7 @@ def mine_over(sock: socket.socket, user: str, target: Callable[[MinerJob], int],
     subscribed = until(lambda e: isinstance(e, Subscribed))
     assert isinstance(subscribed, Subscribed)
     sock.sendall(client.authorize(user, "x"))
-    result: SubmitResult | None = None
+    results: list[SubmitResult] = []
     for attempt in range(attempts):
         new_job = until(lambda e: isinstance(e, NewJob))
         assert isinstance(new_job, NewJob)
@@ -40,7 +50,7 @@ def mine_over(sock: socket.socket, user: str, target: Callable[[MinerJob], int],
         sock.sendall(client.submit(user, job.job_id, work.extranonce2, job.ntime, nonce))
         answer = until(lambda e: isinstance(e, SubmitResult))
         assert isinstance(answer, SubmitResult)
-        result = answer
-        if answer.accepted:
-            return answer
-    raise AssertionError(f"no submit accepted: {result}")
+        results.append(answer)
+        if answer.accepted and until_accepted:
+            break
+    return results

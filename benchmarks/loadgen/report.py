@@ -118,6 +118,10 @@ def print_summary(figures: dict[str, Any], miners: int, duration: float) -> None
           f"{fan['spread_max']:.3f} s; incomplete {figures['events_incomplete_reached']}")
     print(f"node RSS: ready {rss['ready']:.0f} MB, max {rss['max']:.0f} MB, end {rss['end']:.0f} MB; "
           f"load average (1 min) {figures['load']['min']:.2f}..{figures['load']['max']:.2f}")
+    if figures.get("node_fan_out_s", {}).get("count"):
+        walk = figures["node_fan_out_s"]
+        print(f"the node's own fan-outs (its log, first to last write, {walk['count']} to 90 %+ of the miners): "
+              f"p50 {walk['p50']:.3f} s, max {walk['max']:.3f} s")
     if "node_cpu_percent" in figures:
         print(f"CPU: node {figures['node_cpu_percent']:.0f} % of one core while measured; generator workers "
               f"{figures['generator_cpu_s']:.0f} s in all (from their start)")

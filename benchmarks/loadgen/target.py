@@ -21,6 +21,8 @@ from tests.functional.framework import NodeProcess, wait_until
 _TIP = re.compile(rb"^(\d\d):(\d\d):(\d\d)\.(\d{3}) INFO +otedama\.intake: share [0-9a-f]{16} from .+? accepted at height "
                   rb"(\d+)")
 _BLOCK = re.compile(rb"^(\d\d):(\d\d):(\d\d)\.(\d{3}) INFO +otedama\.blocks: BLOCK FOUND")
+_SENT = re.compile(rb"^(\d\d):(\d\d):(\d\d)\.(\d{3}) INFO +\S+: stratum: new work sent to (\d+) of \d+ connections "
+                   rb"in ([0-9.]+) s")
 
 
 @dataclass(frozen=True)
@@ -39,15 +41,20 @@ class Target:
         self.host, self.port, self.pid, self.log_path, self.process = host, port, pid, log_path, process
         self._log_offset = 0
         self._best_height = -1
+        # The node's own fan-outs, as it logs them: (wall time logged, jobs sent, seconds first to last write).
+        self.sent: list[tuple[float, int, float]] = []
 
     @classmethod
-    def start(cls, datadir: Path, difficulty: float, interval: float, log_level: str) -> Target:
-        """``python -m p2pool run --network devnet --no-p2p --no-miner`` with its own datadir and ports."""
+    def start(cls, datadir: Path, difficulty: float, interval: float, log_level: str, p2p: bool = False) -> Target:
+        """``python -m p2pool run --network devnet --no-p2p --no-miner`` with its own datadir and ports
+        (``p2p``: without ``--no-p2p``, listening for peers on 127.0.0.1 and knowing none)."""
         datadir.mkdir(parents=True, exist_ok=True)
         config = datadir.parent / f"{datadir.name}.toml"
         # Vardiff aims at the generator's submit interval, so it leaves the tiny difficulty alone.
-        config.write_text(f"stratum_submit_interval = {interval}\n")
-        node = NodeProcess(datadir, "--network", "devnet", "--no-p2p", "--no-miner", "--stratum-difficulty",
+        # Every generated miner connects from 127.0.0.1: no per-IP cap for it (stratum_max_per_ip is 256).
+        config.write_text(f"stratum_submit_interval = {interval}\nstratum_allow = [\"127.0.0.0/8\"]\n")
+        node = NodeProcess(datadir, "--network", "devnet", *([] if p2p else ["--no-p2p"]), "--no-miner",
+                           "--stratum-difficulty",
                            repr(difficulty), "--config", str(config), "--log-level", log_level, name="node")
         node.start()
         assert node.process is not None
@@ -133,6 +140,8 @@ class Target:
                     events.append(Event(_wall(tip), "tip"))
             elif (block := _BLOCK.match(line)) is not None:
                 events.append(Event(_wall(block), "block"))
+            elif (sent := _SENT.match(line)) is not None:
+                self.sent.append((_wall(sent), int(sent.group(5)), float(sent.group(6))))
         return events
 
 

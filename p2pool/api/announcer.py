@@ -36,6 +36,8 @@ class LiveAnnouncer:
         self._status = status  # a share's place: main, uncle, side, orphan
 
     def on_shares_accepted(self, event: SharesAccepted) -> None:
+        if not self.feed.clients:  # nobody listens (a join accepts batch after batch): nothing to build
+            return
         shares = event.shares[-MAX_SHARES_PER_MESSAGE:]
         self.feed.publish("share", {
             "source": event.source.kind.value, "worker": event.source.worker, "count": len(event.shares),

@@ -31,6 +31,15 @@ class NodeConfig:
     stratum_tls: Endpoint | None
     stratum_tls_cert: Path | None
     stratum_tls_key: Path | None
+    stratum_max_workers: int
+    stratum_max_per_ip: int
+    stratum_allow: tuple[str, ...]
+    stratum_auth_timeout: float
+    stratum_idle_timeout: float
+    stratum_submit_rate: float
+    stratum_submit_burst: int
+    stratum_ban_strikes: int
+    stratum_ban_seconds: int
     api: Endpoint
     api_token: str | None
     api_token_file: Path | None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from p2pool.config.ipnets import IpNetworks
 from p2pool.config.values import (
     Choice,
     Command,
@@ -109,6 +110,26 @@ OPTIONS: tuple[Option, ...] = (
            default_text="not set"),
     Option("stratum_tls_key", FilePath(), None, "the PEM private key of --stratum-tls-cert", RUN,
            default_text="not set"),
+    Option("stratum_max_workers", Integer(1, 100_000), 256,
+           "worker names one Stratum connection may authorize; an authorize past it is refused", RUN),
+    Option("stratum_max_per_ip", Integer(1, 1_000_000), 256,
+           "Stratum connections from one IP address (see --stratum-allow); more are refused at accept", RUN),
+    Option("stratum_allow", IpNetworks(), [],
+           "IP or CIDR with no per-IP cap, such as a miner farm behind one address (repeatable)", RUN,
+           default_text="none"),
+    Option("stratum_auth_timeout", Number(1.0, 3600.0), 30.0,
+           "seconds a Stratum connection has to subscribe and authorize before it is closed", RUN),
+    Option("stratum_idle_timeout", Number(10.0, 86_400.0), 600.0,
+           "seconds a Stratum connection may send nothing before it is closed", RUN),
+    Option("stratum_submit_rate", Number(0.1, 1e6), 100.0,
+           "submits per second one Stratum connection may send (a token bucket); more are refused", RUN),
+    Option("stratum_submit_burst", Integer(1, 10_000_000), 200,
+           "submits one Stratum connection may send at once before --stratum-submit-rate applies", RUN),
+    Option("stratum_ban_strikes", Integer(0, 1_000_000), 100,
+           "net invalid submits (each accepted one forgives one; stale ones do not count) that ban an IP "
+           "(0: never ban)", RUN),
+    Option("stratum_ban_seconds", Integer(1, 31_536_000), 600,
+           "how long such a ban lasts; kept in stratum-bans.json in the datadir (SIGHUP reloads it)", RUN),
     Option("api", ListenAddress("127.0.0.1"), lambda c: f"127.0.0.1:{c.params.default_api_port}",
            "HTTP API listen address (/api/status, /metrics)"),
     Option("api_token", Token(), None,

@@ -77,8 +77,12 @@ async def _admit(swarm: Any, gate: Gate, read_write_closer: Any) -> None:
             handed_over = True
             log.debug("inbound connection from %s:%d is peer %s", *remote, conn.muxed_conn.peer_id)
         if handed_over:
-            # trio closes the TCP socket when this handler returns: it returns when the connection ends.
-            await conn.event_closed.wait()  # type: ignore[attr-defined]  # SwarmConn's, not in INetConn
+            # It returns when the connection ends, or is cancelled when the host stops listening: either
+            # way the socket is closed here (a cancelled close in libp2p may have left it open).
+            try:
+                await conn.event_closed.wait()  # type: ignore[attr-defined]  # SwarmConn's, not in INetConn
+            finally:
+                _close_socket(read_write_closer)
             return
         if not upgraded:
             gate.failed(key)  # the deadline passed

@@ -5,19 +5,24 @@ atomically (temporary file, fsync, ``os.replace``, fsync of the directory), so a
 or the new list, never a torn one. A file that is damaged or not an Otedama ban list is refused with
 :class:`BanListError` naming the path (it is not moved aside or overwritten: the operator decides).
 Expired bans are dropped by :meth:`BanList.prune` (which :meth:`BanList.active` calls) and on the next
-write; :meth:`BanList.is_banned` only reads.
+write; :meth:`BanList.is_banned` only reads. A write that fails (a full disk) is logged once, the bans
+stay in force in memory, and every later change or prune writes the whole list again until one succeeds.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from p2pool.write_failures import WriteFailures
+
+log = logging.getLogger("otedama.bans")
 FORMAT = "otedama-banlist"
 FORMAT_VERSION = 1
 DEFAULT_MAX_BANS = 10_000
@@ -45,9 +50,16 @@ class BanList:
         self.path = Path(path)
         self.max_bans = max_bans
         self._bans: dict[str, Ban] = self._load()
+        self._writes = WriteFailures(log, f"the ban list {self.path}",
+                                     "the bans stay in force and are written when it can be")
 
     def __len__(self) -> int:
         return len(self._bans)
+
+    @property
+    def write_error(self) -> str | None:
+        """Why the list in memory is not on disk (None when it is): the last write failed."""
+        return self._writes.error
 
     def ban(self, peer: str, until: float, reason: str) -> None:
         """Ban ``peer`` until ``until``; an existing longer ban is kept. Written before returning."""
@@ -91,7 +103,7 @@ class BanList:
         expired = [peer for peer, ban in self._bans.items() if ban.until <= now]
         for peer in expired:
             del self._bans[peer]
-        if expired:
+        if expired or self.write_error is not None:
             self._save()
         return len(expired)
 
@@ -121,7 +133,12 @@ class BanList:
             "bans": [{"peer": b.peer, "until": b.until, "reason": b.reason} for b in self._bans.values()],
         }
         data = json.dumps(document, indent=1, sort_keys=True).encode()
-        _write_atomically(self.path, data)
+        try:
+            _write_atomically(self.path, data)
+        except OSError as exc:
+            self._writes.failed(exc)
+            return
+        self._writes.succeeded()
 
 
 def _parse(document: object) -> list[Ban]:

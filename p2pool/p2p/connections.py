@@ -86,6 +86,7 @@ class Connections:
         self._key_of: dict[int, int] = {}  # id(muxed connection) -> table key
         self._conn_of: dict[int, INetConn] = {}  # table key -> libp2p connection
         self._nursery: trio.Nursery | None = None
+        self._closing: set[int] = set()  # table keys being closed here
         self._events_send, self._events_recv = trio.open_memory_channel[tuple[str, INetConn]](4096)
         host.get_network().register_notifee(_Notifee(self._events_send))
         admission.install(host, self)
@@ -139,8 +140,8 @@ class Connections:
 
     # --- keeping the table true ---------------------------------------------------------------------------
     def sweep(self, now: float) -> None:
-        """Close connections still unidentified past their deadline and sockets cancelled dials left open;
-        forget records of connections gone without an event."""
+        """Close connections still unidentified past their deadline, those with banned peers and sockets
+        cancelled dials left open; forget records of connections gone without an event."""
         tracker = tracker_of(self.host)
         if tracker is not None:
             tracker.reap(now)
@@ -148,6 +149,11 @@ class Connections:
             log.info("connection from %s:%d (peer %s) not identified in %.0f s; closing it",
                      conn.ip, conn.port, conn.peer, self.limits.identify_timeout)
             self.close(conn.key)
+        for key, libp2p_conn in list(self._conn_of.items()):
+            if key not in self._closing and not libp2p_conn.is_closed \
+                    and self.events.banned(str(libp2p_conn.muxed_conn.peer_id)):
+                log.info("closing a connection with banned peer %s", libp2p_conn.muxed_conn.peer_id)
+                self.close(key)
         live = {id(c) for c in self.host.get_network().get_connections()}
         for key, libp2p_conn in list(self._conn_of.items()):
             if id(libp2p_conn) not in live and libp2p_conn.is_closed:
@@ -162,7 +168,8 @@ class Connections:
 
     def close(self, key: int) -> None:
         conn = self._conn_of.get(key)
-        if conn is not None and self._nursery is not None:
+        if conn is not None and self._nursery is not None and key not in self._closing:
+            self._closing.add(key)
             self._nursery.start_soon(self._close_now, key, conn)
 
     def close_unidentified(self, peer: str) -> None:
@@ -172,7 +179,10 @@ class Connections:
                 self.close(conn.key)
 
     async def _close_now(self, key: int, conn: INetConn) -> None:
-        await close_connection(self.host, conn, self.disconnect_timeout)
+        try:
+            await close_connection(self.host, conn, self.disconnect_timeout)
+        finally:
+            self._closing.discard(key)
         self._gone(key)
 
     def _gone(self, key: int) -> None:
@@ -195,6 +205,15 @@ class Connections:
     def _on_connected(self, conn: INetConn) -> None:
         assert self._nursery is not None
         peer = str(conn.muxed_conn.peer_id)
+        if self.events.banned(peer):
+            # Banned while this connection was being made: our own dial already under way at the ban,
+            # or an inbound one past the gate's check. Neither is kept.
+            log.info("connection with banned peer %s closed", peer)
+            key = self._key_of.get(id(conn.muxed_conn))
+            if key is not None:
+                self._forget(key)
+            self._nursery.start_soon(close_connection, self.host, conn, self.disconnect_timeout)
+            return
         if "inbound" in str(getattr(conn, "direction", "")).lower():
             key = self._key_of.get(id(conn.muxed_conn))
             if key is None or self.table.get(key) is None:  # did not come through the gate: not ours to keep
@@ -223,6 +242,11 @@ class Connections:
             with trio.move_on_after(self.limits.identify_timeout):
                 listed = await self._listed(peer_id, conn)
                 verdict = True if listed else await speaks(self.host, peer_id, self.identify_protocol)
+        if verdict is False:
+            # A definite answer (the peer refused our protocol), even if the connection has closed since:
+            # the other end may have found us foreign first and hung up.
+            self.events.foreign(peer)
+            return
         entry = self.table.get(key)
         if entry is None or conn.is_closed:
             return  # gone meanwhile
@@ -230,8 +254,6 @@ class Connections:
             log.info("connection with %s (%s:%d): could not tell whether it speaks our protocol; closing it", peer,
                      entry.ip, entry.port)
             self.close(key)
-        elif not verdict:
-            self.events.foreign(peer)
         elif (refusal := self.table.identified(key, trio.current_time())) is not None:
             log.info("inbound connection from %s refused: %s (%d)", peer, refusal.value, self.table.max_inbound)
             self.close(key)

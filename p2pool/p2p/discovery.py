@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -47,8 +48,9 @@ log = logging.getLogger("otedama.p2p.discovery")
 @dataclass(frozen=True)
 class DiscoveryConfig:
     enabled: bool = True
-    # The first round soon after a peer connects; while the peer manager is short of addresses to dial,
-    # rounds follow each other every ``first_interval``, otherwise the pause doubles up to ``interval``.
+    # The first round soon after a peer connects; while the peer manager is short of addresses to dial and
+    # rounds bring new ones, they follow each other every ``first_interval``, otherwise the pause doubles
+    # up to ``interval`` (each pause varied by ±20 %).
     first_interval: float = 1.0
     interval: float = 60.0
     # Random keys looked up per round, besides our own peer ID.
@@ -148,9 +150,13 @@ class Discovery:
             if not self.hooks.peers():
                 delay = self.config.first_interval
                 continue
-            await self.round()
-            # Soon again while short of addresses to dial; less and less often while there are enough.
-            delay = self.config.first_interval if self.hooks.wanted() else min(delay * 2, self.config.interval)
+            learned = await self.round()
+            # Soon again while short of addresses to dial and a round still brings new ones; otherwise less
+            # and less often (a round that brought nothing, retried at once by every node joining through the
+            # same seed, only loads the seed: libp2p's DHT handler serves 12 streams at once and resets the rest).
+            soon = learned > 0 and self.hooks.wanted()
+            delay = self.config.first_interval if soon else min(delay * 2, self.config.interval)
+            delay *= random.uniform(0.8, 1.2)  # rounds of nodes started together drift apart
 
     async def round(self) -> int:
         """One round of lookups; returns how many new addresses went to the address book."""

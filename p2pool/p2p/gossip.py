@@ -7,6 +7,7 @@ in the validator, not from the subscription); message IDs are content hashes, so
 by several peers is one message. Every connected peer of our network is a "direct peer", so shares
 are flooded over every connection rather than only the mesh. Its blacklist is not used (in 0.8.1 blacklisting a peer whose
 stream is already gone raises inside pubsub and stops it): the validator refuses banned peers.
+A peer that reconnects keeps its pubsub stream and subscriptions (:mod:`p2pool.p2p.pubsub_reconnect`).
 Gossip is never the only way a share arrives: sync covers losses.
 """
 
@@ -23,9 +24,9 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
-from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
 
+from p2pool.p2p.pubsub_reconnect import ReconnectSafePubsub
 from sharechain.share import MAX_SHARE_SIZE
 
 log = logging.getLogger("otedama.p2p.gossip")
@@ -45,12 +46,15 @@ class ShareGossip:
         self.host = host
         self.topic = topic
         self._validate_share = validate
+        # Adaptive gossip off: libp2p 0.8.1's "faster heartbeat when the network is unhealthy" sets it to 30 or
+        # 60 s (a small network of few peers counts as unhealthy), and the message cache, which the heartbeat
+        # ages, then holds 150-300 s of shares instead of 5 s (memory that grew with the share rate).
         self.router = GossipSub(
             protocols=[PROTOCOL_ID_V11, PROTOCOL_ID], degree=degree, degree_low=max(1, degree - 2),
             degree_high=degree * 2, heartbeat_interval=heartbeat, heartbeat_initial_delay=0.1,
-            spam_protection_enabled=False, eclipse_protection_enabled=False,
+            spam_protection_enabled=False, eclipse_protection_enabled=False, adaptive_gossip_enabled=False,
         )
-        self.pubsub = Pubsub(host, self.router, msg_id_constructor=_message_id,
+        self.pubsub = ReconnectSafePubsub(host, self.router, msg_id_constructor=_message_id,
                              max_inbound_rpc_size=MAX_SHARE_SIZE * 4)
         self.pubsub.set_topic_validator(topic, self._validator, True)
         self._outbox_send, self._outbox_recv = trio.open_memory_channel[bytes](_OUTBOX)
@@ -63,6 +67,10 @@ class ShareGossip:
         except trio.WouldBlock:
             self.dropped += 1
             log.warning("gossip outbox full: a share was not announced (peers will sync it)")
+
+    def cached_messages(self) -> int:
+        """Messages the router keeps to answer peers' IWANT (the heartbeat ages them out after a few beats)."""
+        return len(self.router.mcache.msgs)
 
     def add_direct(self, peer: str) -> None:
         """Send every share to ``peer``, mesh or not (it is one of ours: its sync protocol answered).

@@ -27,6 +27,7 @@ from libp2p.exceptions import BaseLibp2pError
 from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import InvalidAddrError
+from libp2p.peer.peerstore import PeerStoreError
 from libp2p.protocol_muxer.exceptions import MultiselectClientError, ProtocolNotSupportedError
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
@@ -142,8 +143,11 @@ def build_host(key_pair: KeyPair, listen: list[multiaddr.Multiaddr], max_connect
     """
 
     noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
+    # One connection per peer: a dial returns as soon as it is up (with more allowed, libp2p 0.8.1 holds every
+    # dial for its 250 ms happy-eyeballs delay, waiting for a second connection that we never use).
     connections = ConnectionConfig(max_connections=max_connections + 16, min_connections=0, low_watermark=0,
-                                   high_watermark=max_connections + 8, auto_connect_interval=3600.0)
+                                   high_watermark=max_connections + 8, auto_connect_interval=3600.0,
+                                   max_connections_per_peer=1)
     host = new_host(key_pair=key_pair, listen_addrs=listen, sec_opt={NOISE_PROTOCOL_ID: noise},
                     muxer_preference="YAMUX", connection_config=connections,
                     addrs_factory=advertised_addrs(list(announce or [])))
@@ -202,13 +206,18 @@ async def close_host(host: IHost) -> None:
     (gossipsub retries its streams to departing peers) dials again while the host goes down."""
     peerstore = host.get_peerstore()
     for peer in peerstore.peer_ids():
-        peerstore.clear_addrs(peer)
+        try:
+            peerstore.clear_addrs(peer)
+        except PeerStoreError:  # a peer whose record expired meanwhile has no address left to forget
+            continue
 
     connections = host.get_network().get_connections()
     try:
         await host.close()
     finally:
-        close_sockets(connections)
+        # Those it had when asked, and any handed to it while it closed (an inbound handshake that
+        # finished meanwhile): each socket is closed here, so no peer is left holding a live one.
+        close_sockets(connections + host.get_network().get_connections())
         tracker = tracker_of(host)
         if tracker is not None:
             tracker.close_all()
@@ -221,7 +230,9 @@ async def close_connection(host: IHost, connection: INetConn, timeout: float) ->
             await connection.close()
     except (BaseLibp2pError, OSError, trio.BrokenResourceError, trio.ClosedResourceError):
         pass
-    return _tear_down(host, [connection])
+    finally:  # also when this is cancelled (the node stopping): libp2p has dropped the connection by then
+        forced = _tear_down(host, [connection])
+    return forced
 
 
 async def disconnect_peer(host: IHost, peer: ID, timeout: float) -> bool:

@@ -85,11 +85,15 @@ def check_plan(peer: str, plan: JoinPlan, params: NetworkParams, verify: Verify)
     entries = plan.entries
     if not entries:
         raise PlanRefused(Offense.PROTOCOL_VIOLATION, "an empty join plan")
+    # Tens of thousands of entries, a few distinct share targets: each decoded (and its work reckoned) once.
+    decoded: dict[int, int] = {}
     try:
-        targets = [bits_to_target(e.share_bits) for e in entries]
+        for bits in {e.share_bits for e in entries}:
+            decoded[bits] = bits_to_target(bits)
     except ValueError as exc:
         raise PlanRefused(Offense.INVALID_SHARE, f"join plan entry with a bad share target: {exc}") from None
-    if any(t == 0 or t > params.max_share_target for t in targets):
+    targets = [decoded[e.share_bits] for e in entries]
+    if any(t == 0 or t > params.max_share_target for t in decoded.values()):
         raise PlanRefused(Offense.INVALID_SHARE, "join plan entry easier than the network's minimum share target")
     if not all(verify(b"".join(e.header for e in entries), targets)):
         raise PlanRefused(Offense.INVALID_SHARE, "join plan entry without its proof of work")
@@ -100,7 +104,8 @@ def check_plan(peer: str, plan: JoinPlan, params: NetworkParams, verify: Verify)
     claims = {c.hash: (c.chain_work, c.main_work) for c in plan.claims}
     _check_shape(entries, hashes, by_hash, claims, params)
     main = tuple(h for h, e in zip(hashes, entries, strict=True) if e.main)
-    work = {h: work_from_target(t) for h, t in zip(hashes, targets, strict=True)}
+    work_of = {t: work_from_target(t) for t in set(decoded.values())}
+    work = {h: work_of[t] for h, t in zip(hashes, targets, strict=True)}
     window_work = sum(work[h] for h in main[-params.pplns_window :])
     return CheckedPlan(peer, hashes, by_hash, main, entries[0].height, claims, work, window_work)
 

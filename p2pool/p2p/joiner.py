@@ -28,6 +28,7 @@ from p2pool.p2p.messages import GetJoin, GetSharesByHash, JoinPlan, Shares
 from p2pool.p2p.request import RequestFailed, Requests
 from p2pool.p2p.scoring import Offense
 from p2pool.p2p.sync import DownloadPlan
+from p2pool.storage.share_store import StoreWriteError
 from sharechain.chain import MissingClaim, ShareChain
 from sharechain.params import NetworkParams
 from sharechain.share import Share
@@ -87,6 +88,18 @@ class Joiner:
     async def join(self, candidates: list[str]) -> JoinOutcome:
         """Join from the best plan of ``candidates`` (ordered by the work they announced)."""
         started = time.perf_counter()
+        # Tens of thousands of new objects (the plans' entries, then the shares), none in a cycle: the
+        # cyclic collector would rescan them over and over while they are made (as on a restart,
+        # :func:`p2pool.storage.loader.load_chain`).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return await self._join(candidates, started)
+        finally:
+            if collecting:
+                gc.enable()
+
+    async def _join(self, candidates: list[str], started: float) -> JoinOutcome:
         plans = await self._plans(candidates[: self.config.candidates])
         if not plans:
             return JoinOutcome.FAILED
@@ -102,19 +115,12 @@ class Joiner:
             self.chain.begin_join(best.lowest)
         sources = [p.peer for p in plans if p is best or best.tip in set(p.main)]
         report = JoinReport(best.peer, len(best.hashes), lowest=best.lowest)
-        # Tens of thousands of new objects, none in a cycle: the cyclic collector would rescan them
-        # over and over while they are made (as on a restart, :func:`p2pool.storage.loader.load_chain`).
-        collecting = gc.isenabled()
-        gc.disable()
         try:
             await self._download(best, sources, report)
         except JoinAborted as exc:
             log.warning("join from %s abandoned: %s", best.peer[-8:], exc)
             self.intake.reset()
             return JoinOutcome.FAILED
-        finally:
-            if collecting:
-                gc.enable()
         report.seconds = time.perf_counter() - started
         self.last = report
         log.info("joined: %d shares in %.2f s (%.0f shares/s), tip at height %s", report.downloaded,
@@ -148,21 +154,31 @@ class Joiner:
         download = DownloadPlan[tuple[str, Share]](config.batch_size, config.per_peer, config.timeout)
         download.add_inventory(plan.hashes)
         done_send, done_recv = trio.open_memory_channel[None](math.inf)
+        # Raised after the nursery, not in it: trio would wrap it in an exception group, which the
+        # caller's ``except JoinAborted`` (the fall-back to a clean chain) would never see.
+        failure: Exception | None = None
         async with trio.open_nursery() as nursery:
             while not download.idle:
                 if download.stalled:
-                    raise JoinAborted("no peer delivered every share of the plan")
+                    failure = JoinAborted("no peer delivered every share of the plan")
+                    break
                 for request in download.assign(sources, trio.current_time()):
                     nursery.start_soon(self._fetch, plan, download, request.peer, request.number, request.hashes,
                                        done_send)
                 ready = download.release()
                 if ready:
                     report.downloaded += len(ready)
-                    await self._apply(plan, ready)
+                    try:
+                        await self._apply(plan, ready)
+                    except (JoinAborted, StoreWriteError) as exc:
+                        failure = exc
+                        break
                     continue
                 with trio.move_on_after(0.5):
                     await done_recv.receive()
             nursery.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
 
     async def _fetch(self, plan: CheckedPlan, download: DownloadPlan[tuple[str, Share]], peer: str, number: int,
                      hashes: tuple[bytes, ...], done: trio.MemorySendChannel[None]) -> None:

@@ -353,3 +353,13 @@ class FrameDecoder:
     def pending(self) -> int:
         """Bytes received but not yet part of a returned message."""
         return len(self._buffer)
+
+    @property
+    def wanted(self) -> int:
+        """Bytes still missing from the frame being received (its length prefix at least), within the
+        limit: a reader can ask for all of them at once."""
+        have = len(self._buffer)
+        if have < _LENGTH.size:
+            return _LENGTH.size - have
+        (length,) = _LENGTH.unpack_from(self._buffer)
+        return max(0, min(length, self.max_frame) + _LENGTH.size - have)

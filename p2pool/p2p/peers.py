@@ -24,9 +24,11 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from libp2p.peer.peerstore import PeerStoreError
 
+from p2pool.p2p import keepalive
 from p2pool.p2p.banlist import BanList
 from p2pool.p2p.connections import ConnectionEvents, Connections
-from p2pool.p2p.host import ADDRESS_ERRORS, disconnect_peer, observed_ips, peer_addr
+from p2pool.p2p.host import ADDRESS_ERRORS, disconnect_peer, observed_ips, peer_addr, speaks
+from p2pool.p2p.keepalive import KeepaliveConfig, Liveness
 from p2pool.p2p.limits import Connection, LimitConfig, Stage
 from p2pool.p2p.peerstore import AddressBook, AddressError
 from p2pool.p2p.reachability import Reachability, ReachabilityConfig, Status
@@ -64,6 +66,8 @@ class PeerConfig:
     dns_nameserver: str | None = None
     limits: LimitConfig = field(default_factory=LimitConfig)
     reachability: ReachabilityConfig = field(default_factory=ReachabilityConfig)
+    # Peers silent for a while are probed, and dropped when they do not answer (p2pool.p2p.keepalive).
+    keepalive: KeepaliveConfig = field(default_factory=KeepaliveConfig)
 
 
 @dataclass
@@ -110,6 +114,7 @@ class PeerManager:
             identify_protocol=self.identify_protocol, disconnect_timeout=self.config.disconnect_timeout)
         self.table = self.connections.table
         self.reachability = Reachability(self.config.reachability, self.own_ips, self.announced)
+        self.liveness = Liveness(self.config.keepalive)
         self._nursery: trio.Nursery | None = None
         self._dialing: set[str] = set()
         self._asked = 0
@@ -170,7 +175,7 @@ class PeerManager:
         now = trio.current_time()
         self._observe()
         return {"connections": self.table.status(now), "reachability": self.reachability.status(now),
-                "target_outbound": self.target()}
+                "target_outbound": self.target(), "unresponsive_dropped": self.liveness.dropped}
 
     # --- scoring ----------------------------------------------------------------------------------------
     def penalize(self, peer: str, offense: Offense, reason: str) -> None:
@@ -184,7 +189,11 @@ class PeerManager:
             self.disconnect(peer)
 
     def good(self, peer: str) -> None:
-        self.scores.good(peer, trio.current_time())
+        """``peer`` answered us or asked something legitimate: it is alive and behaving."""
+        now = trio.current_time()
+        self.scores.good(peer, now)
+        if peer in self.inbound or peer in self.outbound:  # (an answer after it left would stay in the table)
+            self.liveness.heard(peer, now)
 
     def is_banned(self, peer: str) -> bool:
         return self.bans.is_banned(peer, self.wall_clock())
@@ -219,6 +228,8 @@ class PeerManager:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             await nursery.start(self.connections.run)
+            if self.config.keepalive.enabled and self.identify_protocol is not None:
+                await nursery.start(keepalive.run, self.liveness, self.connected, self._answers, self.disconnect)
             if self.seed_dns:
                 nursery.start_soon(self._resolve_dns_seeds)
             task_status.started()
@@ -340,6 +351,7 @@ class PeerManager:
             self.outbound.add(peer)
             self._joined_at[peer] = trio.current_time()
         if not known:
+            self.liveness.heard(peer, trio.current_time())
             self.events.joined(peer)
 
     def _gone(self, entry: Connection) -> None:
@@ -353,9 +365,15 @@ class PeerManager:
         if self._joined_at.pop(peer, None) is not None:
             log.info("peer %s hung up within %.0f s of our dial; backing off from it", peer, self.config.min_session)
             self.book.mark_failed(peer, self.wall_clock())
+        self.liveness.forget(peer)  # (also a peer never counted: one served before it was refused)
         if known:
             self.found_by.pop(peer, None)
             self.events.left(peer)
+
+    async def _answers(self, peer: str) -> bool:
+        """The keepalive probe: whether ``peer`` negotiates a stream of our sync protocol (a round trip)."""
+        assert self.identify_protocol is not None
+        return await speaks(self.host, ID.from_base58(peer), self.identify_protocol) is True
 
     def _observe(self) -> None:
         for ip in observed_ips(self.host):

@@ -12,14 +12,20 @@ then longest unseen. A damaged or foreign database file is refused with :class:`
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
 import multiaddr.exceptions
 from multiaddr import Multiaddr
+
+from p2pool.write_failures import WriteFailures
+
+log = logging.getLogger("otedama.p2p")
 
 FORMAT = "otedama-peerstore"
 FORMAT_VERSION = "1"
@@ -121,6 +127,7 @@ class AddressBook:
     def __init__(self, path: Path, config: AddressBookConfig = AddressBookConfig()) -> None:
         self.path = Path(path)
         self.config = config
+        self._writes = WriteFailures(log, f"the address book {self.path}", "peer updates are skipped until it can be")
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -154,13 +161,30 @@ class AddressBook:
         """Close the database; the book cannot be used afterwards."""
         self._db.close()
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One transaction. The book is hints, not consensus: a write the disk refuses (full) is rolled
+        back, logged once a streak and skipped, never raised into the peer manager that asked for it."""
+        try:
+            with self._db:
+                yield
+        except sqlite3.OperationalError as exc:
+            self._writes.failed(exc)
+            return
+        self._writes.succeeded()
+
+    @property
+    def write_error(self) -> str | None:
+        """Why the last write was skipped (None once one succeeds)."""
+        return self._writes.error
+
     def add(self, peer: str, addrs: list[str], now: float, source: str) -> None:
         """Remember ``addrs`` for ``peer``, learned from ``source`` (e.g. "bootstrap", "pex", "inbound").
 
         All addresses are checked before anything is written (:class:`AddressError`). At most
         ``max_addrs_per_peer`` are kept, the most recently seen; an empty list changes nothing.
         """
-        with self._db:
+        with self._writing():
             self._add(peer, addrs, now, source)
 
     def _add(self, peer: str, addrs: list[str], now: float, source: str) -> None:
@@ -186,7 +210,7 @@ class AddressBook:
         """Remember each ``(peer, addr)`` of ``entries`` (as :meth:`add`), in one transaction; unusable ones
         are skipped. Returns how many were usable."""
         usable = 0
-        with self._db:
+        with self._writing():
             for peer, addr in entries:
                 try:
                     self._add(peer, [addr], now, source)
@@ -197,20 +221,20 @@ class AddressBook:
 
     def mark_connected(self, peer: str, now: float) -> None:
         """A connection to ``peer`` succeeded: clear its failures (no-op for an unknown peer)."""
-        with self._db:
+        with self._writing():
             self._db.execute(
                 "UPDATE peers SET last_connected = ?, last_seen = max(last_seen, ?), failures = 0 "
                 "WHERE peer = ?", (now, now, peer))
 
     def mark_failed(self, peer: str, now: float) -> None:
         """A dial to ``peer`` failed: count it, which backs the peer off (no-op for an unknown peer)."""
-        with self._db:
+        with self._writing():
             self._db.execute(
                 "UPDATE peers SET last_failed = ?, failures = failures + 1 WHERE peer = ?", (now, peer))
 
     def remove(self, peer: str) -> None:
         """Forget ``peer`` and its addresses."""
-        with self._db:
+        with self._writing():
             self._db.execute("DELETE FROM addrs WHERE peer = ?", (peer,))
             self._db.execute("DELETE FROM peers WHERE peer = ?", (peer,))
 

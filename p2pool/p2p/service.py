@@ -34,6 +34,7 @@ from p2pool.events import (
 from p2pool.intake import ShareIntake
 from p2pool.p2p.banlist import BanList
 from p2pool.p2p.blame import sender_at_fault
+from p2pool.p2p.clocks import ClockSkew, SkewChanged
 from p2pool.p2p.discovery import Discovery, DiscoveryConfig, DiscoveryHooks
 from p2pool.p2p.gossip import ShareGossip
 from p2pool.p2p.host import (
@@ -59,7 +60,7 @@ from p2pool.p2p.sync import MainChainIndex, RecentShares, SyncProgress, progress
 from p2pool.p2p.sync_client import ClientHooks, RequestFailed, SyncClient, SyncConfig
 from p2pool.p2p.sync_server import ServerHooks, SyncServer
 from p2pool.ratelimit import RateLimiter
-from p2pool.storage.share_store import ShareStore
+from p2pool.storage.share_store import ShareStore, StoreWriteError
 from sharechain.bitcoin.hashing import hash_to_hex
 from sharechain.bitcoin.serialize import ParseError
 from sharechain.chain import ShareChain
@@ -97,8 +98,13 @@ class _State:
 
 class P2PService:
     def __init__(self, params: NetworkParams, chain: ShareChain, store: ShareStore, intake: ShareIntake,
-                 datadir: Path, config: P2PConfig, publish: Callable[[object], None]) -> None:
+                 datadir: Path, config: P2PConfig, publish: Callable[[object], None], *,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``clock``: the node's wall clock (epoch seconds), which peers' share timestamps are compared with."""
         self.params = params
+        self._clock = clock
+        # Half of what consensus allows a share ahead of the clock: past it, peers' shares start to fail.
+        self.clocks = ClockSkew(params.max_future_seconds / 2)
         self.chain = chain
         self.intake = intake
         self.config = config
@@ -226,6 +232,7 @@ class P2PService:
         self.client.forget(peer)
         self.gossip.remove_direct(peer)
         self._gossip_limit.forget(peer)
+        self._clock_changed(self.clocks.forget(peer))
         self._publish(PeerDisconnected(peer))
         self._update()
 
@@ -240,8 +247,8 @@ class P2PService:
     async def _exchange(self, peer: str) -> None:
         """A new peer: learn its tip (and sync if it is ahead) and the peers it knows."""
         await self.client.poll_tip(peer)
-        if peer in self.client.tips and peer in self.peers.connected():
-            self.gossip.add_direct(peer)
+        if peer in self.client.tips and peer in self.peers.connected() and not self.peers.is_banned(peer):
+            self.gossip.add_direct(peer)  # (banned meanwhile: its connection is closing)
         if self._state.initial_pending and peer in self.client.tips:
             self._state.initial_pending = False
         self._update()
@@ -356,7 +363,12 @@ class P2PService:
         if share.hash in self.chain:
             self.client.note_share(peer, share.hash)
             return True
-        result = self.intake.add(share, ShareSource(SourceKind.GOSSIP, peer=peer))
+        try:
+            result = self.intake.add(share, ShareSource(SourceKind.GOSSIP, peer=peer))
+        except StoreWriteError:
+            return False  # not kept: not relayed either (the intake logged why)
+        if not sender_at_fault(result):  # its proof of work held: its timestamp is worth reading
+            self._observe_clock(origin, share)
         if sender_at_fault(result):
             self.penalize(peer, Offense.INVALID_SHARE, f"invalid share {hash_to_hex(share.hash)[:16]}: "
                                                              f"{result.error}")
@@ -371,6 +383,25 @@ class P2PService:
         self.client.note_share(peer, share.hash)
         self._update()
         return True
+
+    def _observe_clock(self, origin: str, share: Share) -> None:
+        """A fresh share's timestamp as a reading of its finder's clock, unless it was raised to just after
+        the chain's median time (then it says only that the finder's clock was not ahead of that)."""
+        parent = self.chain.get(share.info.prev_hash)
+        if parent is not None and share.info.timestamp == self.chain.median_time(parent) + 1:
+            return
+        self._clock_changed(self.clocks.observe(origin, share.info.timestamp, self._clock()))
+
+    def _clock_changed(self, change: SkewChanged | None) -> None:
+        if change is None:
+            return
+        if change.beyond:
+            log.warning("this node's clock is %+.0f s from its peers' (the median over %d peers' shares): past %.0f s "
+                        "shares fail the consensus time rule (timestamp-in-future) between us; check NTP",
+                        change.skew, change.peers, self.clocks.threshold)
+        else:
+            log.info("this node's clock is within %.0f s of its peers' again (%+.0f s)", self.clocks.threshold,
+                     change.skew)
 
     # --- status ---------------------------------------------------------------------------------------
     def progress(self) -> SyncProgress:
@@ -400,6 +431,8 @@ class P2PService:
                     "topic": self.names.shares_topic, "gossip_mesh": self.gossip.mesh_size(),
                     "gossip_links": self.gossip.links(),
                     "banned": len(self.peers.bans.active(time.time())),
+                    # Our clock minus our peers' (seconds, from their shares' timestamps; None: no share yet).
+                    "clock_skew": None if (skew := self.clocks.skew()) is None else round(skew, 1),
                     "foreign": [{"id": p, "reason": r} for p, r in self.foreign_reasons.items()],
                     "known_addresses": len(self.book),
                     "advertised": [str(a) for a in self.host.get_addrs()],

@@ -7,6 +7,8 @@ from libp2p.exceptions import BaseLibp2pError
 
 from p2pool.p2p.messages import FrameDecoder, Message, encode
 
+# The least asked of the stream at a time; a long frame is asked for whole (a 1 MB batch of shares in a
+# few reads, not sixteen: the muxer answers each read with a window update).
 READ_CHUNK = 1 << 16
 
 
@@ -18,7 +20,7 @@ async def read_message(stream: INetStream, decoder: FrameDecoder) -> Message | N
     """The next message; None when the stream ended cleanly between messages."""
     while (message := decoder.next_message()) is None:
         try:
-            data = await stream.read(READ_CHUNK)
+            data = await stream.read(max(READ_CHUNK, decoder.wanted))
         except EOFError:  # StreamEOF / MuxedStreamEOF
             data = b""
         except BaseLibp2pError as exc:

@@ -48,6 +48,7 @@ from p2pool.p2p.request import RequestFailed
 from p2pool.p2p.scoring import Offense
 from p2pool.p2p.stream import StreamClosed, read_message, write_message
 from p2pool.p2p.sync import DownloadPlan, MainChainIndex, PeerTip, ahead, best_peer, locator
+from p2pool.storage.share_store import StoreWriteError
 from sharechain.bitcoin.serialize import ParseError
 from sharechain.bitcoin.target import bits_to_target
 from sharechain.bitcoin.transaction import NULL_HASH
@@ -242,8 +243,11 @@ class SyncClient:
         assert isinstance(reply, Hashes)
         wanted = [h for h in reply.hashes if h not in self.chain and h not in self.chain.orphans]
         joined = 0
-        for start in range(0, len(wanted), MAX_BY_HASH):
-            joined += await self._fetch_and_add(peer, wanted[start : start + MAX_BY_HASH])
+        try:
+            for start in range(0, len(wanted), MAX_BY_HASH):
+                joined += await self._fetch_and_add(peer, wanted[start : start + MAX_BY_HASH])
+        except StoreWriteError as exc:
+            log.warning("reconcile with %s paused, the share database cannot write: %s", peer[-8:], exc)
         return joined
 
     async def _fetch_and_add(self, peer: str, hashes: list[bytes]) -> int:
@@ -282,6 +286,8 @@ class SyncClient:
                         stalls = 0
                 else:
                     stalls = 0
+        except StoreWriteError as exc:  # nothing can be kept: the next wake-up tries again
+            log.warning("sync paused, the share database cannot write: %s", exc)
         finally:
             if self.syncing:
                 self.syncing = False
@@ -335,6 +341,7 @@ class SyncClient:
         source_tip = self.tips.get(source)
         work = source_tip.chain_work if source_tip else 0
         done_send, done_recv = trio.open_memory_channel[None](math.inf)
+        failure: StoreWriteError | None = None
         async with trio.open_nursery() as nursery:
             while not plan.idle and not plan.stalled:
                 peers = [p for p in self.hooks.peers()
@@ -346,11 +353,17 @@ class SyncClient:
                                        done_send)
                 ready = plan.release()
                 if ready:
-                    await self._apply(ready)
+                    try:
+                        await self._apply(ready)
+                    except StoreWriteError as exc:  # raised after the nursery, not wrapped in a group
+                        failure = exc
+                        break
                     continue
                 with trio.move_on_after(0.5):
                     await done_recv.receive()
             nursery.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
 
     async def _fetch_batch(self, plan: DownloadPlan[tuple[str, Share]], peer: str, number: int,
                            hashes: tuple[bytes, ...], done: trio.MemorySendChannel[None]) -> None:
@@ -426,7 +439,11 @@ class SyncClient:
             if not shares:
                 return False
             todo = []
-            for result in self.intake.add_all(shares, ShareSource(SourceKind.SYNC, peer=peer)):
+            try:
+                results = self.intake.add_all(shares, ShareSource(SourceKind.SYNC, peer=peer))
+            except StoreWriteError:
+                return False  # not kept, so not relayed; the intake logged why
+            for result in results:
                 if sender_at_fault(result):
                     self.hooks.penalize(peer, Offense.INVALID_SHARE, f"invalid parent share: {result.error}")
                 if result.status is AddStatus.INVALID:

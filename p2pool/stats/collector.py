@@ -88,22 +88,35 @@ class Statistics:
         """Shares joined the sharechain (``source``: local, gossip or sync; None: recomputed from the
         sharechain at a first start, so neither counted again nor part of the current effort)."""
         oldest = now - RETENTION
+        if source and shares:
+            self.count("valid", source, len(shares))
+        # A sync brings thousands at a time: the series looked up once, the effort added up and set once
+        # (before a block among them restarts it).
+        pool, by_address = self.series["pool"], self.series["address"]
+        last_block = self.meta["last_block_time"]
+        effort = 0
         for share in shares:
             when = min(max(share.timestamp, oldest), now)
-            self.series["pool"].add(when, "", share.work)
-            self.series["address"].add(when, share.address, share.work)
-            if source:
-                self.count("valid", source)
-            if source and share.timestamp > self.meta["last_block_time"]:
-                self._set_meta("effort_work", self.meta["effort_work"] + share.work)
+            pool.add(when, "", share.work)
+            by_address.add(when, share.address, share.work)
+            if source and share.timestamp > last_block:
+                effort += share.work
             if share.local:
                 self.series["local"].add(now, "", share.work)
                 if share.worker:
                     self.series["worker"].add(now, share.worker, share.work)
                     self._worker_share(now, share)
             if share.block:
+                self._add_effort(effort)
+                effort = 0
                 self.record_block(share.timestamp)
                 self._set_meta("pool_blocks", self.meta["pool_blocks"] + 1)
+                last_block = self.meta["last_block_time"]
+        self._add_effort(effort)
+
+    def _add_effort(self, work: int) -> None:
+        if work:
+            self._set_meta("effort_work", self.meta["effort_work"] + work)
 
     def record_refused(self, reason: str) -> None:
         """A share broke a consensus rule (``reason``: its :class:`~sharechain.rejection.Rejection` code)."""
@@ -113,13 +126,13 @@ class Statistics:
         """A Stratum submit was refused before it became a share (stale, duplicate, low difficulty...)."""
         self.count("rejected", reason)
 
-    def record_classified(self, kind: str, local: bool) -> None:
-        """Accepted work ended up as a main-chain share, an uncle, or an orphan (in neither)."""
+    def record_classified(self, kind: str, local: bool, shares: int = 1) -> None:
+        """Accepted work (``shares`` of them) ended up as main-chain shares, uncles, or orphans (in neither)."""
         if kind not in CLASSES:
             raise ValueError(f"unknown share class {kind!r}")
-        self.count("classified", kind)
+        self.count("classified", kind, shares)
         if local:
-            self.count("classified_local", kind)
+            self.count("classified_local", kind, shares)
 
     def record_block(self, when: int) -> None:
         """A block was found at ``when``: the effort starts again (once per block, however it is heard of)."""
@@ -182,6 +195,16 @@ class Statistics:
         self._dirty_workers.clear()
         self._dirty_meta.clear()
         return changes
+
+    def give_back(self, changes: Changes) -> None:
+        """Changes from :meth:`take_changes` that could not be written (a full disk): the next
+        :meth:`take_changes` has them again, as they are by then, so nothing is lost to a failed write."""
+        for name, buckets in changes.buckets.items():
+            if name in self.series:
+                self.series[name].mark_dirty(buckets)
+        self._dirty_counters.update(changes.counters)
+        self._dirty_workers.update(info.name for info in changes.workers)
+        self._dirty_meta.update(changes.meta)
 
     def load(self, stored: Changes) -> None:
         """What the store kept: series are added to, counters and workers replaced (no one is connected)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 
 import trio
 
@@ -16,13 +17,14 @@ from p2pool.events import (
     BlockFound,
     ShareRefused,
     SharesAccepted,
-    ShareSettled,
+    SharesSettled,
     SourceKind,
     WorkerConnected,
     WorkerDisconnected,
 )
 from p2pool.stats.collector import RETENTION, AcceptedShare, Statistics
 from p2pool.stats.store import StatsStore
+from p2pool.write_failures import WriteFailures
 from sharechain.bitcoin.address import script_to_address
 from sharechain.bitcoin.hashing import hash_to_hex, hash_to_int
 from sharechain.bitcoin.target import bits_to_target, work_from_target
@@ -42,6 +44,8 @@ class StatsListener:
         # Stratum's refused submits by reason since start (read at each flush; the difference is counted).
         self._rejects: Callable[[], Mapping[str, int]] | None = None
         self._rejects_seen: dict[str, int] = {}
+        self._writes = WriteFailures(log, f"the statistics {store.path}", "they are kept in memory and written when "
+                                     "they can be")
         now = self.now()
         self.stats = Statistics(now)
         stored = store.load(now - RETENTION)
@@ -75,9 +79,15 @@ class StatsListener:
     def on_share_refused(self, event: ShareRefused) -> None:
         self.stats.record_refused(event.rejection.value)
 
-    def on_share_settled(self, event: ShareSettled) -> None:
-        """A share's fate is final: counted by fate, for every share and for our miners'."""
-        self.stats.record_classified(event.fate.value, event.source.kind is SourceKind.LOCAL)
+    def on_shares_settled(self, event: SharesSettled) -> None:
+        """Shares' fates are final: counted by fate, for every share and for our miners' (once per fate
+        and event: a join settles thousands at a time)."""
+        counts: dict[tuple[str, bool], int] = {}
+        for settled in event.settled:
+            key = (settled.fate.value, settled.source.kind is SourceKind.LOCAL)
+            counts[key] = counts.get(key, 0) + 1
+        for (fate, local), shares in sorted(counts.items()):
+            self.stats.record_classified(fate, local, shares)
 
     def on_block_found(self, event: BlockFound) -> None:
         self.stats.record_block(event.block.time)
@@ -103,11 +113,20 @@ class StatsListener:
         self.sample_rejects()
         now = self.now()
         self.stats.prune(now)
+        changes = self.stats.take_changes()
         try:
-            self.store.save(self.stats.take_changes())
+            self.store.save(changes)
             self.store.prune(now - RETENTION)
-        except Exception:  # statistics are not worth stopping the node for
-            log.exception("could not write the statistics to %s", self.store.path)
+        except Exception as exc:  # statistics are not worth stopping the node for; they are kept for the next try
+            self.stats.give_back(changes)
+            self._writes.failed(exc)
+            return
+        self._writes.succeeded()
+
+    @property
+    def write_error(self) -> str | None:
+        """Why the last flush could not write (None while writes succeed)."""
+        return self._writes.error
 
     async def run(self, rejects: Callable[[], Mapping[str, int]] | None = None,
                   interval: float = FLUSH_SECONDS) -> None:
@@ -124,12 +143,22 @@ class StatsListener:
     def _accepted(self, share: Share, local: bool, worker: str | None) -> AcceptedShare:
         info = share.info
         try:
-            block = hash_to_int(share.hash) <= bits_to_target(share.header.bits)
+            block = hash_to_int(share.hash) <= _target(share.header.bits)
         except ValueError:
             block = False
         return AcceptedShare(hash_to_hex(share.hash), self._address(info.payout_script),
-                             work_from_target(bits_to_target(info.share_bits)), info.timestamp, local,
-                             worker if local else None, block)
+                             _work(info.share_bits), info.timestamp, local, worker if local else None, block)
 
     def _address(self, script: bytes) -> str:
-        return script_to_address(script, self.params.address_format)
+        return _script_address(script, self.params.address_format)
+
+
+# Pure and called for every accepted share (thousands a second in a sync): a few payout scripts and
+# share targets account for nearly all of them.
+_script_address = lru_cache(maxsize=4096)(script_to_address)
+_target = lru_cache(maxsize=256)(bits_to_target)
+
+
+@lru_cache(maxsize=256)
+def _work(bits: int) -> int:
+    return work_from_target(_target(bits))

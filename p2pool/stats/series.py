@@ -75,6 +75,10 @@ class WorkSeries:
         self._dirty.clear()
         return out
 
+    def mark_dirty(self, buckets: Iterable[Bucket]) -> None:
+        """Buckets taken by :meth:`take_dirty` whose write failed: written again (as they are then) next time."""
+        self._dirty.update((b.start, b.key) for b in buckets if b.start in self._buckets)
+
     def buckets(self) -> Iterator[Bucket]:
         for start in sorted(self._buckets):
             for key, (work, shares) in sorted(self._buckets[start].items()):

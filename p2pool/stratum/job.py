@@ -5,28 +5,97 @@ The byte orders are those of :mod:`sharechain.bitcoin.stratum.work`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 from sharechain.bitcoin.stratum.work import coinbase_bytes, header_bytes, merkle_root_from_branch, swap_words, u32_hex
 
 
-@dataclass(frozen=True)
-class StratumJob:
-    """A job for miners of one payout script; hashes in internal order, integers as the header holds them."""
+@dataclass(frozen=True, slots=True)
+class JobBase:
+    """What every job of one piece of work has alike (one object shared by the jobs of ten thousand
+    connections); hashes in internal order, integers as the header holds them.
 
-    job_id: str
+    :meth:`coinb2` makes a job's coinbase part after the extranonces from the job's ``own`` bytes: here
+    ``own`` is all of it; the node's work (:mod:`p2pool.work.shared_job`) keeps less per job and builds the
+    rest from what its jobs share."""
+
     prev_hash: bytes
     coinb1: bytes
-    coinb2: bytes
     merkle_branch: tuple[bytes, ...]
     version: int
     bits: int
     ntime: int
     min_ntime: int
     max_ntime: int
-    clean: bool
     share_target: int
     block_target: int
+
+    def coinb2(self, job: StratumJob) -> bytes:
+        return job.own
+
+
+@dataclass(frozen=True, slots=True)
+class StratumJob:
+    """A job for miners of one payout script: the work's shared :class:`JobBase` and this job's ``own`` part
+    of coinb2. ``origin`` is the node's own record of the job (what it needs to turn a solution into a share
+    and a block), opaque to the Stratum server and not part of the job's identity."""
+
+    job_id: str
+    base: JobBase
+    own: bytes
+    clean: bool
+    origin: object = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def whole(cls, job_id: str, base: JobBase, coinb2: bytes, clean: bool, origin: object = None) -> StratumJob:
+        """A job whose coinb2 is given whole (the base is a plain :class:`JobBase`)."""
+        assert type(base) is JobBase
+        return cls(job_id, base, coinb2, clean, origin)
+
+    @property
+    def coinb2(self) -> bytes:
+        return self.base.coinb2(self)
+
+    @property
+    def prev_hash(self) -> bytes:
+        return self.base.prev_hash
+
+    @property
+    def coinb1(self) -> bytes:
+        return self.base.coinb1
+
+    @property
+    def merkle_branch(self) -> tuple[bytes, ...]:
+        return self.base.merkle_branch
+
+    @property
+    def version(self) -> int:
+        return self.base.version
+
+    @property
+    def bits(self) -> int:
+        return self.base.bits
+
+    @property
+    def ntime(self) -> int:
+        return self.base.ntime
+
+    @property
+    def min_ntime(self) -> int:
+        return self.base.min_ntime
+
+    @property
+    def max_ntime(self) -> int:
+        return self.base.max_ntime
+
+    @property
+    def share_target(self) -> int:
+        return self.base.share_target
+
+    @property
+    def block_target(self) -> int:
+        return self.base.block_target
 
 
 @dataclass(frozen=True)
@@ -69,3 +138,56 @@ def notify_params(job: StratumJob, job_id: str, clean: bool) -> list[object]:
         u32_hex(job.ntime),
         clean,
     ]
+
+
+# Recent notify lines by (job object, id sent under, clean); the entry holds the job, so its id() is not
+# reused while the entry lives. Cleared when full: it only has to last through one fan-out's repeats.
+_LINES: dict[tuple[int, str, bool], tuple[StratumJob, bytes]] = {}
+_LINES_KEPT = 512
+
+
+def notify_line(job: StratumJob, job_id: str, clean: bool) -> bytes:
+    """The encoded ``mining.notify`` line of ``job`` sent under ``job_id``, encoded once for all the
+    connections given the same job (the miners of one payout address)."""
+    key = (id(job), job_id, clean)
+    hit = _LINES.get(key)
+    if hit is not None and hit[0] is job:
+        return hit[1]
+    line = encode_notify(job, job_id, clean)
+    if len(_LINES) >= _LINES_KEPT:
+        _LINES.clear()
+    _LINES[key] = (job, line)
+    return line
+
+
+def encode_notify(job: StratumJob, job_id: str, clean: bool) -> bytes:
+    """The bytes ``codec.encode_notification("mining.notify", notify_params(job, job_id, clean))`` gives,
+    with the parts every job of a template shares encoded once (the prevhash, the merkle branch)."""
+    head, tail = _shared_parts(job.base)
+    return b"".join((_NOTIFY_HEAD, json.dumps(job_id).encode(), head, job.coinb2.hex().encode(), tail,
+                     b"true]}\n" if clean else b"false]}\n"))
+
+
+_NOTIFY_HEAD = b'{"id": null, "method": "mining.notify", "params": ['
+
+
+# The parts of the notify line that the jobs of one work share, by JobBase (the entry holds the base, so
+# its id() is not reused while the entry lives); cleared when full, like the lines.
+_SHARED: dict[int, tuple[JobBase, bytes, bytes]] = {}
+_SHARED_KEPT = 16
+
+
+def _shared_parts(base: JobBase) -> tuple[bytes, bytes]:
+    """The notify parameters between the job id and coinb2 (prevhash, coinb1) and from the end of coinb2
+    to clean_jobs (merkle branch, version, bits, ntime), encoded once per work."""
+    hit = _SHARED.get(id(base))
+    if hit is not None and hit[0] is base:
+        return hit[1], hit[2]
+    head = b"".join((b', "', swap_words(base.prev_hash).hex().encode(), b'", "', base.coinb1.hex().encode(), b'", "'))
+    tail = b"".join((b'", ', json.dumps([h.hex() for h in base.merkle_branch]).encode(),
+                     f', "{base.version & 0xFFFFFFFF:08x}", "{base.bits & 0xFFFFFFFF:08x}", '
+                     f'"{base.ntime & 0xFFFFFFFF:08x}", '.encode()))
+    if len(_SHARED) >= _SHARED_KEPT:
+        _SHARED.clear()
+    _SHARED[id(base)] = (base, head, tail)
+    return head, tail

@@ -1,35 +1,49 @@
 """The Stratum TCP server: a thin trio loop around :class:`~p2pool.stratum.session.Session`.
 
-One task reads each connection and one writes it (writes go through a queue, so the fan-out task
-behind :meth:`StratumServer.new_work` can push jobs); a miner that stops reading is dropped. Miners
+Plain TCP connections are all read by one task (:class:`~p2pool.stratum.hub.ReadHub`, an epoll set
+waited on through trio), TLS ones by a task each; what a connection is sent (answers, and the jobs the fan-out task
+behind :meth:`StratumServer.new_work` makes) goes into its :class:`~p2pool.stratum.outbox.Outbox` and is
+written at once, without a task switch, while the socket takes it; only a connection whose socket is full
+(or a TLS one) gets a second task that waits to write. A miner that stops reading is dropped. Miners
 connect over plain TCP (:meth:`StratumServer.serve`) and, on a port of its own, over TLS
 (:meth:`StratumServer.serve_tls`, ``stratum+ssl://``); both kinds share the sessions, work and counts.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import secrets
 import ssl
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import trio
 
-from p2pool.events import SubmitsAnswered, WorkerConnected, WorkerDisconnected
+from p2pool.events import SubmitsAnswered, WorkerConnected, WorkerDisconnected, WorkSent
 from p2pool.listen import open_listeners
+from p2pool.stratum.accept import Gate, Tally, turn_away
+from p2pool.stratum.bans import StratumBans
+from p2pool.stratum.hub import ReadHub
+from p2pool.stratum.limits import Refusal, StratumLimits, WorkerRefs
+from p2pool.stratum.notify import in_batches
+from p2pool.stratum.outbox import Outbox
 from p2pool.stratum.provider import WorkSource
 from p2pool.stratum.session import Session, SessionConfig
 from p2pool.stratum.stats import ShareCounter, StratumStats, SubmitCounts
+from p2pool.stratum.sweeper import sweep_forever
 from p2pool.stratum.vardiff import VardiffConfig
 from sharechain.bitcoin.stratum.difficulty import from_wire
 
 log = logging.getLogger(__name__)
 
-_READ_SIZE = 65536
-_SEND_QUEUE = 256
+_READ_SIZE = 16384
 _CLOSE_FLUSH_SECONDS = 5.0
+# Refused connections told why at once, at most; past it (a flood from a banned address) they are just closed.
+_MAX_FAREWELLS = 256
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,8 @@ class StratumConfig:
     extranonce1_start: int | None = None
     # A TLS client must finish its handshake within this many seconds.
     tls_handshake_timeout: float = 10.0
+    # Workers per connection, connections per IP, deadlines, the submit rate, bans (p2pool.stratum.limits).
+    limits: StratumLimits = field(default_factory=StratumLimits)
 
     def session_config(self) -> SessionConfig:
         """The per-connection policy; an initial difficulty below the minimum lowers the minimum."""
@@ -67,35 +83,87 @@ class StratumConfig:
             vardiff_enabled=self.vardiff,
             max_line=self.max_line_size,
             max_protocol_errors=self.max_protocol_errors,
+            limits=self.limits,
         )
 
 
 class _Connection:
-    def __init__(self, session: Session, outbox: trio.MemorySendChannel[bytes], peer: str) -> None:
+    """One miner's connection: its session, the bytes waiting for it and how to write them.
+
+    ``fd`` is the plain TCP socket's descriptor, written without blocking; -1 for TLS (every write goes
+    through the waiting task) and once the connection is closing. ``drop`` ends it (the server's way for its
+    kind); ``closed_for`` is why the limits closed it (the sweeper), if they did."""
+
+    __slots__ = ("cancel_scope", "closed_for", "closing", "drain_scope", "drop", "epoch", "fd", "hub", "ip", "nursery",
+                 "outbox", "peer", "session", "stream")
+
+    def __init__(self, session: Session, peer: str, ip: str, stream: trio.abc.Stream,
+                 drop: Callable[[_Connection], None]) -> None:
         self.session = session
-        self.outbox = outbox
+        self.outbox = Outbox()
         self.peer = peer
+        self.ip = ip
+        self.drop = drop
+        self.closed_for: Refusal | None = None
         self.cancel_scope = trio.CancelScope()
+        self.stream = stream
+        self.fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
+        self.nursery: trio.Nursery | None = None  # where its writer task runs (the server's for hub connections)
+        self.closing = False
+        self.hub = False  # read by the server's hub (no task of its own)
+        self.drain_scope: trio.CancelScope | None = None
+        # The server's new-work count when this connection last fetched a job: a fan-out of that
+        # piece of work (or an older one) has nothing new for it.
+        self.epoch = -1
+
+    # What the sweeper reads, and how it closes the connection.
+    @property
+    def opened(self) -> float:
+        return self.session.opened
+
+    @property
+    def last_active(self) -> float:
+        return self.session.last_active
+
+    @property
+    def authorized(self) -> bool:
+        return self.session.mining
+
+    @property
+    def waiting(self) -> bool:
+        return self.session.no_work
+
+    def close(self, reason: Refusal) -> None:
+        self.closed_for = reason
+        self.drop(self)
 
 
 class StratumServer:
     """Serves miners work from a :class:`WorkSource`; its sessions hand it their solutions."""
 
     def __init__(self, provider: WorkSource, config: StratumConfig | None = None,
-                 publish: Callable[[object], None] | None = None) -> None:
+                 publish: Callable[[object], None] | None = None, bans: StratumBans | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.provider = provider
-        # Workers coming and going are announced (WorkerConnected, WorkerDisconnected), and how long
-        # submits took to answer (SubmitsAnswered).
+        # Workers coming and going are announced (WorkerConnected, WorkerDisconnected), how long
+        # submits took to answer (SubmitsAnswered), and each fan-out of new work once done (WorkSent).
         self._publish = publish or (lambda event: None)
         self.config = config or StratumConfig()
         self._session_config = self.config.session_config()
         self._counter = ShareCounter(_now_or_zero(), self.config.hashrate_window)
         self._connections: set[_Connection] = set()
+        # Admission, strikes and bans (``bans`` None: invalid work is refused but bans no one); worker names held.
+        self.gate = Gate(self.config.limits, bans, self._publish, clock)
+        self._workers = WorkerRefs()  # connections authorized as each worker name
         start = self.config.extranonce1_start
         self._next_extranonce1 = secrets.randbits(32) if start is None else start & 0xFFFFFFFF
         self._extranonces_in_use: set[bytes] = set()
         self._work_ready = trio.Event()
         self._pending_clean: bool | None = None
+        self._epoch = 0  # pieces of new work announced
+        self._hub: ReadHub[_Connection] = ReadHub(_READ_SIZE)
+        self._nursery: trio.Nursery | None = None
+        self._farewells = 0  # refused connections being told why (each for at most a second)
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -110,11 +178,24 @@ class StratumServer:
         listeners = await open_listeners(host, port, "Stratum (--stratum)")
         bound = listeners[0].socket.getsockname()[1]
         log.info("stratum: listening on %s:%d", host, bound)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._ticker)
-            nursery.start_soon(self._fan_out)
-            await nursery.start(trio.serve_listeners, self._handle, listeners)
-            task_status.started(bound)
+        self._hub = ReadHub(_READ_SIZE)  # (its epoll set is closed when serving ends)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._ticker)
+                nursery.start_soon(self._fan_out)
+                nursery.start_soon(self._hub.run, self._hub_received)
+                nursery.start_soon(sweep_forever, lambda: self._connections, self.config.limits,
+                                   lambda ip: self.gate.banned(ip) is not None)
+                for listener in listeners:
+                    nursery.start_soon(self._accept, listener)
+                task_status.started(bound)
+        finally:
+            self._nursery = None
+            for conn in [c for c in self._connections if c.hub]:
+                self._close(conn)
+            for listener in listeners:
+                listener.socket.close()
 
     async def serve_tls(self, host: str, port: int, context: ssl.SSLContext, *,
                         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
@@ -133,6 +214,7 @@ class StratumServer:
         (a sync batch moving the tip many times) is sent once, and a session that caused it (a miner's
         share made the new tip) is never re-entered while it handles that miner's line."""
         self._pending_clean = clean or bool(self._pending_clean)
+        self._epoch += 1
         self._work_ready.set()
 
     async def _fan_out(self) -> None:
@@ -140,17 +222,33 @@ class StratumServer:
             await self._work_ready.wait()
             self._work_ready = trio.Event()
             clean, self._pending_clean = bool(self._pending_clean), None
-            self._send_work(clean)
+            await self._send_work(clean, self._epoch)
 
-    def _send_work(self, clean: bool) -> None:
+    async def _send_work(self, clean: bool, epoch: int) -> None:
+        """Every connection's job for the current work (the provider's newest, even for the connections
+        reached after a newer tip arrived mid-walk; the next walk then passes them by), but those that
+        fetched theirs since the work of ``epoch`` came (a miner authorizing meanwhile)."""
         now = trio.current_time()
-        for conn in list(self._connections):
+        sent = 0
+
+        def visit(conn: _Connection) -> None:
+            nonlocal sent
+            if conn.closing or conn.epoch >= epoch:
+                return
+            conn.epoch = self._epoch
             try:
                 data = conn.session.new_work(clean, now)
             except Exception:
                 log.exception("stratum: building work for %s failed", conn.peer)
-                continue
-            self._queue(conn, data)
+                return
+            if data:
+                sent += 1
+                self._queue(conn, data)
+
+        connections = await in_batches(self._connections, visit)
+        seconds = trio.current_time() - now
+        log.info("stratum: new work sent to %d of %d connections in %.3f s", sent, connections, seconds)
+        self._publish(WorkSent(sent, connections, seconds))
 
     @property
     def connection_count(self) -> int:
@@ -158,7 +256,7 @@ class StratumServer:
 
     def worker_names(self) -> set[str]:
         """Authorized worker names over every connection."""
-        return {name for conn in self._connections for name in conn.session.workers}
+        return self._workers.names()
 
     def counts(self) -> SubmitCounts:
         """Every submit decided since the start: accepted, rejected by reason, and the work accepted."""
@@ -171,7 +269,7 @@ class StratumServer:
     def stats(self) -> StratumStats:
         """Connected miners, authorized workers, accepted/rejected counts per reason and hash rate."""
         now = trio.current_time()
-        names = {name for conn in self._connections for name in conn.session.workers}
+        names = self._workers.names()
         return StratumStats(
             connections=len(self._connections),
             workers=self._counter.worker_stats(names, now),
@@ -182,11 +280,99 @@ class StratumServer:
 
     # -- connections ---------------------------------------------------------------------------
 
-    async def _handle(self, stream: trio.SocketStream) -> None:
-        await self._serve_connection(stream, _peer_name(stream))
+    async def _accept(self, listener: trio.SocketListener) -> None:
+        """Accept plain TCP miners and hand them to the hub (no task per connection)."""
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                if exc.errno not in _ACCEPT_CAPACITY_ERRNOS:
+                    raise
+                log.error("stratum: cannot accept a connection (%s); trying again in 0.1 s", exc)
+                await trio.sleep(0.1)
+                continue
+            self._open(stream)
+
+    def _open(self, stream: trio.SocketStream) -> None:
+        peer, ip = _peer_name(stream)
+        refusal = self.gate.admit(ip)  # before any per-connection state is built
+        if refusal is not None:
+            if self._nursery is not None and self._farewells < _MAX_FAREWELLS:
+                self._farewells += 1
+                self._nursery.start_soon(self._farewell, stream, refusal)
+            else:  # a flood of refused connections: closed at once, without the error line
+                stream.socket.close()
+            return
+        extranonce1 = self._allocate_extranonce1()
+        session = Session(extranonce1, self.provider, self._session_config, self._counter, trio.current_time())
+        conn = _Connection(session, peer, ip, stream, self._drop)
+        conn.hub, conn.nursery = True, self._nursery
+        self._connections.add(conn)
+        self._hub.add(conn.fd, conn)
+        log.info("stratum: %s connected (extranonce1 %s)", peer, extranonce1.hex())
+
+    async def _farewell(self, stream: trio.SocketStream, refusal: bytes) -> None:
+        try:
+            await turn_away(stream, refusal)
+        finally:
+            self._farewells -= 1
+
+    def _hub_received(self, conn: _Connection, data: bytes) -> None:
+        try:
+            going_on = self._received(conn, data)
+        except Exception:
+            log.exception("stratum: connection %s failed", conn.peer)
+            going_on = False
+        if not going_on:
+            self._close(conn)
+
+    def _close(self, conn: _Connection) -> None:
+        """End a hub connection: forget it now, close its socket once its writer (if any) has flushed."""
+        if conn.closing:
+            return
+        conn.closing = True
+        self._hub.remove(conn.fd)
+        self._forget(conn)
+        self.gate.release(conn.ip)
+        if conn.outbox.draining and conn.drain_scope is not None:
+            conn.drain_scope.deadline = trio.current_time() + _CLOSE_FLUSH_SECONDS  # it closes the socket
+        else:
+            self._close_socket(conn)
+
+    def _close_socket(self, conn: _Connection) -> None:
+        conn.fd = -1  # the descriptor may be reused once closed: never written directly again
+        assert isinstance(conn.stream, trio.SocketStream)
+        conn.stream.socket.close()
+
+    def _forget(self, conn: _Connection) -> None:
+        """A connection is gone: its extranonce, workers and statistics are released."""
+        session = conn.session
+        self._connections.discard(conn)
+        self._extranonces_in_use.discard(session.extranonce1)
+        self._forget_workers(session)
+        if conn.closed_for is not None:
+            self.gate.refuse(conn.ip, conn.closed_for, f"{conn.closed_for.value}: closing {conn.peer}")
+        for name in sorted(session.workers):
+            self._publish(WorkerDisconnected(name, conn.peer))
+        log.info("stratum: %s disconnected (%s)", conn.peer, ", ".join(sorted(session.workers)) or "not authorized")
+
+    def _drop(self, conn: _Connection) -> None:
+        if conn.hub:
+            self._close(conn)
+        else:
+            conn.cancel_scope.cancel()
 
     async def _handle_tls(self, context: ssl.SSLContext, stream: trio.SocketStream) -> None:
-        peer = _peer_name(stream)
+        peer, ip = _peer_name(stream)
+        if self.gate.admit(ip) is not None:
+            await turn_away(stream, None)  # no TLS yet to say why in
+            return
+        try:
+            await self._serve_tls(context, stream, peer, ip)
+        finally:
+            self.gate.release(ip)
+
+    async def _serve_tls(self, context: ssl.SSLContext, stream: trio.SocketStream, peer: str, ip: str) -> None:
         tls = trio.SSLStream(stream, context, server_side=True)
         with trio.move_on_after(self.config.tls_handshake_timeout) as deadline:
             try:
@@ -199,78 +385,127 @@ class StratumServer:
             log.info("stratum: %s did not finish its TLS handshake in %.0f s", peer, self.config.tls_handshake_timeout)
             await trio.aclose_forcefully(stream)
             return
-        await self._serve_connection(tls, f"{peer} (TLS)")
+        await self._serve_connection(tls, f"{peer} (TLS)", ip)
 
-    async def _serve_connection(self, stream: trio.abc.Stream, peer: str) -> None:
+    async def _serve_connection(self, stream: trio.abc.Stream, peer: str, ip: str) -> None:
         extranonce1 = self._allocate_extranonce1()
         session = Session(extranonce1, self.provider, self._session_config, self._counter, trio.current_time())
-        outbox, inbox = trio.open_memory_channel[bytes](_SEND_QUEUE)
-        conn = _Connection(session, outbox, peer)
+        conn = _Connection(session, peer, ip, stream, self._drop)
         self._connections.add(conn)
         log.info("stratum: %s connected (extranonce1 %s)", peer, extranonce1.hex())
         try:
             with conn.cancel_scope:
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._writer, stream, inbox)
+                    conn.nursery = nursery
                     await self._reader(conn, stream)
-                    outbox.close()  # let the writer flush what is queued, then stop
+                    # let the waiting writer (if any) flush what is queued, then stop
+                    conn.closing = True
                     nursery.cancel_scope.deadline = trio.current_time() + _CLOSE_FLUSH_SECONDS
         except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as group:
             log.debug("stratum: %s: %s", peer, group.exceptions[0])
         except* Exception:
             log.exception("stratum: connection %s failed", peer)
         finally:
-            self._connections.discard(conn)
-            self._extranonces_in_use.discard(extranonce1)
-            self._forget_workers(session)
-            for name in sorted(session.workers):
-                self._publish(WorkerDisconnected(name, peer))
+            conn.closing = True
+            conn.fd = -1
+            self._forget(conn)
             with trio.CancelScope(shield=True):
                 with trio.move_on_after(_CLOSE_FLUSH_SECONDS):
                     await stream.aclose()
                 await trio.aclose_forcefully(stream)
-            log.info("stratum: %s disconnected (%s)", peer, ", ".join(sorted(session.workers)) or "not authorized")
 
     async def _reader(self, conn: _Connection, stream: trio.abc.Stream) -> None:
-        session = conn.session
-        while True:
-            data = await stream.receive_some(_READ_SIZE)
-            if not data:
-                return
-            was = set(session.workers)
-            decided, started = self._counter.decisions, trio.current_time()
-            out = session.receive_data(bytes(data), started)
-            if self._counter.decisions > decided:
-                self._publish(SubmitsAnswered(self._counter.decisions - decided, trio.current_time() - started))
-            for name in sorted(session.workers - was):
-                log.info("stratum: %s authorized as %s", conn.peer, name)
-                self._publish(WorkerConnected(name, session.payout_address or "", conn.peer))
-            self._queue(conn, out.data)
-            if out.close:
-                log.warning("stratum: dropping %s after %d malformed messages", conn.peer, session.protocol_errors)
-                return
+        # Nothing but the stream stays referenced while waiting: ten thousand idle readers hold no
+        # answer or received bytes between two lines.
+        while self._received(conn, await stream.receive_some(_READ_SIZE)):
+            pass
 
-    async def _writer(self, stream: trio.abc.Stream, inbox: trio.MemoryReceiveChannel[bytes]) -> None:
-        async for data in inbox:
-            await stream.send_all(data)
+    def _received(self, conn: _Connection, data: bytes | bytearray) -> bool:
+        """Answer what ``conn`` sent; False when the connection is to end (closed by the miner or dropped)."""
+        if not data:
+            return False
+        session = conn.session
+        was, job_was, tally = set(session.workers), session.latest_job_id, Tally.of(session)
+        decided, started = self._counter.decisions, trio.current_time()
+        out = session.receive_data(bytes(data), started)
+        banned = self.gate.judge(conn.ip, tally, Tally.of(session))
+        self._workers.acquire(session.workers - was)
+        if session.latest_job_id != job_was:
+            conn.epoch = self._epoch
+        if self._counter.decisions > decided:
+            self._publish(SubmitsAnswered(self._counter.decisions - decided, trio.current_time() - started))
+        for name in sorted(session.workers - was):
+            log.info("stratum: %s authorized as %s", conn.peer, name)
+            self._publish(WorkerConnected(name, session.payout_address or "", conn.peer))
+        self._queue(conn, out.data)
+        if out.close:
+            log.warning("stratum: dropping %s after %d malformed messages", conn.peer, session.protocol_errors)
+            return False
+        return banned is None
 
     def _queue(self, conn: _Connection, data: bytes) -> None:
-        if not data:
+        """Send ``data`` to ``conn``: written now as far as the socket takes it, the rest by its writer task."""
+        if not data or conn.cancel_scope.cancel_called or (conn.hub and conn.closing):
             return
-        try:
-            conn.outbox.send_nowait(data)
-        except trio.WouldBlock:
+        outbox = conn.outbox
+        if not outbox.put(data):
             log.warning("stratum: %s is not reading; dropping it", conn.peer)
-            conn.cancel_scope.cancel()
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            pass
+            self._drop(conn)
+            return
+        if outbox.draining:
+            return
+        if conn.fd >= 0:
+            pending = outbox.take()
+            try:
+                sent = os.write(conn.fd, pending)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EINTR):
+                    log.debug("stratum: %s: %s", conn.peer, exc)
+                    self._drop(conn)
+                    return
+                sent = 0
+            if sent == len(pending):
+                return
+            outbox.put_back(pending[sent:])
+        if conn.nursery is not None and not conn.closing:
+            outbox.draining = True
+            conn.nursery.start_soon(self._drain, conn)
+
+    async def _drain(self, conn: _Connection) -> None:
+        """Write what waits for ``conn`` while its socket is full (or it is TLS), then stop."""
+        if not conn.hub:
+            return await self._send_waiting(conn)
+        try:
+            with trio.CancelScope() as conn.drain_scope:
+                await self._send_waiting(conn)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            log.debug("stratum: %s: %s", conn.peer, exc)
+            self._close(conn)
+        finally:
+            conn.drain_scope = None
+            if conn.closing and conn.fd >= 0:
+                self._close_socket(conn)
+
+    async def _send_waiting(self, conn: _Connection) -> None:
+        outbox = conn.outbox
+        try:
+            while data := outbox.take():
+                await conn.stream.send_all(data)
+        finally:
+            outbox.draining = False
 
     async def _ticker(self) -> None:
         while True:
             await trio.sleep(self.config.tick_interval)
             now = trio.current_time()
-            for conn in list(self._connections):
-                self._queue(conn, conn.session.tick(now))
+
+            def visit(conn: _Connection, now: float = now) -> None:
+                if not conn.closing:
+                    self._queue(conn, conn.session.tick(now))
+
+            await in_batches(self._connections, visit)
 
     def _allocate_extranonce1(self) -> bytes:
         while True:
@@ -281,17 +516,28 @@ class StratumServer:
                 return value
 
     def _forget_workers(self, session: Session) -> None:
-        still = {name for conn in self._connections for name in conn.session.workers}
-        for name in session.workers - still:
+        """A worker name's statistics go when its last connection does (in O(names), not O(connections):
+        ten thousand connections closing at once must not cost ten thousand squared)."""
+        for name in self._workers.release(session.workers):
             self._counter.forget_worker(name)
 
+    def reload_bans(self) -> int:
+        """Read the Stratum ban file again (SIGHUP); the bans it lists. Connections of a newly banned IP are
+        closed by the next sweep."""
+        return self.gate.reload()
 
-def _peer_name(stream: trio.SocketStream) -> str:
+
+# accept() failures that are about resources, not the listener (as trio.serve_listeners treats them).
+_ACCEPT_CAPACITY_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+
+
+def _peer_name(stream: trio.SocketStream) -> tuple[str, str]:
+    """``HOST:PORT`` for the log, and the IP the limits count."""
     try:
         host, port = stream.socket.getpeername()[:2]
     except OSError:
-        return "?"
-    return f"{host}:{port}"
+        return "?", "?"
+    return f"{host}:{port}", str(host)
 
 
 def _now_or_zero() -> float:

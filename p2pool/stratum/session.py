@@ -8,11 +8,14 @@ server to hand to the node. Time is always passed in.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from array import array
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 
-from p2pool.stratum.job import Solution, StratumJob, notify_params
+from p2pool.ratelimit import TokenBucket
+from p2pool.stratum.job import Solution, StratumJob, notify_line
+from p2pool.stratum.limits import INVALID_WORK, StratumLimits, worker_refusal
 from p2pool.stratum.provider import WorkSource
 from p2pool.stratum.stats import ShareCounter
 from p2pool.stratum.submit import SubmitError, check_submit, parse_submit
@@ -39,9 +42,14 @@ class SessionConfig:
     vardiff_enabled: bool = True
     version_mask: int = SERVER_VERSION_MASK
     max_line: int = p.DEFAULT_MAX_LINE
-    max_jobs: int = 16
+    # Jobs a connection keeps (all dropped on a new Bitcoin block): a job more than the sharechain's
+    # uncle depth behind the tip is only worth a block, and every job kept costs memory on each of
+    # thousands of connections.
+    max_jobs: int = 8
     # Malformed lines tolerated before the connection is dropped.
     max_protocol_errors: int = 50
+    # Workers per connection and submits per second (the rest of the limits are the server's).
+    limits: StratumLimits = field(default_factory=StratumLimits)
 
 
 @dataclass(frozen=True)
@@ -54,17 +62,41 @@ class Output:
     close: bool = False
 
 
-@dataclass
+# Solutions remembered per job in a flat array (searched in C, 8 bytes each) up to this many, then in a set.
+_SEEN_FLAT = 64
+
+
+@dataclass(slots=True)
 class SentJob:
-    """A job as this connection received it: under which id, at which difficulty."""
+    """A job as this connection received it: under which id, at which difficulty; ``seen`` the solutions
+    submitted for it (the first 8 bytes of their hashes, for duplicates)."""
 
     job: StratumJob
     wire_id: str
     difficulty: Fraction
+    # Made on the first submit. Thousands of connections keep a few jobs each, most with a submit or two:
+    # an array of them costs 72 bytes where a set and its ints cost 250.
+    seen: array[int] | set[int] | None = None
+
+    def remember(self, solution: int) -> None:
+        seen = self.seen
+        if seen is None:
+            self.seen = array("Q", (solution,))
+        elif isinstance(seen, set):
+            seen.add(solution)
+        elif len(seen) < _SEEN_FLAT:
+            seen.append(solution)
+        else:
+            self.seen = {*seen, solution}
 
 
 class Session:
     """The server side of one Stratum connection."""
+
+    __slots__ = ("_counter", "_lines", "_renotify", "_sent_difficulty", "_source", "_submits", "_vardiff", "config",
+                 "extranonce1", "good", "invalid", "jobs", "last_active", "no_work", "opened", "payout_address",
+                 "payout_script", "protocol_errors", "rate_limited", "subscribed", "version_mask", "workers",
+                 "workers_refused")
 
     def __init__(
         self, extranonce1: bytes, source: WorkSource, config: SessionConfig, counter: ShareCounter, now: float
@@ -82,15 +114,24 @@ class Session:
         self.version_mask = 0
         self.protocol_errors = 0
         self.no_work = False
-        self.jobs: OrderedDict[str, SentJob] = OrderedDict()
-        self._seen: dict[bytes, str] = {}  # header hash -> wire job id, for duplicates
+        self.jobs: dict[str, SentJob] = {}  # oldest first
         self._sent_difficulty: Fraction | None = None
         self._renotify = 0
+        # For the server's limits: when the connection opened and last sent anything, its submits refused as
+        # invalid work, accepted, and refused for coming too fast, and the worker names refused past the cap.
+        self.opened = self.last_active = now
+        self.invalid = self.good = self.rate_limited = self.workers_refused = 0
+        self._submits = TokenBucket(config.limits.submit_rate, config.limits.submit_burst)
 
     @property
     def difficulty(self) -> Fraction:
         """The difficulty the next job will carry (before the cap at the job's share difficulty)."""
         return self._vardiff.difficulty
+
+    @property
+    def latest_job_id(self) -> str | None:
+        """The id the newest job was sent under (None before the first)."""
+        return next(reversed(self.jobs), None)
 
     @property
     def mining(self) -> bool:
@@ -100,6 +141,7 @@ class Session:
 
     def receive_data(self, data: bytes, now: float) -> Output:
         """Feed bytes from the miner; answers every complete line."""
+        self.last_active = now
         self._lines.receive_data(data)
         out: list[bytes] = []
         solutions: list[Solution] = []
@@ -152,6 +194,11 @@ class Session:
         username = req.params[0].strip()
         if len(username) > _USERNAME_LIMIT:
             return self._reject_auth(req, "username too long")
+        refusal = None if username in self.workers else worker_refusal(len(self.workers), self.config.limits)
+        if refusal is not None:  # before any work on the name; a flood past the cap is dropped like bad lines
+            self.workers_refused += 1
+            self.protocol_errors += 1
+            return p.encode_error(req.id, p.UNAUTHORIZED, f"Unauthorized worker: {refusal}")
         address, _, _worker = username.partition(".")
         try:
             script = self._source.parse_payout_address(address)
@@ -212,6 +259,11 @@ class Session:
     def _submit(self, req: p.Request, now: float, solutions: list[Solution]) -> bytes:
         worker: str | None = None
         try:
+            if not self._submits.allow(now):
+                self.rate_limited += 1
+                limits = self.config.limits
+                raise SubmitError(p.OTHER, "rate-limited", f"Too many submits: more than {limits.submit_rate:g}/s on"
+                                  f" this connection (bursts of {limits.submit_burst:g}); slow down")
             submit = parse_submit(req.params)
             worker = submit.worker
             if not self.subscribed:
@@ -228,18 +280,23 @@ class Session:
             solution = check_submit(
                 submit, sent.job, difficulty, self.extranonce1, self.version_mask, self.payout_script
             )
-            if solution.hash in self._seen:
+            seen = int.from_bytes(solution.hash[:8], "little")
+            # (a job sent twice, under two ids, makes the same headers: every job is looked at)
+            if any(other.seen is not None and seen in other.seen for other in self.jobs.values()):
                 raise SubmitError(p.DUPLICATE_SHARE, "duplicate", "Duplicate share")
-            self._seen[solution.hash] = sent.wire_id
+            sent.remember(seen)
             refused = self._source.take(solution)
             if refused is not None:
                 raise refused
         except SubmitError as exc:
             if exc.reason == "bad-params":
                 self.protocol_errors += 1
+            if exc.reason in INVALID_WORK:
+                self.invalid += 1
             self._counter.reject(worker if worker in self.workers else None, exc.reason, now)
             return p.encode_error(req.id, exc.code, exc.message)
         self.protocol_errors = 0  # a miner doing real work is forgiven the odd bad line
+        self.good += 1
         self._counter.accept(submit.worker, difficulty, now)
         solutions.append(solution)
         out = p.encode_result(req.id, True)
@@ -297,12 +354,14 @@ class Session:
         if not clean and latest is not None and latest.job == job:
             return b""  # nothing new for this miner
         restart = clean or job.clean or self.no_work or not self.jobs
+        if self.no_work:  # the idle clock stood still while the node had no work for this miner
+            self.last_active = max(self.last_active, now)
         self.no_work = False
         return self._send_job(job, restart)
 
     def _job_difficulty(self, job: StratumJob) -> Fraction:
         """Connection difficulty, capped so that every real share (job.share_target) gets submitted."""
-        return min(self._vardiff.difficulty, quantize_down(target_to_difficulty(job.share_target)))
+        return min(self._vardiff.difficulty, _share_difficulty(job.share_target))
 
     def _send_job(self, job: StratumJob, clean: bool) -> bytes:
         difficulty = self._job_difficulty(job)
@@ -320,13 +379,17 @@ class Session:
             self._drop_jobs()
         self.jobs[wire_id] = SentJob(job, wire_id, difficulty)
         while len(self.jobs) > self.config.max_jobs:
-            _, oldest = self.jobs.popitem(last=False)
-            self._seen = {h: w for h, w in self._seen.items() if w != oldest.wire_id}
-        return out + p.encode_notification("mining.notify", notify_params(job, wire_id, clean))
+            del self.jobs[next(iter(self.jobs))]
+        return out + notify_line(job, wire_id, clean)
 
     def _drop_jobs(self) -> None:
         self.jobs.clear()
-        self._seen.clear()
+
+
+@lru_cache(maxsize=64)
+def _share_difficulty(share_target: int) -> Fraction:
+    """The difficulty a share target stands for, rounded down (the same few targets for every connection)."""
+    return quantize_down(target_to_difficulty(share_target))
 
 
 class _BadParams(Exception):

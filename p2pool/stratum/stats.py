@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -39,30 +39,65 @@ class StratumStats:
     hashrate: float
 
 
-class HashrateWindow:
-    """Accepted difficulty over a sliding window: rate = sum(difficulty) * 2**32 / window."""
+# Work is counted in integer units of 2**-32 hashes: a difficulty d stands for d * 2**32 hashes, so
+# d * 2**64 units (rounded down: under 2**-32 hashes lost per submit; integer sums, no Fraction).
+_UNITS_PER_HASH = 2**32
+# A window is kept as at most this many buckets (plus the one being filled), not as every submit: memory
+# and time per worker stay constant whatever the submit rate; the oldest bucket may count submits up to
+# window / _BUCKETS seconds older than the window.
+_BUCKETS = 10
 
-    def __init__(self, window: float, started: float) -> None:
+
+def work_units(difficulty: Fraction) -> int:
+    """The hashes a submit at ``difficulty`` stands for, in units of 2**-32 hashes (integer arithmetic)."""
+    return difficulty.numerator * 2**64 // difficulty.denominator
+
+
+class HashrateWindow:
+    """Accepted work over a sliding window: rate = sum(difficulty) * 2**32 / window, in buckets."""
+
+    __slots__ = ("_first", "_started", "_total", "_units", "_width", "window")
+
+    def __init__(self, window: float, started: float, buckets: int = _BUCKETS) -> None:
         self.window = window
         self._started = started
-        self._entries: deque[tuple[float, Fraction]] = deque()
-        self._total = Fraction(0)
+        self._width = window / buckets
+        # The work units of each bucket from bucket number ``_first`` on, oldest first, 0 for a bucket without
+        # a submit: a plain list of ints (ten thousand workers keep one each: 11 buckets in about 550 bytes).
+        self._first = 0
+        self._units: list[int] = []
+        self._total = 0
 
     def add(self, now: float, difficulty: Fraction) -> None:
-        self._entries.append((now, difficulty))
-        self._total += difficulty
-        self._expire(now)
+        self.add_units(now, work_units(difficulty))
+
+    def add_units(self, now: float, units: int) -> None:
+        number = int(now // self._width)
+        buckets = self._units
+        last = self._first + len(buckets) - 1
+        if buckets and number <= last:  # (a clock that stepped back counts in the bucket it names, or the oldest)
+            buckets[max(0, number - self._first)] += units
+        else:
+            self._expire(now)
+            if buckets:
+                buckets.extend([0] * (number - self._first - len(buckets)))
+            else:
+                self._first = number
+            buckets.append(units)
+        self._total += units
 
     def rate(self, now: float) -> float:
         """Hashes per second; over the time since start while that is shorter than the window."""
         self._expire(now)
         span = max(1.0, min(self.window, now - self._started))
-        return float(self._total * 2**32 / Fraction(span))
+        return self._total / _UNITS_PER_HASH / span
 
     def _expire(self, now: float) -> None:
-        while self._entries and self._entries[0][0] <= now - self.window:
-            _, difficulty = self._entries.popleft()
-            self._total -= difficulty
+        horizon = now - self.window
+        buckets = self._units
+        while buckets and (self._first + 1) * self._width <= horizon:
+            self._total -= buckets.pop(0)
+            self._first += 1
 
 
 class ShareCounter:
@@ -85,12 +120,16 @@ class ShareCounter:
         self._worker(worker, now)
 
     def accept(self, worker: str, difficulty: Fraction, now: float) -> None:
+        self.accept_units(worker, work_units(difficulty), now)
+
+    def accept_units(self, worker: str, units: int, now: float) -> None:
+        """:meth:`accept` with the work already in units (:func:`work_units`), as a session caches it."""
         self.accepted += 1
         self.decisions += 1
-        self.work += float(difficulty * 2**32)
-        self._total.add(now, difficulty)
+        self.work += units / _UNITS_PER_HASH
+        self._total.add_units(now, units)
         accepted, rejected, window = self._worker(worker, now)
-        window.add(now, difficulty)
+        window.add_units(now, units)
         self._workers[worker] = (accepted + 1, rejected, window)
 
     def reject(self, worker: str | None, reason: str, now: float) -> None:

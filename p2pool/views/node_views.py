@@ -11,12 +11,11 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from p2pool.api.reads import BadRequest, NotOnThisNode
 from p2pool.chain.block_states import BlockStates
 from p2pool.miner_control import MinerControl
-from p2pool.p2p.service import P2PService
 from p2pool.stats.listener import StatsListener
 from p2pool.storage.share_store import ShareStore
 from p2pool.stratum.server import StratumServer
@@ -28,6 +27,9 @@ from sharechain.bitcoin.address import AddressError, address_to_script
 from sharechain.bitcoin.hashing import hash_to_hex, hash_to_int
 from sharechain.bitcoin.target import DIFF1_TARGET, bits_to_target, work_from_target
 from sharechain.params import NetworkParams
+
+if TYPE_CHECKING:  # (libp2p is imported only by a node that runs P2P)
+    from p2pool.p2p.service import P2PService
 
 TOP_WORKERS = 20
 MINER_SHARES = 20

@@ -19,14 +19,17 @@ from p2pool.events import (
     NewWork,
     ShareSource,
     SourceKind,
+    StoreWritable,
     SyncStateChanged,
     TemplateChanged,
     TipChanged,
 )
 from p2pool.intake import ShareIntake
+from p2pool.storage.share_store import StoreWriteError
 from p2pool.stratum.job import Solution, StratumJob
 from p2pool.stratum.submit import SubmitError
-from p2pool.work.job_builder import JobContext, build_job, share_from_solution
+from p2pool.work.job_builder import JobContext, share_from_solution
+from p2pool.work.shared_job import JobWork, MerkleBranches, SharedWork
 from p2pool.work.submitter import BlockSubmitter
 from sharechain.bitcoin.address import address_to_script
 from sharechain.bitcoin.hashing import hash_to_int
@@ -40,8 +43,6 @@ from sharechain.share import ShareInfo
 log = logging.getLogger("otedama.work")
 # Pieces of new work remembered, to tell a stale job from one never issued (a few hours of share tips).
 _GENERATIONS_KEPT = 4096
-# Pieces of new work on one Bitcoin block whose jobs are kept (for blocks: shares are stale long before).
-_GENERATIONS_PER_BLOCK = 64
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,13 @@ class WorkProvider:
         self.template: BlockTemplate | None = None
         self.chain_problem: str | None = "waiting for the first block template"
         self.syncing = False
-        # Every job of the current Bitcoin block a solution may still come back for, by job id: even on
-        # a share tip too old for an uncle, a solution can still be a block. Dropped when the block
-        # changes, and past the last _GENERATIONS_PER_BLOCK pieces of new work (a bound on memory).
-        self._contexts: dict[str, JobContext] = {}
-        self._current: dict[bytes, JobContext] = {}
+        # A job carries its own context (``StratumJob.origin``): a solution of any job a connection still
+        # holds can be taken (even on a share tip too old for an uncle, it can still be a block), and a
+        # context lives exactly as long as some connection holds its job: no cache to outgrow.
+        # The work of the current template and tip, prepared once on the first job asked for it.
+        self._work: SharedWork | None = None
+        self._branches = MerkleBranches()
+        self._current: dict[bytes, StratumJob] = {}
         self._clean = True
         self._job_counter = 0
         self._generations: deque[_Generation] = deque(maxlen=_GENERATIONS_KEPT)
@@ -97,6 +100,10 @@ class WorkProvider:
         # an uncle. Miners get the new job, but need not drop what they are hashing (clean_jobs false).
         self._new_work(clean=False)
 
+    def on_store_writable(self, event: StoreWritable) -> None:
+        if event.recovered:  # the chain was loaded again from the disk: jobs on its records
+            self._new_work(clean=False)
+
     def on_sync_state(self, event: SyncStateChanged) -> None:
         if event.behind == self.syncing:
             return
@@ -106,15 +113,11 @@ class WorkProvider:
 
     def _new_work(self, clean: bool) -> None:
         self._current.clear()
+        self._work = None
         self._clean = clean
         tip = self._chain.tip
         block = self.template.prev_hash if self.template is not None else b""
         self._generations.append(_Generation(self._job_counter + 1, block, tip.height if tip else -1))
-        recent = list(self._generations)[-_GENERATIONS_PER_BLOCK:]
-        oldest = next((g.first_job for g in recent if g.block == block), self._job_counter + 1)
-        for job_id in [j for j, c in self._contexts.items()
-                       if c.template.prev_hash != block or (_job_number(j) or 0) < oldest]:
-            del self._contexts[job_id]
         self._publish(NewWork(clean))
 
     # --- WorkSource -----------------------------------------------------------------------------------
@@ -124,14 +127,15 @@ class WorkProvider:
     def job_for(self, payout_script: bytes) -> StratumJob | None:
         if self.template is None or (self.syncing and self.wait_while_syncing):
             return None
-        context = self._current.get(payout_script)
-        if context is None:
+        job = self._current.get(payout_script)
+        if job is None:
+            work = self._work
+            if work is None or work.template is not self.template:
+                work = self._work = SharedWork.prepare(self._chain, self.template, int(self._clock()), self._branches)
             self._job_counter += 1
-            context = build_job(self._chain, self.template, payout_script, now=int(self._clock()),
-                                job_id=f"{self._job_counter:x}", clean=self._clean)
-            self._current[payout_script] = context
-            self._contexts[context.job.job_id] = context
-        return context.job
+            job = work.job(payout_script, f"{self._job_counter:x}", self._clean)
+            self._current[payout_script] = job
+        return job
 
     def next_payouts(self, payout_script: bytes) -> tuple[ShareInfo, list[Payout], int] | None:
         """What the next share of a miner paid to ``payout_script`` carries, and so what a block it finds
@@ -140,28 +144,32 @@ class WorkProvider:
         template = self.template
         if template is None:
             return None
-        context = self._current.get(payout_script)
+        job = self._current.get(payout_script)
+        context = JobContext.of(job) if job is not None else None
         if context is not None:
             return context.info, list(context.payouts), context.template.coinbase_value
         info, payouts = self._chain.prepare(payout_script, int(self._clock()), template.coinbase_value)
         return info, payouts, template.coinbase_value
 
     def take(self, solution: Solution) -> SubmitError | None:
-        context = self._contexts.get(solution.job.job_id)
-        if context is None:
-            return self.unknown_job(solution.job.job_id)
-        if self.template is None or context.template.prev_hash != self.template.prev_hash:
+        job, work = solution.job, solution.job.origin
+        if not isinstance(work, JobWork):
+            return self.unknown_job(job.job_id)
+        if self.template is None or work.template.prev_hash != self.template.prev_hash:
             return _stale("stale-block", "the job was for a previous Bitcoin block")
         value = hash_to_int(solution.hash)
-        if value <= context.job.block_target:
-            self._blocks.submit(context, solution)  # a block whatever the sharechain makes of the share
-        stale = self._stale_share(context)
+        if value <= job.block_target:  # a block whatever the sharechain makes of the share
+            self._blocks.submit(self._context(job), solution)
+        stale = self._stale_share(work.share.height, work.share.prev_hash)
         if stale is not None:
             return stale
-        if value > context.job.share_target:
-            return None
-        share = share_from_solution(context, solution)
-        result = self._intake.add(share, ShareSource(SourceKind.LOCAL, worker=solution.worker))
+        if value > job.share_target:
+            return None  # most submits: the share and payouts are not computed again for them
+        share = share_from_solution(self._context(job), solution)
+        try:
+            result = self._intake.add(share, ShareSource(SourceKind.LOCAL, worker=solution.worker))
+        except StoreWriteError as exc:  # the share is not kept: the miner is told, not answered true
+            return SubmitError(p.OTHER, "store-unwritable", f"Share not stored, the node refuses shares: {exc}")
         if result.status is AddStatus.INVALID:
             return SubmitError(p.OTHER, "invalid-share", f"Share refused by the sharechain: {result.error}")
         return None
@@ -179,11 +187,18 @@ class WorkProvider:
             return _stale("stale-block", "the job was for a previous Bitcoin block")
         return self._too_deep(generation.tip_height + 1) or _stale("stale-expired", "the job has expired")
 
-    def _stale_share(self, context: JobContext) -> SubmitError | None:
-        """Why a solution of ``context`` (on the current Bitcoin block) can no longer be a useful share."""
-        if context.info.height and context.info.prev_hash not in self._chain:
+    @staticmethod
+    def _context(job: StratumJob) -> JobContext:
+        context = JobContext.of(job)
+        assert context is not None
+        return context
+
+    def _stale_share(self, height: int, prev_hash: bytes) -> SubmitError | None:
+        """Why a solution of a job for a share at ``height`` on ``prev_hash`` (on the current Bitcoin
+        block) can no longer be a useful share."""
+        if height and prev_hash not in self._chain:
             return _stale("stale-share", "the share it builds on is no longer in the sharechain")
-        return self._too_deep(context.info.height)
+        return self._too_deep(height)
 
     def _too_deep(self, height: int) -> SubmitError | None:
         """A share at ``height`` can still be an uncle of the next share on our tip, or it is stale."""

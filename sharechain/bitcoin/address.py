@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sharechain.bitcoin.hashing import sha256d
 from sharechain.bitcoin.script import p2pkh, p2sh, witness_program
@@ -139,6 +140,7 @@ def address_to_script(address: str, fmt: AddressFormat) -> bytes:
     raise AddressError(f"base58 address version {payload[0]} is not used on this network")
 
 
+@lru_cache(maxsize=65536)  # a node names the same few thousand payout scripts over and over
 def script_to_address(script: bytes, fmt: AddressFormat) -> str:
     """Readable form of an output script, or ``script:<hex>`` for scripts without an address."""
     if 4 <= len(script) <= 42 and (script[0] == 0 or 0x51 <= script[0] <= 0x60) and script[1] == len(script) - 2:

@@ -43,7 +43,11 @@ class ByteReader:
         return chunk
 
     def read_u8(self) -> int:
-        return self.read(1)[0]
+        pos = self.pos
+        if pos >= len(self.data):
+            raise ParseError(f"truncated: wanted 1 byte at offset {pos}, have 0")
+        self.pos = pos + 1
+        return self.data[pos]
 
     def read_u32(self) -> int:
         return int.from_bytes(self.read(4), "little")
@@ -55,7 +59,7 @@ class ByteReader:
         return int.from_bytes(self.read(8), "little")
 
     def read_varint(self) -> int:
-        first = self.read_u8()
+        first = self.read_u8()  # (the one-byte form, nearly every count and length, returns here)
         if first < 0xFD:
             return first
         size = {0xFD: 2, 0xFE: 4, 0xFF: 8}[first]
@@ -72,6 +76,12 @@ class ByteReader:
         return n
 
     def read_varbytes(self, limit: int = 4_000_000) -> bytes:
+        data, pos = self.data, self.pos
+        if pos < len(data) and data[pos] < 0xFD and data[pos] <= limit:  # a one-byte length (read inline)
+            end = pos + 1 + data[pos]
+            if end <= len(data):
+                self.pos = end
+                return data[pos + 1 : end]
         return self.read(self.read_count(limit))
 
     def remaining(self) -> int:

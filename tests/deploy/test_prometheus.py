@@ -22,7 +22,7 @@ def promtool(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
 def test_rules_check():
     result = promtool("check", "rules", str(ALERTS))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 7 rules found" in result.stdout
+    assert "SUCCESS: 8 rules found" in result.stdout
 
 
 def test_rules_unit_tests_pass():
@@ -43,7 +43,8 @@ def test_rules_unit_tests_can_fail(tmp_path):
 def test_every_alert_is_one_the_issue_asks_for():
     names = {rule["alert"] for group in yaml.safe_load(ALERTS.read_text())["groups"] for rule in group["rules"]}
     assert names == {"OtedamaNodeDown", "OtedamaBlockchainDisconnected", "OtedamaNoPeers", "OtedamaSyncStalled",
-                     "OtedamaTipStale", "OtedamaHighInvalidShareRate", "OtedamaLowHashrate"}
+                     "OtedamaTipStale", "OtedamaHighInvalidShareRate", "OtedamaLowHashrate",
+                     "OtedamaShareStoreUnwritable"}
 
 
 def test_every_dashboard_query_is_valid_promql(tmp_path):

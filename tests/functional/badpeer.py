@@ -16,7 +16,6 @@ from libp2p.exceptions import BaseLibp2pError
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
-from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
 
 from p2pool.p2p.gossip import _message_id
@@ -35,6 +34,7 @@ from p2pool.p2p.messages import (
     Tip,
     encode,
 )
+from p2pool.p2p.pubsub_reconnect import ReconnectSafePubsub
 from p2pool.p2p.stream import StreamClosed, read_message
 from sharechain.bitcoin.transaction import NULL_HASH
 from sharechain.params import NetworkParams
@@ -54,7 +54,7 @@ class BadPeer:
         self.peer_id = str(self.host.get_id())
         self.router = GossipSub(protocols=[PROTOCOL_ID_V11, PROTOCOL_ID], degree=6, degree_low=4, degree_high=12,
                                 heartbeat_interval=1, spam_protection_enabled=False, eclipse_protection_enabled=False)
-        self.pubsub = Pubsub(self.host, self.router, msg_id_constructor=_message_id)
+        self.pubsub = ReconnectSafePubsub(self.host, self.router, msg_id_constructor=_message_id)
         self.host.set_stream_handler(self.names.sync, self._answer)
         # What it claims over the sync protocol: by default an empty sharechain (it passes for one of us).
         self.tip = Tip(NULL_HASH, -1, 0)

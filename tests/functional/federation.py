@@ -8,6 +8,7 @@ wait is scaled by ``OTEDAMA_TIMEOUT_FACTOR``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,13 +24,15 @@ from p2pool.devchain.service import DevchainConfig
 from p2pool.node import Node
 from p2pool.p2p.host import parse_peer
 from p2pool.p2p.sync_client import SyncConfig
+from p2pool.stratum.submit import SubmitError
 from sharechain.bitcoin.address import script_to_address
 from sharechain.bitcoin.target import target_from_work, target_to_bits
 from sharechain.params import NetworkParams, network
 from sharechain.pplns import split_reward
 from sharechain.share import ShareInfo
+from tests.fixtures.solve import solve_job
 from tests.functional.framework import TIMEOUT_FACTOR
-from tests.functional.sharegen import store_shares
+from tests.functional.sharegen import payout_script, store_shares
 
 # Dev chain blocks of about 2^26 hashes: with shares at ~2 s, some shares are blocks, not all.
 BLOCK_BITS = target_to_bits(target_from_work(1 << 26))
@@ -78,6 +81,21 @@ async def sync_sharechains(nodes: Sequence[Node], timeout: float = 60, *, all_sh
     return result
 
 
+async def submit(node: Node, n: int) -> tuple[bytes, SubmitError | None]:
+    """One share found by ``node``'s own work provider (a real proof of work), paid to miner ``n``: its hash
+    and what the miner is answered (None: accepted)."""
+    job = await wait_for(lambda: node.work.job_for(payout_script(n)) if node.work else None, "a job")
+    solution = solve_job(job, payout_script(n), extranonce2=n)
+    assert node.work is not None
+    return solution.hash, node.work.take(solution)
+
+
+async def mine_share(node: Node, n: int) -> bytes:
+    share_hash, refused = await submit(node, n)
+    assert refused is None and node.chain is not None and share_hash in node.chain
+    return share_hash
+
+
 def p2p_addr(node: Node) -> str:
     assert node.endpoints is not None and node.endpoints.p2p_addrs
     return node.endpoints.p2p_addrs[0]
@@ -122,8 +140,10 @@ class Federation:
 
     async def add_node(self, *bootstrap: Node, shares: Sequence = (), network_name: str = "devnet",
                        p2p: dict[str, Any] | None = None, name: str | None = None, seed: bool = False,
-                       datadir: Path | None = None, params: NetworkParams | None = None, **overrides: Any) -> Node:
-        """Start a node (no built-in miner; see :meth:`mine`) with ``shares`` already in its store."""
+                       datadir: Path | None = None, params: NetworkParams | None = None,
+                       clock: Callable[[], float] = time.time, **overrides: Any) -> Node:
+        """Start a node (no built-in miner; see :meth:`mine`) with ``shares`` already in its store; ``clock``
+        is its wall clock (a skewed one for clock tests: the system clock is never changed)."""
         index = len(self.nodes)
         datadir = datadir or self.root / (name or f"node{index}")
         if shares:
@@ -133,7 +153,7 @@ class Federation:
                              bootstrap=[p2p_addr(b) for b in bootstrap], no_miner=True, seed=seed,
                              stratum_submit_interval=2.0, **overrides)
         tuning = {"sync": SyncConfig(tip_interval=2.0, reconcile_interval=2.0), **(p2p or {})}
-        self.nodes.append(Node(config, p2p_tuning=tuning, params=params))
+        self.nodes.append(Node(config, p2p_tuning=tuning, params=params, clock=clock))
         await self._start(index)
         return self.nodes[index]
 
@@ -156,7 +176,7 @@ class Federation:
         self.stop_node(node)
         with trio.fail_after(60 * TIMEOUT_FACTOR):  # a node that does not stop fails here, not at pytest's timeout
             await self.stopped[index].wait()
-        self.nodes[index] = Node(node.config, p2p_tuning=node.p2p_tuning, params=node.params)
+        self.nodes[index] = Node(node.config, p2p_tuning=node.p2p_tuning, params=node.params, clock=node.clock)
         await self._start(index)
         return self.nodes[index]
 

@@ -1,6 +1,6 @@
 """Operating a real node process: it tells systemd when it is ready (a real unix datagram socket), logs
 JSON lines, takes miners over TLS (the standard library's ssl client mines a share, and a block),
-reloads its log level, webhook and ban list on SIGHUP (the webhook, a real HTTP receiver, then hears
+reloads its log level, webhook and ban lists (peers, Stratum miners' IPs) on SIGHUP (the webhook, a real HTTP receiver, then hears
 of the block), exports every metric the dashboards and alerts read, refuses a second process on its
 datadir, and on SIGTERM says it is stopping and ends with a line saying it stopped cleanly.
 
@@ -94,12 +94,19 @@ def test_every_log_line_is_a_json_object(ops):
 def test_sighup_reloads_log_level_webhook_and_bans(ops):
     (ops.node.datadir / "bans.json").write_text(json.dumps(
         {"format": "otedama-banlist", "version": 1, "bans": [{"peer": PEER, "until": 4e9, "reason": "by hand"}]}))
+    (ops.node.datadir / "stratum-bans.json").write_text(json.dumps(
+        {"format": "otedama-banlist", "version": 1, "bans": [{"peer": "127.0.0.2", "until": 4e9, "reason": "by hand"}]}))
     ops.config.write_text(f'log_level = "debug"\nnotify_webhook = "{ops.webhook.url}"\nmax_inbound = 5\n')
     ops.node.process.send_signal(signal.SIGHUP)
     reloaded = wait_until(lambda: [m for m in ops.messages() if m.startswith("configuration reloaded")], 30,
                           "the reload line")
     assert "log_level info -> debug" in reloaded[0] and "webhook set" in reloaded[0]
     assert "ban list reloaded: 1 bans in force" in reloaded[0]
+    assert "Stratum ban list reloaded: 1 bans listed" in reloaded[0]
+    with socket.create_connection(("127.0.0.1", ops.node.stratum_port), timeout=30,
+                                  source_address=("127.0.0.2", 0)) as banned:
+        told = json.loads(banned.makefile("rb").readline())
+    assert told["id"] is None and "this IP is banned until" in told["error"][1] and "by hand" in told["error"][1]
     assert any("max_inbound" in m and "restart" in m for m in ops.messages())
     assert "otedama_bans_active 1.0" in ops.node.get("/metrics")
 

@@ -10,6 +10,7 @@ from libp2p.peer.id import ID
 
 from p2pool.events import ShareSource, SourceKind
 from p2pool.p2p.discovery import DiscoveryConfig
+from p2pool.p2p.keepalive import KeepaliveConfig
 from p2pool.p2p.limits import LimitConfig
 from p2pool.p2p.peers import PeerConfig
 from p2pool.p2p.sync_client import SyncConfig
@@ -21,15 +22,30 @@ from tests.functional.sharegen import make_chain
 NODES = 20
 # Short timers: DHT rounds every 0.5 s while short of addresses, up to 5 s apart otherwise. Five outbound peers
 # each (the seed and four more), quiet tip polls and patient timeouts: 21 nodes share one core here, so a burst of new
-# connections can keep a stream waiting seconds for its turn.
-DHT_ONLY = {"peers": PeerConfig(maintain_interval=0.5, peer_exchange=False, target_outbound=5,
-                                limits=LimitConfig(identify_timeout=30.0)),
+# connections can keep a stream waiting seconds for its turn (and a handshake: under load, with the 5 s default, over a
+# hundred dials a run ran out of time and most nodes were left with no outbound peer; and a seed that refused a late
+# node over its 16 handshakes at once backed that node off its only bootstrap peer, 10 s doubling). Probes are
+# patient too: on one overloaded core a slow answer is not a dead peer.
+DHT_ONLY = {"peers": PeerConfig(maintain_interval=0.5, peer_exchange=False, target_outbound=5, dial_timeout=30.0,
+                                limits=LimitConfig(identify_timeout=30.0, handshake_timeout=20.0, max_handshaking=64,
+                                                   max_unidentified=64),
+                                keepalive=KeepaliveConfig(interval=20.0, timeout=15.0, misses=3)),
             "discovery": DiscoveryConfig(first_interval=0.5, interval=5.0, lookups=1),
             "sync": SyncConfig(tip_interval=10.0, reconcile_interval=10.0, request_timeout=30.0)}
 
 
 def found_through_dht(node) -> list[str]:
     return [p for p in node.p2p.peers.outbound if node.p2p.peers.found_by.get(p) == "dht"]
+
+
+def met_through_dht(node, nodes) -> list[str]:
+    """The peers ``node`` is connected with where the dialling end found the other through the DHT: a node
+    every other one dialled holds them all as inbound connections (one connection a peer) and has no
+    one left to dial itself."""
+    by_id = {peer_id(n): n for n in nodes}
+    me = peer_id(node)
+    return [p for p in node.p2p.peers.connected()
+            if p in found_through_dht(node) or (p in by_id and me in found_through_dht(by_id[p]))]
 
 
 def one_piece(nodes) -> bool:
@@ -45,6 +61,8 @@ def one_piece(nodes) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.watchdog(540)  # 21 nodes on one core: on a loaded machine a DHT round can take 15 s instead of 1
 async def test_nodes_told_only_of_a_seed_find_each_other_through_the_dht_and_outlive_it(tmp_path):
     share = make_chain(1)[0]
     async with federation(tmp_path) as fed:
@@ -53,28 +71,35 @@ async def test_nodes_told_only_of_a_seed_find_each_other_through_the_dht_and_out
         assert all(n.p2p.config.bootstrap == (fed.nodes[0].endpoints.p2p_addrs[0],) for n in nodes)
 
         try:
-            await wait_for(lambda: all(len(found_through_dht(n)) >= 3 for n in nodes),
-                           "every node to hold 3 outbound peers found through the DHT", 240)
+            # (the DHT's routing table drops a peer whose stream failed and adds it back on its next
+            # round, so both counts are waited on together)
+            await wait_for(lambda: all(len(met_through_dht(n, nodes)) >= 3
+                                       and n.status()["p2p"]["discovery"]["routing_table"] >= 3 for n in nodes),
+                           "every node to hold 3 peers met through the DHT and 3 in its routing table",
+                           360)  # (under the test's watchdog, so that a failure says where each node stood)
         except AssertionError as exc:
-            state = [(len(found_through_dht(n)), len(n.p2p.peers.outbound), len(n.p2p.peers.inbound),
-                      n.p2p.discovery.rounds, len(n.p2p.book)) for n in nodes]
-            raise AssertionError(f"{exc}: (dht, outbound, inbound, DHT rounds, known) per node {state}") from None
-        assert all(n.status()["p2p"]["discovery"]["routing_table"] >= 3 for n in nodes)
+            state = [(len(met_through_dht(n, nodes)), n.status()["p2p"]["discovery"]["routing_table"],
+                      len(n.p2p.peers.outbound), len(n.p2p.peers.inbound), n.p2p.discovery.rounds, len(n.p2p.book))
+                     for n in nodes]
+            raise AssertionError(f"{exc}: (dht, routing table, outbound, inbound, DHT rounds, known) per node "
+                                 f"{state}") from None
         assert all(n.p2p.book.info(p).source == "dht" for n in nodes for p in found_through_dht(n))
 
         fed.stop_node(seed)
         with trio.fail_after(60 * TIMEOUT_FACTOR):
             await fed.stopped[0].wait()
+        # A node may keep a connection to the seed stopped in-process that nothing reads any more (about one
+        # run in three on a loaded machine); the keepalive drops it within about 80 s (p2pool.p2p.keepalive).
         try:
             await wait_for(lambda: all(peer_id(seed) not in n.p2p.peers.connected() for n in nodes),
-                           "the seed to be gone")
+                           "the seed to be gone", 120)
         except AssertionError as exc:
             seed_id = ID.from_base58(peer_id(seed))
             state = [([c for c in n.p2p.peers.table.connections() if c.peer == peer_id(seed)],
                       [(c.is_closed, c.direction) for c in n.p2p.host.get_network().get_connections(seed_id)])
                      for n in nodes if peer_id(seed) in n.p2p.peers.connected()]
             raise AssertionError(f"{exc}: {state}") from None
-        assert one_piece(nodes)
+        assert one_piece(nodes)  # over the nodes' connections among themselves (the seed is not one of them)
 
         origin = nodes[-1]
         assert origin.intake is not None

@@ -126,6 +126,9 @@ async def test_a_libp2p_peer_of_another_protocol_is_closed_within_a_second_each_
                 try:
                     with trio.fail_after(5):
                         await foreign.connect(info)
+                    # How long the node holds the connection: from when it is up (the dial itself, libp2p's
+                    # handshakes on both ends, is the foreign host's own time).
+                    started = trio.current_time()
                     answers += await ask_tip(foreign, node_id)
                 except (BaseLibp2pError, OSError, trio.TooSlowError):
                     pass  # refused before the connection was up

@@ -18,6 +18,7 @@ from p2pool.events import (
     SharesAccepted,
     ShareSettled,
     ShareSource,
+    SharesSettled,
     SourceKind,
     SubmitsAnswered,
     SyncRequestDone,
@@ -149,12 +150,14 @@ def test_latencies_errors_and_state_events():
 
 def test_share_outcomes_count_every_share_and_our_miners_own():
     metrics = NodeMetrics()
-    metrics.on_share_settled(ShareSettled(b"u" * 32, Fate.UNCLE, ShareSource(SourceKind.LOCAL, worker="w"), b"s"))
-    metrics.on_share_settled(ShareSettled(b"o" * 32, Fate.ORPHAN, ShareSource(SourceKind.GOSSIP, peer="p"), b"s"))
+    metrics.on_shares_settled(SharesSettled((
+        ShareSettled(b"u" * 32, Fate.UNCLE, ShareSource(SourceKind.LOCAL, worker="w"), b"s"),
+        ShareSettled(b"o" * 32, Fate.ORPHAN, ShareSource(SourceKind.GOSSIP, peer="p"), b"s"),
+        ShareSettled(b"p" * 32, Fate.ORPHAN, ShareSource(SourceKind.SYNC, peer="p"), b"s"))))
     assert value(metrics, "otedama_local_shares_total", outcome="uncle") == 1
     assert value(metrics, "otedama_local_shares_total", outcome="orphan") == 0
     assert value(metrics, "otedama_sharechain_outcomes_total", outcome="uncle") == 1
-    assert value(metrics, "otedama_sharechain_outcomes_total", outcome="orphan") == 1
+    assert value(metrics, "otedama_sharechain_outcomes_total", outcome="orphan") == 2
     assert value(metrics, "otedama_sharechain_outcomes_total", outcome="main") == 0
 
 

@@ -7,8 +7,10 @@ import sys
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from p2pool.ratelimit import RateLimiter
+from p2pool.ratelimit import RateLimiter, TokenBucket
 
 
 def test_burst_then_refused() -> None:
@@ -134,3 +136,20 @@ def test_module_is_pure() -> None:
             "print(sorted(m for m in sys.modules if m.split('.')[0] in {'trio', 'socket', 'libp2p', 'asyncio'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0.1, 1000), st.floats(0.5, 1000),
+       st.lists(st.tuples(st.floats(-5, 1e4), st.sampled_from([0.0, 0.5, 1.0, 3.0])), max_size=60))
+def test_a_bucket_alone_decides_as_a_limiters_bucket_does(rate: float, burst: float,
+                                                          calls: list[tuple[float, float]]) -> None:
+    bucket, limiter = TokenBucket(rate, burst), RateLimiter(rate, burst, max_peers=1)
+    for now, cost in calls:
+        assert bucket.allow(now, cost) == limiter.allow("", now, cost)
+
+
+def test_a_bucket_alone_refuses_bad_parameters() -> None:
+    with pytest.raises(ValueError):
+        TokenBucket(0.0, 1.0)
+    with pytest.raises(ValueError):
+        TokenBucket(1.0, 1.0).allow(0.0, float("nan"))

@@ -34,6 +34,10 @@ api_tls_key = "/etc/otedama/key.pem"
 stratum_tls = "127.0.0.1:4004"
 stratum_tls_cert = "/etc/otedama/stratum.pem"
 stratum_tls_key = "/etc/otedama/stratum.key"
+stratum_max_workers = 16
+stratum_allow = ["10.1.0.0/16", "2001:db8::/32"]
+stratum_auth_timeout = 12.5
+stratum_ban_seconds = 3600
 log_format = "json"
 notify_webhook = "https://hooks.example.org"
 notify_command = "/usr/local/bin/otedama-notify --all"
@@ -41,8 +45,9 @@ notify_command = "/usr/local/bin/otedama-notify --all"
 ENV = {"OTEDAMA_DEVCHAIN": "yes", "OTEDAMA_DEVCHAIN_BITS": "1d00ffff", "OTEDAMA_STRATUM_DIFFICULTY": "0.25",
        "OTEDAMA_STRATUM_SUBMIT_INTERVAL": "2.5", "OTEDAMA_NO_MINER": "1", "OTEDAMA_REINDEX": "true",
        "OTEDAMA_NO_SEEDS": "true", "OTEDAMA_MAX_OUTBOUND": "3", "OTEDAMA_LOG_FILE_MAX_MB": "7",
-       "OTEDAMA_LOG_FILE_BACKUPS": "2", "OTEDAMA_NOTIFY_WORKER_OFFLINE": "30"}
-ARGV = {"max_per_subnet": "5", "no_dht": "true",
+       "OTEDAMA_LOG_FILE_BACKUPS": "2", "OTEDAMA_NOTIFY_WORKER_OFFLINE": "30",
+       "OTEDAMA_STRATUM_MAX_PER_IP": "9", "OTEDAMA_STRATUM_SUBMIT_RATE": "12.5", "OTEDAMA_STRATUM_BAN_STRIKES": "7"}
+ARGV = {"max_per_subnet": "5", "no_dht": "true", "stratum_idle_timeout": "120", "stratum_submit_burst": "30",
         "max_inbound": "4", "mine_while_syncing": "true", "log_level": "debug", "no_p2p": "false"}
 
 

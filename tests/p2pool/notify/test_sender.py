@@ -34,7 +34,7 @@ async def test_webhook_gets_the_json_after_retries():
         async with trio.open_nursery() as nursery:
             nursery.start_soon(notifier.run)
             notifier.send(note())
-            await wait_for(lambda: receiver.received)
+            await wait_for(lambda: counted)  # the receiver has the body before the sender has its answer
             nursery.cancel_scope.cancel()
     assert receiver.attempts == 3
     assert receiver.received == [{"event": "block_found", "text": "block 7 found", "time": 1700000000.0,

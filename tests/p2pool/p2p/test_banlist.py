@@ -165,9 +165,9 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.Mon
         raise OSError("disk gone")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError, match="disk gone"):
-        bans.ban("b", 200.0, "y")
+    bans.ban("b", 200.0, "y")  # the failure is the list's to retry, not the caller's
     monkeypatch.undo()
+    assert bans.write_error == "disk gone" and bans.is_banned("b", 150.0)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["bans.json"]
     assert BanList(path).active(0.0) == [Ban("a", 100.0, "x")]
@@ -196,3 +196,21 @@ def test_module_is_pure() -> None:
             "print(sorted(m for m in sys.modules if m.split('.')[0] in {'trio', 'socket', 'libp2p', 'asyncio'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_ban_the_disk_refuses_stays_in_force_and_is_written_later(tmp_path: Path, caplog) -> None:
+    from tests.fixtures.full_disk import file_size_limit
+
+    path = tmp_path / "bans.json"
+    bans = BanList(path)
+    bans.ban("peer-a", 2_000_000_000, "first")
+    on_disk = path.read_bytes()
+    with file_size_limit(len(on_disk) + 1):  # the list with a second ban no longer fits (EFBIG)
+        bans.ban("peer-b", 2_000_000_000, "second, on a full disk")
+        bans.ban("peer-c", 2_000_000_000, "third, still full")
+    assert bans.write_error is not None and bans.is_banned("peer-b", 1_900_000_000)
+    assert caplog.text.count("cannot write the ban list") == 1
+    assert path.read_bytes() == on_disk and not list(tmp_path.glob(".bans.json.*"))  # the old list, no leftovers
+    bans.prune(1_900_000_000)  # nothing expired, but the list in memory is not on disk: written now
+    assert bans.write_error is None and "written again" in caplog.text
+    assert {b.peer for b in BanList(path).active(1_900_000_000)} == {"peer-a", "peer-b", "peer-c"}

@@ -129,3 +129,17 @@ async def test_a_dialled_socket_no_connection_uses_any_more_is_closed_by_the_dia
         assert tracker.reap(trio.current_time() + tracker.grace + 1) == 1
         assert stream.socket.fileno() == -1
         await wait_for(lambda: not a.get_network().get_connections(b.get_id()), "a to see the socket close")
+
+
+async def test_closing_the_host_passes_over_a_peer_whose_record_expired():
+    # libp2p raises "peer ID is expired" from clear_addrs for a peer with a signed record whose addresses'
+    # time to live ran out (seen when a node stopped in the DHT test); the host must still close.
+    async with two_connected_hosts() as (a, b):
+        peerstore = b.get_peerstore()
+        await wait_for(lambda: a.get_id() in peerstore.peer_record_map, "b to hold a's signed record (identify)")
+        data = peerstore.peer_data_map[a.get_id()]
+        data.set_ttl(1)
+        data.last_identified = 0  # identified long ago: expired now
+        connections = b.get_network().get_connections(a.get_id())
+        await close_host(b)
+        assert close_sockets(connections) == 0

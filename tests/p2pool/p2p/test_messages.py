@@ -66,6 +66,22 @@ def test_messages_split_anywhere_reassemble():
     assert decoder.pending == 0
 
 
+def test_a_decoder_says_how_many_bytes_its_frame_still_lacks():
+    frame = encode(Shares((b"s" * 300,)))
+    decoder = FrameDecoder(max_frame=1000)
+    assert decoder.wanted == 4  # the length prefix first
+    decoder.receive_data(frame[:2])
+    assert decoder.wanted == 2
+    decoder.receive_data(frame[2:10])
+    assert decoder.wanted == len(frame) - 10
+    decoder.receive_data(frame[10:] + encode(GetTip())[:1])
+    assert decoder.wanted == 0 and decoder.next_message() == Shares((b"s" * 300,))
+    assert decoder.wanted == 3
+    decoder = FrameDecoder(max_frame=1000)
+    decoder.receive_data(struct.pack("<I", 10**6))
+    assert decoder.wanted == 1000  # never past the limit (the frame is refused once it is read)
+
+
 def test_oversized_frame_refused_from_its_length_alone():
     decoder = FrameDecoder(max_frame=1000)
     decoder.receive_data(struct.pack("<I", 1001))

@@ -274,3 +274,21 @@ def test_module_is_pure() -> None:
             "print(sorted(m for m in sys.modules if m.split('.')[0] in {'trio', 'socket', 'libp2p', 'asyncio'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_full_disk_skips_updates_without_raising_and_writes_again_after(tmp_path: Path, caplog) -> None:
+    from tests.fixtures.full_disk import file_size_limit
+
+    with AddressBook(tmp_path / "peers.sqlite") as book:
+        book.add(A, [tcp(1)], 100.0, "bootstrap")
+        largest = max(f.stat().st_size for f in tmp_path.iterdir())
+        many = [(peer_id(n), tcp(n % 250)) for n in range(10, 2010)]  # more than the files hold so far
+        with file_size_limit(largest + 1):
+            book.add_many(many, 101.0, "pex")  # refused by the disk: skipped, not raised
+            assert book.write_error == "disk I/O error"
+            book.add_many(many, 102.0, "pex")
+        assert caplog.text.count("cannot write the address book") == 1  # once a streak
+        assert book.get(A) == [f"{tcp(1)}/p2p/{A}"] and len(book) == 1  # rolled back, the book still reads
+        book.mark_connected(A, 103.0)
+        assert book.write_error is None and "written again" in caplog.text
+        assert book.info(A).last_connected == 103.0

@@ -5,7 +5,7 @@ from pathlib import Path
 import p2pool.p2p
 from tests.purity import IO, assert_pure
 
-CORES = ("messages.py", "sync.py", "limits.py", "reachability.py", "join.py")
+CORES = ("messages.py", "sync.py", "limits.py", "reachability.py", "join.py", "clocks.py")
 # The adapters around the cores, which the cores must not import.
 ADAPTERS = {f"p2pool.p2p.{name}" for name in ("host", "gossip", "service", "peers", "sync_client", "sync_server",
                                                 "stream", "admission", "discovery", "seedlist", "connections", "dials",

@@ -79,6 +79,16 @@ def test_effort_counts_work_since_the_last_block_and_restarts_at_a_block():
     assert stats.meta["effort_work"] == 0
 
 
+def test_one_batch_with_a_block_in_it_counts_the_effort_as_one_share_at_a_time_would():
+    batch = [share(1, T0 + 1), share(2, T0 + 2, block=True), share(3, T0 + 1), share(4, T0 + 3)]
+    at_once, each = Statistics(T0), Statistics(T0)
+    at_once.record_accepted(T0 + 5, batch, "sync")
+    for one in batch:
+        each.record_accepted(T0 + 5, [one], "sync")
+    assert at_once.meta == each.meta
+    assert (at_once.meta["effort_work"], at_once.meta["last_block_time"]) == (1000, T0 + 2)  # share 4 only
+
+
 def test_workers_come_and_go_and_the_idle_ones_are_forgotten():
     stats = Statistics(T0)
     stats.worker_connected(T0, "A.1", "A")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from fractions import Fraction
 from typing import Any
 
 import trio
 
-from p2pool.stratum.job import Solution, StratumJob
+from p2pool.stratum.job import JobBase, Solution, StratumJob
 from p2pool.stratum.submit import SubmitError
 from sharechain.bitcoin.address import address_to_script
 from sharechain.bitcoin.hashing import hex_to_hash
@@ -28,27 +29,25 @@ def vector_job(name: str, share_target: int = DIFF1_TARGET) -> StratumJob:
     entry = VECTOR["jobs"][name]
     params = entry["params"]
     template = entry["built_from_core_template"]
-    return StratumJob(
-        job_id=params[0],
+    base = JobBase(
         prev_hash=hex_to_hash(entry["prevhash_display"]),
         coinb1=bytes.fromhex(params[2]),
-        coinb2=bytes.fromhex(params[3]),
         merkle_branch=tuple(bytes.fromhex(h) for h in params[4]),
         version=int(params[5], 16),
         bits=int(params[6], 16),
         ntime=int(params[7], 16),
         min_ntime=template["mintime"],
         max_ntime=template["curtime"] + 7200,
-        clean=params[8],
         share_target=share_target,
         block_target=bits_to_target(int(params[6], 16)),
     )
+    return StratumJob.whole(params[0], base, bytes.fromhex(params[3]), params[8])
 
 
 def easy_job(job_id: str, difficulty: Fraction, base: str = "job1", clean: bool = False) -> StratumJob:
     """A vector job whose share difficulty is ``difficulty``: tiny values make shares cheap to find."""
     job = vector_job(base, share_target=difficulty_to_target(difficulty))
-    return StratumJob(**{**job.__dict__, "job_id": job_id, "clean": clean})
+    return dataclasses.replace(job, job_id=job_id, clean=clean)
 
 
 class VectorProvider:

@@ -30,7 +30,7 @@ def test_headers_rebuild_from_the_submits() -> None:
 
 
 PURE = ["p2pool/stratum/" + name for name in (
-    "session.py", "job.py", "vardiff.py", "stats.py", "submit.py", "provider.py")]
+    "session.py", "job.py", "vardiff.py", "stats.py", "submit.py", "provider.py", "outbox.py")]
 
 
 @pytest.mark.parametrize("path", PURE)

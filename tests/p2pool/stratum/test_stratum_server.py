@@ -11,6 +11,7 @@ import trio
 from stratum_vector import EXTRANONCE1, USER, VECTOR, LineClient, VectorProvider, easy_job, grind, vector_job
 
 from miner.client import ClientConnection, NewJob
+from p2pool.events import WorkSent
 from p2pool.stratum.job import Solution
 from p2pool.stratum.server import StratumConfig, StratumServer
 from p2pool.stratum.submit import SubmitError
@@ -201,6 +202,28 @@ async def test_vardiff_raises_difficulty_for_fast_real_shares() -> None:
             core.receive_data(await stream.receive_some(65536))
         assert core.job.difficulty == core.difficulty and raised <= core.job.difficulty <= 1
         await stream.aclose()
+
+
+async def test_a_fan_out_is_announced_once_done_with_the_jobs_it_sent() -> None:
+    provider, events = VectorProvider(vector_job("job1")), list[object]()
+    server = StratumServer(provider, StratumConfig(host="127.0.0.1", port=0), publish=events.append)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(server.serve)
+        miner, idle = await LineClient.connect(port), await LineClient.connect(port)
+        await idle.call({"id": 1, "method": "mining.subscribe", "params": []})  # (not authorized: no job)
+        await miner.call({"id": 1, "method": "mining.subscribe", "params": []})
+        await miner.call({"id": 2, "method": "mining.authorize", "params": [USER, "x"]})
+        assert (await miner.message())["method"] == "mining.set_difficulty"
+        assert (await miner.message())["params"][0] == "job1"
+        provider.job = vector_job("job2")
+        server.new_work(clean=True)
+        assert (await miner.message())["params"][0] == "job2"
+        await wait_until(lambda: any(isinstance(e, WorkSent) for e in events))
+        (sent,) = [e for e in events if isinstance(e, WorkSent)]
+        assert (sent.jobs, sent.connections) == (1, 2) and sent.seconds >= 0
+        await miner.aclose()
+        await idle.aclose()
+        nursery.cancel_scope.cancel()
 
 
 async def test_new_work_before_authorize_sends_nothing_and_no_work_sends_nothing() -> None:

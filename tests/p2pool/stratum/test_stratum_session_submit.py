@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from fractions import Fraction
 
@@ -121,7 +122,7 @@ def test_bad_ntime_extranonce2_and_hex_are_20() -> None:
 
 def test_ntime_more_than_two_hours_from_the_job_is_20() -> None:
     base = easy_job("e1", EASY)
-    wide = type(base)(**{**base.__dict__, "min_ntime": 0, "max_ntime": 0xFFFFFFFF})
+    wide = dataclasses.replace(base, base=dataclasses.replace(base.base, min_ntime=0, max_ntime=0xFFFFFFFF))
     session = ready(wide)
     error = error_of(call(session, submit_line("e1", 0, ntime=f"{base.ntime + 7201:08x}")))
     assert error[0] == 20 and "7200" in str(error[1])

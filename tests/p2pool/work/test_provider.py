@@ -15,29 +15,30 @@ from pathlib import Path
 
 import trio
 
-from kernels.factory import make_scanner
 from p2pool.chain.backend import SubmitResult
 from p2pool.chain.events import TemplateChanged
 from p2pool.chain.rpc import BitcoindClient
 from p2pool.chain.template import BlockTemplate
 from p2pool.devchain.service import DevchainConfig
 from p2pool.event_bus import EventBus
-from p2pool.events import NewWork, ShareSource, SourceKind, TipChanged
+from p2pool.events import NewWork, ShareSource, SourceKind, StoreWritable, TipChanged
 from p2pool.intake import ShareIntake
+from p2pool.storage.loader import load_chain
 from p2pool.storage.share_store import ShareStore
-from p2pool.stratum.job import Solution, StratumJob, build_coinbase, build_header
+from p2pool.stratum.job import Solution, StratumJob
 from p2pool.work.found_blocks import FoundBlocks
 from p2pool.work.provider import WorkProvider
 from p2pool.work.submitter import BlockSubmitter
 from sharechain.bitcoin.hashing import sha256d
+from sharechain.bitcoin.script import witness_program
 from sharechain.chain import ShareChain
 from sharechain.params import DEVNET
 from tests.fixtures.devchain import running_devchain
+from tests.fixtures.full_disk import fill, small_filesystem
+from tests.fixtures.solve import solve_job
 from tests.functional.sharegen import make_chain, payout_script
 
 SCRIPT = payout_script(9)
-SCANNER = make_scanner("numba", threads=1)
-EN1 = bytes.fromhex("0badcafe")
 
 
 class Recording:
@@ -62,6 +63,7 @@ class Recording:
 @dataclass
 class Parts:
     chain: ShareChain
+    intake: ShareIntake
     work: WorkProvider
     found: FoundBlocks
     rpc: Recording
@@ -69,10 +71,11 @@ class Parts:
 
 
 @asynccontextmanager
-async def parts(root: Path) -> AsyncIterator[Parts]:
+async def parts(root: Path, store_dir: Path | None = None) -> AsyncIterator[Parts]:
+    """The work provider and what it uses; the share database in ``store_dir`` (default: under ``root``)."""
     async with running_devchain(DevchainConfig(datadir=root / "devchain", port=0, bits=0x207FFFFF)) as port, \
             BitcoindClient(f"http://127.0.0.1:{port}") as rpc:
-        with ShareStore(root / "sharechain", DEVNET) as store:
+        with ShareStore(store_dir or root / "sharechain", DEVNET) as store:
             bus, chain, backend = EventBus(), ShareChain(DEVNET), Recording(rpc)
             intake = ShareIntake(chain, store, bus.publish, time.time)
             found = FoundBlocks(store)
@@ -80,23 +83,19 @@ async def parts(root: Path) -> AsyncIterator[Parts]:
             work = WorkProvider(DEVNET, chain, intake, submitter, bus.publish, time.time)
             new_work: list[bool] = []
             bus.subscribe(TipChanged, work.on_tip_changed)
+            bus.subscribe(StoreWritable, found.on_store_writable)
             bus.subscribe(NewWork, lambda event: new_work.append(event.clean))
             intake.add_all(make_chain(6), ShareSource(SourceKind.SYNC))
             work.on_template(TemplateChanged(await rpc.get_template(), new_block=True))
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(submitter.run)
-                yield Parts(chain, work, found, backend, new_work)
+                yield Parts(chain, intake, work, found, backend, new_work)
                 nursery.cancel_scope.cancel()
 
 
 def solve(job: StratumJob, extranonce2: int = 0) -> Solution:
     """A solution of ``job`` that meets its share target (found by the Numba kernel)."""
-    en2 = extranonce2.to_bytes(4, "big")
-    coinbase = build_coinbase(job, EN1, en2)
-    header76 = build_header(job, coinbase, job.ntime, 0, job.version)[:76]
-    nonce = SCANNER.scan(header76, job.share_target, 0, 1 << 30).nonces[0]
-    header = header76 + nonce.to_bytes(4, "little")
-    return Solution(job, "miner", SCRIPT, EN1, en2, job.ntime, nonce, job.version, header, coinbase, sha256d(header))
+    return solve_job(job, SCRIPT, extranonce2)
 
 
 async def blocks(parts: Parts, count: int) -> None:
@@ -146,3 +145,57 @@ async def test_stale_work_is_refused_with_its_reason_and_a_block_still_counts(tm
         assert stale is not None and stale.reason == "stale-block"
         assert stale.message == "Stale share: the job was for a previous Bitcoin block"
         assert p.work.unknown_job(old.job_id).reason == "stale-block"
+
+
+async def test_a_full_disk_refuses_the_share_but_still_delivers_and_keeps_its_block(tmp_path):
+    with small_filesystem(tmp_path / "disk") as disk:
+        async with parts(tmp_path, disk / "sharechain") as p:
+            tip = p.chain.tip
+            job = p.work.job_for(SCRIPT)
+            assert job is not None
+            filler = fill(disk)
+            refused = None
+            for i in range(50):  # the last page of LevelDB's log may take a share or two
+                refused = p.work.take(solve(job, extranonce2=200 + i))
+                if refused is not None:
+                    break
+                tip, job = p.chain.tip, p.work.job_for(SCRIPT)
+                assert job is not None
+            assert refused is not None and refused.reason == "store-unwritable"
+            assert refused.message.startswith("Share not stored, the node refuses shares: ")
+            assert "No space left on device" in refused.message
+            assert p.chain.tip is not None and tip is not None and p.chain.tip.hash == tip.hash
+            delivered = i + 1
+            await blocks(p, delivered)  # the block went to the chain backend all the same
+            with trio.fail_after(20):  # ... and is listed, though not on disk yet
+                while not p.found.unwritten:
+                    await trio.sleep(0.01)
+            filler.unlink()
+            assert p.intake.recover()
+            assert not p.found.unwritten
+            found = {b.hash for b in p.found.all()}
+        with ShareStore(disk / "sharechain", DEVNET) as store:
+            assert {b["hash"] for b in store.blocks()} == found
+            assert load_chain(store, DEVNET).tip.hash == tip.hash
+
+
+async def test_a_solution_is_taken_whatever_the_number_of_miners_and_of_new_work_since(tmp_path):
+    """More payout addresses than any cache the node had (4,096 contexts) and more pieces of new work
+    than it kept (64 per block): a job a connection still holds is still taken, as a block."""
+    async with parts(tmp_path) as p:
+        oldest = p.work.job_for(SCRIPT)
+        assert oldest is not None
+        scripts = [witness_program(0, sha256d(b"many" + i.to_bytes(4, "big"))[:20]) for i in range(5000)]
+        jobs = [p.work.job_for(script) for script in scripts]
+        assert len({job.job_id for job in jobs if job is not None}) == 5000
+        tip = p.chain.tip
+        assert tip is not None
+        for _ in range(70):
+            p.work.on_tip_changed(TipChanged(tip, 0))
+            assert p.work.job_for(scripts[0]) is not None
+        refused = p.work.take(solve(oldest))
+        assert refused is None  # the tip has not moved: still a share on it
+        await blocks(p, 1)
+        first = jobs[0]
+        assert first is not None and p.work.take(solve(first, extranonce2=3)) is None
+        await blocks(p, 2)
