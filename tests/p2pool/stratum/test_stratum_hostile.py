@@ -1,7 +1,7 @@
 """Hostile strangers against a real Stratum server over real TCP on 127.0.0.1, while a well-behaved miner on
 another connection (another loopback address) keeps asking: its answer latencies are printed and held to a
-generous bound scaled by the suite's timeout factor (the issue's 100 ms figure is measured by
-``benchmarks/stratum_hostile.py`` at full size, not asserted here).
+bound that only starvation breaks (the issue's 100 ms figure is measured by ``benchmarks/stratum_hostile.py``
+at full size, not asserted here: a test never fails on a machine being slow).
 
 Sizes are the short version: 2,000 connections that never authorize, a 20,000-name worker flood, a
 20,000-submit flood. The attackers run in this process, on the server's event loop, so the latencies
@@ -42,9 +42,10 @@ from p2pool.stratum.server import StratumConfig, StratumServer
 from tests.functional.framework import TIMEOUT_FACTOR
 
 HOST = "127.0.0.1"
-# Generous: the well-behaved miner's worst answer during an attack on a loaded 2-core machine.
-P99_BOUND = 1.0 * TIMEOUT_FACTOR
-MAX_BOUND = 3.0 * TIMEOUT_FACTOR
+# Starvation, not speed: a server blocked by the attack leaves the well-behaved miner unanswered for good;
+# a slow or loaded machine (CI's 2 cores running the suite on two workers) only stretches each answer.
+P99_BOUND = 10.0 * TIMEOUT_FACTOR
+MAX_BOUND = 20.0 * TIMEOUT_FACTOR
 ATTACKERS = [f"127.0.0.{i}" for i in range(2, 10)]
 
 
