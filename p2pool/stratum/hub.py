@@ -29,25 +29,30 @@ class ReadHub(Generic[C]):
     """The connections being read, by descriptor; :meth:`run` reads them until cancelled."""
 
     def __init__(self, read_size: int) -> None:
-        self._epoll = select.epoll()
+        self._epoll: select.epoll | None = None  # opened by the first connection or run, closed when run ends
         self._conns: dict[int, C] = {}
         self._read_size = read_size
+
+    def _set(self) -> select.epoll:
+        if self._epoll is None:
+            self._epoll = select.epoll()
+        return self._epoll
 
     def __len__(self) -> int:
         return len(self._conns)
 
     def add(self, fd: int, conn: C) -> None:
-        self._epoll.register(fd, _EVENTS)
+        self._set().register(fd, _EVENTS)
         self._conns[fd] = conn
 
     def remove(self, fd: int) -> None:
         """Stop reading ``fd`` (before it is closed: a closed descriptor's number is soon reused)."""
-        if self._conns.pop(fd, None) is not None:
+        if self._conns.pop(fd, None) is not None and self._epoll is not None:
             with contextlib.suppress(OSError, ValueError):
                 self._epoll.unregister(fd)
 
     async def run(self, received: Callable[[C, bytes], None]) -> None:
-        epoll, conns, size = self._epoll, self._conns, self._read_size
+        epoll, conns, size = self._set(), self._conns, self._read_size
         try:
             while True:
                 await trio.lowlevel.wait_readable(epoll.fileno())
@@ -69,4 +74,5 @@ class ReadHub(Generic[C]):
                         done = 0
                         await trio.lowlevel.checkpoint()
         finally:
+            self._epoll = None
             epoll.close()

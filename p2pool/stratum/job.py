@@ -185,8 +185,7 @@ def _shared_parts(base: JobBase) -> tuple[bytes, bytes]:
         return hit[1], hit[2]
     head = b"".join((b', "', swap_words(base.prev_hash).hex().encode(), b'", "', base.coinb1.hex().encode(), b'", "'))
     tail = b"".join((b'", ', json.dumps([h.hex() for h in base.merkle_branch]).encode(),
-                     f', "{base.version & 0xFFFFFFFF:08x}", "{base.bits & 0xFFFFFFFF:08x}", '
-                     f'"{base.ntime & 0xFFFFFFFF:08x}", '.encode()))
+                     f', "{u32_hex(base.version)}", "{u32_hex(base.bits)}", "{u32_hex(base.ntime)}", '.encode()))
     if len(_SHARED) >= _SHARED_KEPT:
         _SHARED.clear()
     _SHARED[id(base)] = (base, head, tail)

@@ -161,7 +161,7 @@ class StratumServer:
         self._work_ready = trio.Event()
         self._pending_clean: bool | None = None
         self._epoch = 0  # pieces of new work announced
-        self._hub: ReadHub[_Connection] = ReadHub(_READ_SIZE)
+        self._hub: ReadHub[_Connection] = ReadHub(_READ_SIZE)  # its epoll set opens when serving starts, closes when it ends
         self._nursery: trio.Nursery | None = None
         self._farewells = 0  # refused connections being told why (each for at most a second)
 
@@ -178,7 +178,6 @@ class StratumServer:
         listeners = await open_listeners(host, port, "Stratum (--stratum)")
         bound = listeners[0].socket.getsockname()[1]
         log.info("stratum: listening on %s:%d", host, bound)
-        self._hub = ReadHub(_READ_SIZE)  # (its epoll set is closed when serving ends)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery

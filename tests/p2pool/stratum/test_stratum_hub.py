@@ -4,10 +4,13 @@ connections closing at once leave the rest served."""
 
 from __future__ import annotations
 
+import socket
+
 import trio
 from stratum_vector import USER, LineClient, VectorProvider, vector_job
 from test_stratum_server import running, wait_until
 
+from p2pool.stratum.hub import ReadHub
 from p2pool.stratum.limits import StratumLimits
 
 # Every client here is 127.0.0.1: above the default cap of connections per IP.
@@ -69,3 +72,26 @@ async def test_a_miner_that_never_reads_is_dropped_and_the_others_are_answered()
         await _answers(fine)
         await fine.aclose()
         await deaf.aclose()
+
+
+async def test_the_hub_holds_an_epoll_set_only_while_it_reads_and_reads_again_after_a_restart():
+    hub: ReadHub[str] = ReadHub(1024)
+    assert hub._epoll is None  # a server built and never served holds no descriptor
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    try:
+        got: list[tuple[str, bytes]] = []
+        for round_ in range(2):  # served, stopped, served again (the same hub, a fresh epoll set)
+            got.clear()
+            async with trio.open_nursery() as nursery:
+                hub.add(ours.fileno(), "miner")
+                nursery.start_soon(hub.run, lambda conn, data: got.append((conn, data)))
+                theirs.send(b"line %d\n" % round_)
+                await wait_until(lambda: bool(got))
+                nursery.cancel_scope.cancel()
+            assert got == [("miner", b"line %d\n" % round_)]
+            assert hub._epoll is None, "closed when reading stopped"
+            hub.remove(ours.fileno())
+    finally:
+        ours.close()
+        theirs.close()
