@@ -1,6 +1,7 @@
 """Join rate: a new node joins a network with a mainnet-sized window from one seed.
 
 Usage: .venv/bin/python benchmarks/join.py [--extra 2000] [--uncle-every 10] [--miners 20] [--runs 3] [--history FILE]
+       [--in-process | --compare]
 
 The network has mainnet's consensus constants (8,640-share PPLNS window, 8,640-share reorg margin:
 17,283 main-chain heights kept) but an easy share target, so that the history (the kept range plus
@@ -35,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from p2pool.config import node_config
 from p2pool.node import Node
+from p2pool.p2p.joiner import JoinConfig
 from p2pool.p2p.messages import GetJoin
 from p2pool.p2p.sync_client import SyncClient, SyncConfig
 from sharechain.bitcoin.serialize import ByteReader, ser_varbytes
@@ -66,7 +68,11 @@ def run_seed(datadir: Path, params: NetworkParams, ready: Any) -> None:
     trio.run(main)
 
 
-async def join_once(datadir: Path, seed_addr: str, tip: bytes) -> tuple[float, float, int, float]:
+def tuning(check_process: bool) -> dict[str, Any]:
+    return {**TUNING, "sync": SyncConfig(tip_interval=5.0, join=JoinConfig(check_process=check_process))}
+
+
+async def join_once(datadir: Path, seed_addr: str, tip: bytes, check_process: bool) -> tuple[float, float, int, float]:
     """Seconds from start to in sync, from the GetJoin request to in sync, shares downloaded, and the CPU
     seconds this process spent from start to in sync (less disturbed than wall time by other load)."""
     asked: list[float] = []
@@ -81,7 +87,7 @@ async def join_once(datadir: Path, seed_addr: str, tip: bytes) -> tuple[float, f
     try:
         async with trio.open_nursery() as nursery:
             started, cpu = time.perf_counter(), time.process_time()
-            node = Node(config(datadir, [seed_addr]), params=PARAMS, p2p_tuning=TUNING)
+            node = Node(config(datadir, [seed_addr]), params=PARAMS, p2p_tuning=tuning(check_process))
             await nursery.start(node.run)
             while node.chain is None or node.chain.tip is None or node.chain.tip.hash != tip:
                 await trio.sleep(0.002)
@@ -94,6 +100,18 @@ async def join_once(datadir: Path, seed_addr: str, tip: bytes) -> tuple[float, f
     finally:
         SyncClient.request = original  # type: ignore[method-assign]
     return finished - started, finished - asked[0], downloaded, cpu
+
+
+def _process_cpu(pid: int | None) -> float:
+    """CPU seconds (user and system) process ``pid`` has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's children that have ended (the joining node's checking process)."""
+    times = os.times()
+    return times.children_user + times.children_system
 
 
 def _load(path: Path) -> list[Share]:
@@ -110,6 +128,10 @@ def main() -> None:
     parser.add_argument("--uncle-every", type=int, default=10)
     parser.add_argument("--miners", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--in-process", action="store_true",
+                        help="the joining node checks every share itself (JoinConfig(check_process=False))")
+    parser.add_argument("--compare", action="store_true",
+                        help="each run joins twice: with the share-checking process, then without it")
     parser.add_argument("--history", type=Path, help="keep the generated history in this file and reuse it "
                         "(comparing two versions: the same shares, and no minute spent making them each time)")
     args = parser.parse_args()
@@ -137,12 +159,19 @@ def main() -> None:
         try:
             addr, tip, kept = ready.get(timeout=300)
             print(f"seed keeps {kept} shares (the window, the margin and the context below it, with their uncles)")
-            for run in range(args.runs):
-                total, from_plan, downloaded, cpu = trio.run(join_once, root / f"join{run}", addr, tip)
+            modes = [True, False] if args.compare else [not args.in_process]
+            for run, check_process in ((r, m) for r in range(args.runs) for m in modes):
+                seed_cpu, children_cpu = _process_cpu(seed.pid), _children_cpu()
+                total, from_plan, downloaded, cpu = trio.run(join_once, root / f"join{run}-{check_process}", addr,
+                                                             tip, check_process)
+                seed_cpu, children_cpu = _process_cpu(seed.pid) - seed_cpu, _children_cpu() - children_cpu
                 load = os.getloadavg()[0]
-                print(f"join {run + 1}: {downloaded} shares in {total:.2f} s = {downloaded / total:,.0f} shares/s from "
+                mode = "checking process" if check_process else "checked in-process"
+                print(f"join {run + 1} ({mode}): {downloaded} shares in {total:.2f} s = {downloaded / total:,.0f} shares/s from "
                       f"the node's start to in sync; {downloaded / from_plan:,.0f} shares/s from its GetJoin "
-                      f"(target >= 10,000 shares/s; load average {load:.1f}); {cpu:.2f} CPU s in the joining process")
+                      f"(target >= 10,000 shares/s; load average {load:.1f}); CPU s: {cpu:.2f} in the joining "
+                      f"process, {children_cpu:.2f} in its share-checking process, {seed_cpu:.2f} in the seed "
+                      f"(the seed shares this machine's {os.cpu_count()} cores)")
         finally:
             seed.terminate()
             seed.join()

@@ -23,6 +23,7 @@ from sharechain.chain import ShareChain
 from sharechain.record import ShareRecord
 from sharechain.result import AddResult, AddStatus
 from sharechain.share import Share
+from sharechain.validation import StandaloneVerdict
 
 log = logging.getLogger("otedama.intake")
 
@@ -43,23 +44,29 @@ class ShareIntake:
         """Why the share database takes no writes (None: it does)."""
         return self._store.write_error
 
-    def add_all(self, shares: Sequence[Share], source: ShareSource) -> list[AddResult]:
-        """Add ``shares`` in order, with one durable write for every share that joined (a sync batch)."""
+    def add_all(self, shares: Sequence[Share], source: ShareSource,
+                checked: Sequence[StandaloneVerdict | None] | None = None) -> list[AddResult]:
+        """Add ``shares`` in order, with one durable write for every share that joined (a sync batch).
+        ``checked``: each share's verdict from a join's checking process, where it has one."""
         self._check_writable()
         now = int(self._clock())
         old_tip = self.chain.tip
-        results = [self.chain.add(share, now=now) for share in shares]
+        if checked is None:
+            results = [self.chain.add(share, now=now) for share in shares]
+        else:
+            results = [self.chain.add(share, now, verdict) for share, verdict in zip(shares, checked, strict=True)]
         return self._settle(shares, results, source, old_tip)
 
     def add_context(self, shares: Sequence[Share], claims: Mapping[bytes, tuple[int, int]],
-                    source: ShareSource) -> list[AddResult]:
+                    source: ShareSource, checked: Sequence[StandaloneVerdict | None] | None = None) -> list[AddResult]:
         """Context shares of a join (below the floor: checked alone, their place taken from the plan)."""
         self._check_writable()
         old_tip = self.chain.tip
         results: list[AddResult] = []
+        verdicts = checked if checked is not None else [None] * len(shares)
         try:
-            for share in shares:
-                results.append(self.chain.add_context(share, claims.get(share.hash)))  # noqa: PERF401 (what joined before a failure is kept)
+            for share, verdict in zip(shares, verdicts, strict=True):
+                results.append(self.chain.add_context(share, claims.get(share.hash), verdict))  # (kept up to a failure)
         finally:  # a share without its claim stops the batch: what joined before it is still written
             self._settle(shares[: len(results)], results, source, old_tip)
         return results

@@ -32,6 +32,9 @@ from sharechain.result import AddResult, AddStatus, Refusal
 from sharechain.share import Share, ShareInfo
 from sharechain.validation import (
     CoinbasePayouts,
+    StandaloneVerdict,
+    WirePayouts,
+    apply_verdict,
     check_in_context,
     check_payouts,
     check_standalone,
@@ -230,11 +233,13 @@ class ShareChain:
         return self._window.state(share_hash)
 
     # --- adding ----------------------------------------------------------------------------------
-    def add(self, share: Share, now: int) -> AddResult:
+    def add(self, share: Share, now: int, checked: StandaloneVerdict | None = None) -> AddResult:
         """Validate and connect ``share``; orphans waiting on it are connected too.
 
         Cheap checks first: already known, then the target (with the retarget value when the parent
-        is known), proof of work, structure, then the in-context rules, and the PPLNS split last."""
+        is known), proof of work, structure, then the in-context rules, and the PPLNS split last.
+        ``checked``: what :func:`~sharechain.validation.check_bytes` found of the share's bytes (a
+        join checks them in another process), taken for those rules but the retarget."""
         if share.hash in self._records or share.hash in self.orphans:
             return AddResult(AddStatus.DUPLICATE, share.hash)
         info = share.info
@@ -242,7 +247,8 @@ class ShareChain:
         try:
             self._check_fork(info, parent)
             expected_bits = self.next_bits(parent) if parent is not None or info.prev_hash == NULL_HASH else None
-            paid = check_standalone(share, self.params, expected_bits)
+            paid: CoinbasePayouts | WirePayouts = (check_standalone(share, self.params, expected_bits) if checked is None
+                                                   else apply_verdict(share, checked, expected_bits))
         except InvalidShare as exc:
             return _invalid(share.hash, exc)
         missing = self._missing(info)
@@ -284,7 +290,7 @@ class ShareChain:
             record = parent
         return record.height
 
-    def _check_connectable(self, share: Share, now: int, paid: CoinbasePayouts | None = None,
+    def _check_connectable(self, share: Share, now: int, paid: CoinbasePayouts | WirePayouts | None = None,
                            expected_bits: int | None = None) -> WindowState:
         """Stages 2 and 3 of validation for a share whose parent and uncles are known; returns its window."""
         info = share.info
@@ -416,17 +422,22 @@ class ShareChain:
         self._lowest = lowest
         self._floor = floor_of_kept(lowest, lowest, self.params)
 
-    def add_context(self, share: Share, claim: tuple[int, int] | None = None) -> AddResult:
+    def add_context(self, share: Share, claim: tuple[int, int] | None = None,
+                    checked: StandaloneVerdict | None = None) -> AddResult:
         """Connect a share of the context part: proof of work, structure and commitment are checked (its
         context is not held: that is what is taken on trust), its place comes from its parent, or, for a
-        share whose parent or an uncle is not held, from ``claim`` (its chain work and main work)."""
+        share whose parent or an uncle is not held, from ``claim`` (its chain work and main work).
+        ``checked``: those checks' verdict on its bytes, found in another process (as in :meth:`add`)."""
         if share.hash in self._records:
             return AddResult(AddStatus.DUPLICATE, share.hash)
         info = share.info
         if not self._lowest <= info.height <= self._floor:
             raise ValueError(f"height {info.height} is not in the context part {self._lowest}..{self._floor}")
         try:
-            check_standalone(share, self.params, None)
+            if checked is None:
+                check_standalone(share, self.params, None)
+            else:
+                apply_verdict(share, checked, None)
         except InvalidShare as exc:
             return _invalid(share.hash, exc)
         record = ShareRecord.from_share(share)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from sharechain.bitcoin.hashing import sha256d
@@ -85,14 +85,77 @@ def share_commitment_script(network_id: bytes, info: ShareInfo) -> bytes:
     return op_return(network_id + info.hash())
 
 
-@dataclass(frozen=True, slots=True)
 class Share:
+    """A share: its header, coinbase, merkle branch and share information, its hash and its bytes.
+
+    Immutable. A share decoded by :meth:`parse_lazily` (bytes that :meth:`parse` accepted elsewhere: a
+    join's checking process) decodes its coinbase and merkle branch when they are first read: most
+    shares of a join are never asked for them."""
+
+    __slots__ = ("_coinbase", "_merkle_branch", "hash", "header", "info", "raw")
     header: BlockHeader
-    coinbase: Transaction
-    merkle_branch: tuple[bytes, ...]
     info: ShareInfo
-    hash: bytes = field(default=b"", compare=False)
-    raw: bytes = field(default=b"", compare=False, repr=False)
+    hash: bytes
+    raw: bytes
+    _coinbase: Transaction | None
+    _merkle_branch: tuple[bytes, ...] | None
+
+    def __init__(self, header: BlockHeader, coinbase: Transaction | None, merkle_branch: tuple[bytes, ...] | None,
+                 info: ShareInfo, hash: bytes = b"", raw: bytes = b"") -> None:
+        if (coinbase is None or merkle_branch is None) and not raw:
+            raise ValueError("a share without its coinbase and merkle branch needs its bytes")
+        put = object.__setattr__
+        put(self, "header", header)
+        put(self, "_coinbase", coinbase)
+        put(self, "_merkle_branch", merkle_branch)
+        put(self, "info", info)
+        put(self, "hash", hash)
+        put(self, "raw", raw)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a share is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a share is immutable")
+
+    @property
+    def coinbase(self) -> Transaction:
+        if self._coinbase is None:
+            self._decode_body()
+        assert self._coinbase is not None
+        return self._coinbase
+
+    @property
+    def merkle_branch(self) -> tuple[bytes, ...]:
+        if self._merkle_branch is None:
+            self._decode_body()
+        assert self._merkle_branch is not None
+        return self._merkle_branch
+
+    def _decode_body(self) -> None:
+        reader = ByteReader(self.raw)
+        reader.pos = 1 + HEADER_SIZE
+        coinbase, branch = _read_body(reader)
+        object.__setattr__(self, "_coinbase", coinbase)
+        object.__setattr__(self, "_merkle_branch", branch)
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.header, self.coinbase, self.merkle_branch, self.info)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Share):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (f"Share(header={self.header!r}, coinbase={self.coinbase!r}, merkle_branch={self.merkle_branch!r}, "
+                f"info={self.info!r}, hash={self.hash!r})")
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (Share, (self.header, self.coinbase, self.merkle_branch, self.info, self.hash, self.raw))
 
     @classmethod
     def create(cls, header: BlockHeader, coinbase: Transaction, branch: tuple[bytes, ...], info: ShareInfo) -> Share:
@@ -116,19 +179,44 @@ class Share:
     @classmethod
     def parse(cls, raw: bytes) -> Share:
         """Decode a share; :class:`ParseError` says what is malformed."""
-        if len(raw) > MAX_SHARE_SIZE:
-            raise ParseError(f"share of {len(raw)} bytes exceeds {MAX_SHARE_SIZE}")
-        reader = ByteReader(raw)
-        version = reader.read_u8()
-        if version != SHARE_FORMAT_VERSION:
-            raise ParseError(f"unknown share format version {version}")
-        header_raw = reader.read(HEADER_SIZE)
-        header = BlockHeader.parse(header_raw)
-        coinbase = Transaction.parse(reader.read_varbytes(MAX_COINBASE_SIZE))
-        if coinbase.has_witness:
-            # The same share (same hash) in a second, longer encoding: refused, it would be stored and relayed.
-            raise ParseError("a share's coinbase is serialized without witness")
-        branch = tuple(reader.read(32) for _ in range(reader.read_count(MAX_MERKLE_BRANCH)))
+        reader, header_raw = _start(raw)
+        coinbase, branch = _read_body(reader)
         info = ShareInfo.read(reader)
         reader.expect_end()
-        return cls(header, coinbase, branch, info, sha256d(header_raw), raw)
+        return cls(BlockHeader.parse(header_raw), coinbase, branch, info, sha256d(header_raw), raw)
+
+    @classmethod
+    def parse_lazily(cls, raw: bytes) -> Share:
+        """Decode the header and the share information now, the coinbase and the merkle branch when first
+        read. For bytes :meth:`parse` accepted (elsewhere: a join's checking process): the body is only
+        skipped here, so a malformed one would raise :class:`ParseError` when read."""
+        reader, header_raw = _start(raw)
+        coinbase_size = reader.read_count(MAX_COINBASE_SIZE)  # (read before ``pos`` is: the read moves it)
+        reader.pos += coinbase_size
+        branch_size = 32 * reader.read_count(MAX_MERKLE_BRANCH)
+        reader.pos += branch_size
+        if reader.pos > len(raw):
+            raise ParseError("truncated share")
+        info = ShareInfo.read(reader)
+        reader.expect_end()
+        return cls(BlockHeader.parse(header_raw), None, None, info, sha256d(header_raw), raw)
+
+
+def _start(raw: bytes) -> tuple[ByteReader, bytes]:
+    """A reader past the share's format version and header, and the header's bytes."""
+    if len(raw) > MAX_SHARE_SIZE:
+        raise ParseError(f"share of {len(raw)} bytes exceeds {MAX_SHARE_SIZE}")
+    reader = ByteReader(raw)
+    version = reader.read_u8()
+    if version != SHARE_FORMAT_VERSION:
+        raise ParseError(f"unknown share format version {version}")
+    return reader, reader.read(HEADER_SIZE)
+
+
+def _read_body(reader: ByteReader) -> tuple[Transaction, tuple[bytes, ...]]:
+    coinbase = Transaction.parse(reader.read_varbytes(MAX_COINBASE_SIZE))
+    if coinbase.has_witness:
+        # The same share (same hash) in a second, longer encoding: refused, it would be stored and relayed.
+        raise ParseError("a share's coinbase is serialized without witness")
+    branch = tuple(reader.read(32) for _ in range(reader.read_count(MAX_MERKLE_BRANCH)))
+    return coinbase, branch

@@ -13,14 +13,16 @@ and gathers between stages only the facts the next stage needs:
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping
 from typing import NamedTuple
 
 from sharechain.bitcoin.block import WITNESS_COMMITMENT_HEADER
 from sharechain.bitcoin.hashing import hash_to_hex, hash_to_int
 from sharechain.bitcoin.merkle import root_from_coinbase_branch
+from sharechain.bitcoin.serialize import ParseError
 from sharechain.bitcoin.target import bits_to_target
-from sharechain.bitcoin.transaction import NULL_HASH
+from sharechain.bitcoin.transaction import NULL_HASH, TxOut
 from sharechain.context import ShareContext, UncleFacts
 from sharechain.params import NetworkParams
 from sharechain.pplns import Payout, split_reward
@@ -36,7 +38,62 @@ class CoinbasePayouts(NamedTuple):
     value: int
 
 
+class WirePayouts(NamedTuple):
+    """The same facts as :class:`CoinbasePayouts` in the coinbase's own encoding: the payout outputs'
+    bytes (canonical, so equal bytes are equal outputs) and their total value. A share checked in
+    another process (:func:`check_bytes`) is checked against them, without its outputs decoded."""
+
+    wire: bytes
+    value: int
+
+
+class StandaloneVerdict(NamedTuple):
+    """What :func:`check_standalone` found of a share's bytes without the retarget rule (its parent
+    is not known where it ran): the rule it broke, or its payouts' total value and where in the share's
+    bytes their outputs are (a few numbers: a join sends thousands of verdicts between processes)."""
+
+    rejection: Rejection | None
+    detail: str = ""
+    value: int = 0
+    payouts_start: int = 0
+    payouts_end: int = 0
+
+
+# Rules of stage 1 that come before the retarget rule (the order of :func:`check_target`).
+_BEFORE_RETARGET = frozenset({Rejection.BAD_TARGET_ENCODING, Rejection.TARGET_TOO_EASY})
+
+
 # --- stage 1: the share alone ---------------------------------------------------------------------------
+def check_bytes(raw: bytes, params: NetworkParams) -> StandaloneVerdict | str:
+    """Decode a share and run stage 1 on it but for the retarget rule: a :class:`StandaloneVerdict`,
+    or what is malformed (a :class:`ParseError`'s message). Pure; run in a join's checking process."""
+    try:
+        share = Share.parse(raw)
+    except ParseError as exc:
+        return str(exc) or "malformed share"
+    try:
+        paid = check_standalone(share, params, None)
+    except InvalidShare as exc:
+        return StandaloneVerdict(exc.rejection, exc.detail)
+    wire = b"".join([txout.serialize() for txout in share.coinbase.outputs[: len(paid.payouts)]])
+    # Any place in the share's bytes that holds these bytes will do: the chain compares bytes.
+    start = raw.find(wire) if wire else 0
+    assert start >= 0  # (the outputs were read from these bytes, in the one encoding they have)
+    return StandaloneVerdict(None, "", paid.value, start, start + len(wire))
+
+
+def apply_verdict(share: Share, verdict: StandaloneVerdict, expected_bits: int | None) -> WirePayouts:
+    """Stage 1 for a share checked elsewhere (:func:`check_bytes` on its bytes): the retarget rule when
+    its value is known, in the order :func:`check_standalone` runs the rules, then the verdict's own."""
+    if verdict.rejection in _BEFORE_RETARGET:
+        raise InvalidShare(verdict.rejection, verdict.detail)
+    if expected_bits is not None:
+        _check_retarget(share.info, expected_bits)
+    if verdict.rejection is not None:
+        raise InvalidShare(verdict.rejection, verdict.detail)
+    return WirePayouts(share.raw[verdict.payouts_start : verdict.payouts_end], verdict.value)
+
+
 def check_standalone(share: Share, params: NetworkParams, expected_bits: int | None) -> CoinbasePayouts:
     """Target, proof of work, structure and coinbase layout. ``expected_bits`` is the retarget rule's
     value when the parent is known (or the share is a chain's first), else None (checked in context)."""
@@ -151,8 +208,26 @@ def uncle_in_reach(height: int, uncle_height: int, params: NetworkParams) -> boo
 
 
 # --- stage 3: the payouts -----------------------------------------------------------------------------------
-def check_payouts(info: ShareInfo, paid: CoinbasePayouts, weights: Mapping[bytes, int],
+def check_payouts(info: ShareInfo, paid: CoinbasePayouts | WirePayouts, weights: Mapping[bytes, int],
                   params: NetworkParams) -> None:
     """The coinbase pays exactly, in value and order, the PPLNS split of its value over ``weights``."""
-    if paid.payouts != split_reward(paid.value, weights, info.payout_script, params):
+    expected = split_reward(paid.value, weights, info.payout_script, params)
+    if isinstance(paid, WirePayouts):
+        try:
+            same = paid.wire == payouts_wire(expected)
+        except (struct.error, OverflowError):  # an amount no output can hold (outputs summing past 2^64)
+            same = False
+    else:
+        same = paid.payouts == expected
+    if not same:
         raise InvalidShare(Rejection.PAYOUTS_DIFFER)
+
+
+_VALUE_AND_LENGTH = struct.Struct("<QB")
+
+
+def payouts_wire(payouts: list[Payout]) -> bytes:
+    """The coinbase outputs paying ``payouts``, encoded (as :meth:`TxOut.serialize` does)."""
+    pack = _VALUE_AND_LENGTH.pack
+    return b"".join([pack(value, len(script)) + script if len(script) < 0xFD else TxOut(value, script).serialize()
+                     for script, value in payouts])

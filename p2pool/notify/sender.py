@@ -8,6 +8,7 @@ help). :meth:`Notifier.configure` swaps the channels (SIGHUP) without losing wha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -82,12 +83,18 @@ class Notifier:
                         self.delivery.queue)
 
     async def run(self) -> None:
-        async with self._receive, httpx.AsyncClient(timeout=self.delivery.timeout) as http:
+        # The HTTP client (its TLS context loads the system's CA certificates: tens of milliseconds of
+        # a node's start) is made when the first webhook is sent, not by a node that never sends one.
+        http: httpx.AsyncClient | None = None
+        async with self._receive, contextlib.AsyncExitStack() as stack:
             async for notification in self._receive:
                 channels = self.channels
                 body = json.dumps(notification.as_dict(self.node, self.network)).encode()
+                if channels.webhook is not None and http is None:
+                    http = await stack.enter_async_context(httpx.AsyncClient(timeout=self.delivery.timeout))
                 async with trio.open_nursery() as nursery:
                     if channels.webhook is not None:
+                        assert http is not None
                         nursery.start_soon(self._deliver, "webhook", notification,
                                            partial(self._post, http, channels.webhook, body))
                     if channels.command is not None:

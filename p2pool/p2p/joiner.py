@@ -27,11 +27,14 @@ from p2pool.p2p.join import CheckedPlan, PlanRefused, Verify, check_plan, pick_p
 from p2pool.p2p.messages import GetJoin, GetSharesByHash, JoinPlan, Shares
 from p2pool.p2p.request import RequestFailed, Requests
 from p2pool.p2p.scoring import Offense
+from p2pool.p2p.share_checker import CheckProcess
 from p2pool.p2p.sync import DownloadPlan
 from p2pool.storage.share_store import StoreWriteError
+from sharechain.bitcoin.serialize import ParseError
 from sharechain.chain import MissingClaim, ShareChain
 from sharechain.params import NetworkParams
 from sharechain.share import Share
+from sharechain.validation import StandaloneVerdict
 
 log = logging.getLogger("otedama.p2p.join")
 
@@ -43,6 +46,9 @@ class JoinConfig:
     per_peer: int = 3  # batches in flight per peer
     timeout: float = 20.0
     apply_chunk: int = 250  # shares per write (small: the muxer reads the next batches in between)
+    # Shares decoded and checked alone in a second process (p2pool/p2p/check_worker.py) while this one
+    # validates the shares before them: about a third of a join's work moved to another core.
+    check_process: bool = True
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,11 @@ class JoinReport:
     downloaded: int = 0
     lowest: int = 0
     seconds: float = 0.0
+    checked_elsewhere: int = 0  # shares the checking process gave a verdict on
+
+
+# A downloaded share: who sent it, the share, and the checking process's verdict on it (None: none).
+Downloaded = tuple[str, Share, StandaloneVerdict | None]
 
 
 class Joiner:
@@ -116,7 +127,12 @@ class Joiner:
         sources = [p.peer for p in plans if p is best or best.tip in set(p.main)]
         report = JoinReport(best.peer, len(best.hashes), lowest=best.lowest)
         try:
-            await self._download(best, sources, report)
+            if self.config.check_process:
+                async with CheckProcess(self.params) as checker:
+                    await self._download(best, sources, report, checker)
+                report.checked_elsewhere = checker.checked
+            else:
+                await self._download(best, sources, report, None)
         except JoinAborted as exc:
             log.warning("join from %s abandoned: %s", best.peer[-8:], exc)
             self.intake.reset()
@@ -149,9 +165,10 @@ class Joiner:
                 nursery.start_soon(fetch, peer)
         return [found[p] for p in peers if p in found]
 
-    async def _download(self, plan: CheckedPlan, sources: list[str], report: JoinReport) -> None:
+    async def _download(self, plan: CheckedPlan, sources: list[str], report: JoinReport,
+                        checker: CheckProcess | None) -> None:
         config = self.config
-        download = DownloadPlan[tuple[str, Share]](config.batch_size, config.per_peer, config.timeout)
+        download = DownloadPlan[Downloaded](config.batch_size, config.per_peer, config.timeout)
         download.add_inventory(plan.hashes)
         done_send, done_recv = trio.open_memory_channel[None](math.inf)
         # Raised after the nursery, not in it: trio would wrap it in an exception group, which the
@@ -164,7 +181,7 @@ class Joiner:
                     break
                 for request in download.assign(sources, trio.current_time()):
                     nursery.start_soon(self._fetch, plan, download, request.peer, request.number, request.hashes,
-                                       done_send)
+                                       done_send, checker)
                 ready = download.release()
                 if ready:
                     report.downloaded += len(ready)
@@ -180,36 +197,63 @@ class Joiner:
         if failure is not None:
             raise failure
 
-    async def _fetch(self, plan: CheckedPlan, download: DownloadPlan[tuple[str, Share]], peer: str, number: int,
-                     hashes: tuple[bytes, ...], done: trio.MemorySendChannel[None]) -> None:
+    async def _fetch(self, plan: CheckedPlan, download: DownloadPlan[Downloaded], peer: str, number: int,
+                     hashes: tuple[bytes, ...], done: trio.MemorySendChannel[None], checker: CheckProcess | None) -> None:
         try:
             reply = await self.requests.request(peer, GetSharesByHash(hashes))
         except RequestFailed:
             download.failed(peer, number)
         else:
             assert isinstance(reply, Shares)
-            # Their headers' proof of work was checked with the plan (and each share's hash is its header's).
-            shares = self.requests.check_batch(peer, reply.shares, set(hashes), pow_checked=True)
+            verdicts = await checker.check(reply.shares) if checker is not None else None
+            shares: list[tuple[Share, StandaloneVerdict | None]] | None
+            if verdicts is None:
+                # Their headers' proof of work was checked with the plan (and each share's hash is its header's).
+                parsed = self.requests.check_batch(peer, reply.shares, set(hashes), pow_checked=True)
+                shares = None if parsed is None else [(s, None) for s in parsed]
+            else:
+                shares = self._checked_batch(peer, reply.shares, verdicts, set(hashes))
             if shares is None:
                 download.failed(peer, number)
-            elif not all(plan.matches(s.hash, s.info) for s in shares):
+            elif not all(plan.matches(s.hash, s.info) for s, _ in shares):
                 self.hooks.penalize(peer, Offense.PROTOCOL_VIOLATION, "a share that differs from its join plan entry")
                 download.failed(peer, number)
             else:
-                download.received(peer, number, {s.hash: (peer, s) for s in shares})
+                download.received(peer, number, {s.hash: (peer, s, verdict) for s, verdict in shares})
                 self.hooks.good(peer)
         done.send_nowait(None)
 
-    async def _apply(self, plan: CheckedPlan, items: list[tuple[str, Share]]) -> None:
+    def _checked_batch(self, peer: str, raws: tuple[bytes, ...], verdicts: list[StandaloneVerdict | str],
+                       wanted: set[bytes]) -> list[tuple[Share, StandaloneVerdict | None]] | None:
+        """The shares of a batch the checking process read (None, and a penalty, as
+        :meth:`SyncClient.check_batch` gives: a share that does not decode, or one not asked for)."""
+        unreadable = next((v for v in verdicts if isinstance(v, str)), None)
+        if unreadable is not None:
+            self.hooks.penalize(peer, Offense.MALFORMED_MESSAGE, f"unreadable share: {unreadable}")
+            return None
+        readable = [v for v in verdicts if not isinstance(v, str)]
+        shares: list[tuple[Share, StandaloneVerdict | None]]
+        try:
+            shares = [(Share.parse_lazily(raw), verdict) for raw, verdict in zip(raws, readable, strict=True)]
+        except ParseError as exc:  # (the process read them whole: not seen)
+            self.hooks.penalize(peer, Offense.MALFORMED_MESSAGE, f"unreadable share: {exc}")
+            return None
+        if any(s.hash not in wanted for s, _ in shares):
+            self.hooks.penalize(peer, Offense.PROTOCOL_VIOLATION, "sent shares that were not asked for")
+            return None
+        return shares
+
+    async def _apply(self, plan: CheckedPlan, items: list[Downloaded]) -> None:
         top = plan.context_top(self.params)
         source = ShareSource(SourceKind.SYNC)
         for start in range(0, len(items), self.config.apply_chunk):
             chunk = items[start : start + self.config.apply_chunk]
-            context = [share for _, share in chunk if share.info.height <= top]
+            context = [share for _, share, _ in chunk if share.info.height <= top]
             rest = chunk[len(context):]
             if context:
                 try:
-                    results = self.intake.add_context(context, plan.claims, source)
+                    results = self.intake.add_context(context, plan.claims, source,
+                                                      [verdict for _, _, verdict in chunk[: len(context)]])
                 except MissingClaim as exc:
                     self.hooks.penalize(plan.peer, Offense.PROTOCOL_VIOLATION, str(exc))
                     raise JoinAborted(str(exc)) from None
@@ -217,8 +261,9 @@ class Joiner:
                     self.hooks.penalize(plan.peer, Offense.INVALID_SHARE, "an invalid share in its join plan")
                     raise JoinAborted("an invalid context share")
             if rest:
-                results = self.intake.add_all([share for _, share in rest], source)
-                for (peer, _), result in zip(rest, results, strict=True):
+                results = self.intake.add_all([share for _, share, _ in rest], source,
+                                              [verdict for _, _, verdict in rest])
+                for (peer, _, _), result in zip(rest, results, strict=True):
                     if sender_at_fault(result):
                         self.hooks.penalize(peer, Offense.INVALID_SHARE, f"invalid share in a join: {result.error}")
                         raise JoinAborted(f"an invalid share: {result.error}")
