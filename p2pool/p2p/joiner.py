@@ -47,8 +47,11 @@ class JoinConfig:
     timeout: float = 20.0
     apply_chunk: int = 250  # shares per write (small: the muxer reads the next batches in between)
     # Shares decoded and checked alone in a second process (p2pool/p2p/check_worker.py) while this one
-    # validates the shares before them: about a third of a join's work moved to another core.
-    check_process: bool = True
+    # validates the shares before them: about a third of the joining process's work moved to another
+    # core. Off by default: on this 2-core machine it shortened no join (the seed shares the core), and
+    # with it on, test_p2p_sync_drop's fall-back-and-rejoin case fails (the returning peer's dial is
+    # refused in the Noise handshake; not understood yet).
+    check_process: bool = False
 
 
 @dataclass(frozen=True)

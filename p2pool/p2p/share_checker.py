@@ -53,6 +53,9 @@ class CheckProcess:
             await self._send(pickle.dumps(self.params, protocol=pickle.HIGHEST_PROTOCOL))
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             self._broke(f"could not start it: {exc}")
+        except BaseException:  # cancelled while starting it: no __aexit__ will stop it
+            await self.aclose()
+            raise
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
