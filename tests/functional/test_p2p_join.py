@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from p2pool.p2p.join import build_plan
+from p2pool.p2p.joiner import JoinConfig
+from p2pool.p2p.sync_client import SyncConfig
 from sharechain.bitcoin.address import encode_segwit
 from sharechain.bitcoin.hashing import hash160
 from sharechain.horizon import keep_depth
@@ -24,7 +28,8 @@ def address(n: int) -> str:
     return encode_segwit(DEVNET.address_format.bech32_hrp, 0, hash160(b"join" + bytes([n])))
 
 
-async def test_a_new_node_joins_from_a_recent_share_and_mines(tmp_path):
+@pytest.mark.parametrize("check_process", [False, True], ids=["checked in-process", "checking process"])
+async def test_a_new_node_joins_from_a_recent_share_and_mines(tmp_path, check_process):
     history = make_chain(HISTORY, params=PARAMS, uncle_every=7)
     assert 10 * PARAMS.pplns_window == HISTORY and len(history) > 5 * keep_depth(PARAMS)
     async with federation(tmp_path) as fed:
@@ -37,12 +42,14 @@ async def test_a_new_node_joins_from_a_recent_share_and_mines(tmp_path):
         plan = build_plan(seed.chain)
         assert len(plan.entries) == kept and plan.claims
 
-        joiner = await fed.add_node(seed, params=PARAMS)
+        tuning = {"sync": SyncConfig(join=JoinConfig(check_process=check_process))}
+        joiner = await fed.add_node(seed, params=PARAMS, p2p=tuning)
         tip = await sync_sharechains([seed, other, joiner], all_shares=False)
         report = await wait_for(lambda: joiner.p2p.client.joiner.last, "the join to be reported")
         assert report.peer == peer_id(seed)
         # It downloaded the seed's plan and nothing more: not the history below the seed's lowest share.
         assert report.planned == report.downloaded == kept
+        assert report.checked_elsewhere == (kept if check_process else 0)
         assert joiner.chain.horizon == seed.chain.horizon
         assert {r.hash for r in joiner.chain.records()} <= {r.hash for r in seed.chain.records()}
         # The same tip, cumulative work and payouts as the others, for the tip and the whole window.
