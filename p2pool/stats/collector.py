@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from p2pool.stats.series import Bucket, WorkSeries
 
@@ -29,11 +30,10 @@ SERIES = {"pool": (60, RETENTION), "local": (60, RETENTION), "address": (600, RE
 CLASSES = ("main", "uncle", "orphan")
 
 
-@dataclass(frozen=True)
-class AcceptedShare:
-    """One share that joined the sharechain, as the statistics see it."""
+class AcceptedShare(NamedTuple):
+    """One share that joined the sharechain, as the statistics see it (a tuple: a join makes one for
+    each of tens of thousands of shares)."""
 
-    hash: str
     address: str
     work: int  # expected hashes its target is worth
     timestamp: int  # the share's own time
@@ -90,21 +90,36 @@ class Statistics:
         oldest = now - RETENTION
         if source and shares:
             self.count("valid", source, len(shares))
-        # A sync brings thousands at a time: the series looked up once, the effort added up and set once
-        # (before a block among them restarts it).
+        # A sync brings thousands at a time: the work added up per bucket and key first (each pair in the
+        # order it first appears, so a bucket's key bound admits the same keys as one add per share), the
+        # effort added up and set once (before a block among them restarts it).
         pool, by_address = self.series["pool"], self.series["address"]
+        pool_size, address_size = pool.bucket, by_address.bucket
+        pool_work: dict[int, list[int]] = {}
+        address_work: dict[tuple[int, str], list[int]] = {}
         last_block = self.meta["last_block_time"]
         effort = 0
         for share in shares:
+            work = share.work
             when = min(max(share.timestamp, oldest), now)
-            pool.add(when, "", share.work)
-            by_address.add(when, share.address, share.work)
+            entry = pool_work.get(start := when - when % pool_size)
+            if entry is None:
+                pool_work[start] = [work, 1]
+            else:
+                entry[0] += work
+                entry[1] += 1
+            entry = address_work.get(key := (when - when % address_size, share.address))
+            if entry is None:
+                address_work[key] = [work, 1]
+            else:
+                entry[0] += work
+                entry[1] += 1
             if source and share.timestamp > last_block:
-                effort += share.work
+                effort += work
             if share.local:
-                self.series["local"].add(now, "", share.work)
+                self.series["local"].add(now, "", work)
                 if share.worker:
-                    self.series["worker"].add(now, share.worker, share.work)
+                    self.series["worker"].add(now, share.worker, work)
                     self._worker_share(now, share)
             if share.block:
                 self._add_effort(effort)
@@ -113,6 +128,10 @@ class Statistics:
                 self._set_meta("pool_blocks", self.meta["pool_blocks"] + 1)
                 last_block = self.meta["last_block_time"]
         self._add_effort(effort)
+        for start, (work, count) in pool_work.items():
+            pool.add(start, "", work, count)
+        for (start, address), (work, count) in address_work.items():
+            by_address.add(start, address, work, count)
 
     def _add_effort(self, work: int) -> None:
         if work:

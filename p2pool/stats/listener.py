@@ -26,11 +26,10 @@ from p2pool.stats.collector import RETENTION, AcceptedShare, Statistics
 from p2pool.stats.store import StatsStore
 from p2pool.write_failures import WriteFailures
 from sharechain.bitcoin.address import script_to_address
-from sharechain.bitcoin.hashing import hash_to_hex, hash_to_int
+from sharechain.bitcoin.hashing import hash_to_int
 from sharechain.bitcoin.target import bits_to_target, work_from_target
 from sharechain.params import NetworkParams
 from sharechain.record import ShareRecord
-from sharechain.share import Share
 
 log = logging.getLogger("otedama.stats")
 FLUSH_SECONDS = 5.0
@@ -60,8 +59,8 @@ class StatsListener:
         """A first start: the pool and per-address work of the shares the sharechain already has."""
         if not self.fresh:
             return
-        shares = [AcceptedShare(hash_to_hex(r.hash), self._address(r.payout_script),
-                                work_from_target(bits_to_target(r.share_bits)), r.timestamp, local=False)
+        shares = [AcceptedShare(self._address(r.payout_script), work_from_target(bits_to_target(r.share_bits)),
+                                r.timestamp, local=False)
                   for r in records]
         now = self.now()
         kept = [s for s in shares if s.timestamp >= now - RETENTION]
@@ -73,7 +72,17 @@ class StatsListener:
     # --- events ---------------------------------------------------------------------------------------
     def on_shares_accepted(self, event: SharesAccepted) -> None:
         local = event.source.kind is SourceKind.LOCAL
-        shares = [self._accepted(share, local, event.source.worker) for share in event.shares]
+        worker = event.source.worker if local else None
+        address, make = self._address, AcceptedShare
+        shares = []
+        for share in event.shares:
+            info = share.info
+            try:
+                block = hash_to_int(share.hash) <= _target(share.header.bits)
+            except ValueError:
+                block = False
+            shares.append(make(address(info.payout_script), _work(info.share_bits), info.timestamp, local, worker,
+                               block))
         self.stats.record_accepted(self.now(), shares, event.source.kind.value)
 
     def on_share_refused(self, event: ShareRefused) -> None:
@@ -139,15 +148,6 @@ class StatsListener:
                 self.flush()
         finally:
             self.flush()
-
-    def _accepted(self, share: Share, local: bool, worker: str | None) -> AcceptedShare:
-        info = share.info
-        try:
-            block = hash_to_int(share.hash) <= _target(share.header.bits)
-        except ValueError:
-            block = False
-        return AcceptedShare(hash_to_hex(share.hash), self._address(info.payout_script),
-                             _work(info.share_bits), info.timestamp, local, worker if local else None, block)
 
     def _address(self, script: bytes) -> str:
         return _script_address(script, self.params.address_format)

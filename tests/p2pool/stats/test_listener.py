@@ -45,7 +45,7 @@ def test_statistics_a_full_disk_refused_are_written_once_it_takes_them(tmp_path,
     for n in range(2000):  # far more than the database and its log hold so far
         worker = f"A{n}.rig"
         listener.stats.worker_connected(T1, worker, f"A{n}")
-        listener.stats.record_accepted(T1 + 1, [AcceptedShare(f"{n:064x}", f"A{n}", 1000, T1 + 1, True, worker,
+        listener.stats.record_accepted(T1 + 1, [AcceptedShare(f"A{n}", 1000, T1 + 1, True, worker,
                                                               False)], "local")
     largest = max(f.stat().st_size for f in tmp_path.iterdir())
     with file_size_limit(largest + 1):

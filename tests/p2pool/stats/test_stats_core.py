@@ -17,7 +17,7 @@ T0 = 1_800_000_000  # a multiple of 600: bucket starts line up
 
 def share(n: int, t: int, *, address: str = "A", local: bool = False, worker: str | None = None,
           work: int = 1000, block: bool = False) -> AcceptedShare:
-    return AcceptedShare(f"{n:064x}", address, work, t, local, worker, block)
+    return AcceptedShare(address, work, t, local, worker, block)
 
 
 def test_the_core_does_no_io():
@@ -87,6 +87,24 @@ def test_one_batch_with_a_block_in_it_counts_the_effort_as_one_share_at_a_time_w
         each.record_accepted(T0 + 5, [one], "sync")
     assert at_once.meta == each.meta
     assert (at_once.meta["effort_work"], at_once.meta["last_block_time"]) == (1000, T0 + 2)  # share 4 only
+
+
+def test_one_batch_adds_to_the_series_as_one_share_at_a_time_would_within_the_key_bound():
+    # Two ten-minute buckets, five addresses interleaved, at most three keys a bucket: the batch adds its
+    # work per bucket and key, in the order each pair first appears, so the same keys are admitted.
+    batch = [share(n, T0 + 590 + 7 * n, address="ABCDE"[(n * 3) % 5], work=1000 + n) for n in range(12)]
+    batch.append(share(12, T0 - RETENTION - 50))  # older than kept: counted at the oldest second kept
+    at_once, each = Statistics(T0), Statistics(T0)
+    for stats in (at_once, each):
+        stats.series["address"] = WorkSeries(600, RETENTION, max_keys=3)
+    at_once.record_accepted(T0 + 700, batch, "sync")
+    for one in batch:
+        each.record_accepted(T0 + 700, [one], "sync")
+    for name in ("pool", "address"):
+        assert list(at_once.series[name].buckets()) == list(each.series[name].buckets())
+        assert at_once.series[name].take_dirty() == each.series[name].take_dirty()
+    assert OTHERS in {b.key for b in at_once.series["address"].buckets()}
+    assert sum(b.shares for b in at_once.series["pool"].buckets()) == 13
 
 
 def test_workers_come_and_go_and_the_idle_ones_are_forgotten():
