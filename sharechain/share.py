@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from sharechain.bitcoin.frozen import builder
 from sharechain.bitcoin.hashing import sha256d
 from sharechain.bitcoin.header import HEADER_SIZE, BlockHeader
 from sharechain.bitcoin.script import op_return
@@ -72,12 +73,16 @@ class ShareInfo:
     def read(cls, reader: ByteReader) -> ShareInfo:
         prev_hash, height, timestamp, share_bits = _INFO_FIXED.unpack(reader.read(_INFO_FIXED.size))
         payout_script = reader.read_varbytes(MAX_PAYOUT_SCRIPT_SIZE)
-        uncles = tuple(reader.read(32) for _ in range(reader.read_count(MAX_UNCLES_ON_WIRE)))
-        return cls(prev_hash, height, timestamp, share_bits, payout_script, uncles)
+        count = reader.read_count(MAX_UNCLES_ON_WIRE)
+        uncles = tuple([reader.read(32) for _ in range(count)]) if count else ()
+        return _build_info(prev_hash, height, timestamp, share_bits, payout_script, uncles)
 
     @property
     def is_first(self) -> bool:
         return self.prev_hash == NULL_HASH
+
+
+_build_info = builder(ShareInfo)
 
 
 def share_commitment_script(network_id: bytes, info: ShareInfo) -> bytes:
@@ -183,7 +188,7 @@ class Share:
         coinbase, branch = _read_body(reader)
         info = ShareInfo.read(reader)
         reader.expect_end()
-        return cls(BlockHeader.parse(header_raw), coinbase, branch, info, sha256d(header_raw), raw)
+        return _build_share(BlockHeader.parse(header_raw), coinbase, branch, info, sha256d(header_raw), raw)
 
     @classmethod
     def parse_lazily(cls, raw: bytes) -> Share:
@@ -202,6 +207,10 @@ class Share:
         return cls(BlockHeader.parse(header_raw), None, None, info, sha256d(header_raw), raw)
 
 
+# (Share.parse's: every field read and checked; __init__'s check is for the other constructions.)
+_build_share = builder(Share, "header", "_coinbase", "_merkle_branch", "info", "hash", "raw")
+
+
 def _start(raw: bytes) -> tuple[ByteReader, bytes]:
     """A reader past the share's format version and header, and the header's bytes."""
     if len(raw) > MAX_SHARE_SIZE:
@@ -218,5 +227,5 @@ def _read_body(reader: ByteReader) -> tuple[Transaction, tuple[bytes, ...]]:
     if coinbase.has_witness:
         # The same share (same hash) in a second, longer encoding: refused, it would be stored and relayed.
         raise ParseError("a share's coinbase is serialized without witness")
-    branch = tuple(reader.read(32) for _ in range(reader.read_count(MAX_MERKLE_BRANCH)))
-    return coinbase, branch
+    count = reader.read_count(MAX_MERKLE_BRANCH)
+    return coinbase, tuple([reader.read(32) for _ in range(count)]) if count else ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from sharechain.bitcoin.frozen import builder
 from sharechain.bitcoin.hashing import sha256d
 from sharechain.bitcoin.serialize import ParseError
 
@@ -33,4 +34,7 @@ class BlockHeader:
     def parse(cls, raw: bytes) -> BlockHeader:
         if len(raw) != HEADER_SIZE:
             raise ParseError(f"a block header is 80 bytes, got {len(raw)}")
-        return cls(*_HEADER.unpack(raw))
+        return _build_header(*_HEADER.unpack(raw))
+
+
+_build_header = builder(BlockHeader)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import NamedTuple
 
+from sharechain.bitcoin.frozen import builder
 from sharechain.bitcoin.hashing import sha256d
 from sharechain.bitcoin.serialize import ByteReader, ParseError, ser_varbytes, ser_varint
 
 NULL_HASH = b"\x00" * 32
 _VALUE_AND_LENGTH = struct.Struct("<QB")
+# A transaction with one input and a scriptSig under 253 bytes (every share's coinbase), up to that script:
+# version, input count, the input's previous txid and index, the script's length.
+_ONE_INPUT_HEAD = struct.Struct("<iB32sIB")
 COINBASE_PREV_INDEX = 0xFFFFFFFF
 _MAX_ITEMS = 100_000
 
@@ -84,6 +89,9 @@ class Transaction:
 
     @classmethod
     def parse(cls, raw: bytes) -> Transaction:
+        tx = _parse_one_input(raw)  # the common case (a coinbase), read straight off the bytes
+        if tx is not None:
+            return tx
         reader = ByteReader(raw)
         tx = cls.read(reader)
         reader.expect_end()
@@ -118,8 +126,76 @@ class Transaction:
             if not any(witnesses):
                 raise ParseError("segwit flag set but every witness is empty")
         locktime = reader.read_u32()
-        inputs = tuple(TxIn(p, i, s, q, w) for (p, i, s, q), w in zip(raw_inputs, witnesses, strict=True))
-        return cls(version, inputs, tuple(outputs), locktime)
+        inputs = tuple([_build_txin(p, i, s, q, w) for (p, i, s, q), w in zip(raw_inputs, witnesses, strict=True)])
+        return _build_transaction(version, inputs, tuple(outputs), locktime, [])
+
+
+_build_txin = builder(TxIn)
+_build_transaction = builder(Transaction)
+
+
+def _parse_one_input(raw: bytes) -> Transaction | None:
+    """:meth:`Transaction.parse` of a transaction without witness that has one input and a scriptSig
+    under 253 bytes, or None for any other (or malformed) bytes, which the general reader then reads
+    (and refuses as it always has): equal to what it returns."""
+    size = len(raw)
+    if size < _ONE_INPUT_HEAD.size or raw[4] != 1:
+        return None
+    version, _, prev_txid, prev_index, script_size = _ONE_INPUT_HEAD.unpack_from(raw)
+    script_end = _ONE_INPUT_HEAD.size + script_size
+    if script_size >= 0xFD or script_end + 4 > size:
+        return None
+    outputs = _outputs_by_layout(raw, script_end + 4, size - 4)
+    if outputs is None:
+        reader = ByteReader(raw, script_end + 4)
+        try:
+            read = _read_outputs(reader)
+        except ParseError:
+            return None
+        if reader.pos + 4 != size:
+            return None
+        _learn_layout(raw, script_end + 4, read)
+        outputs = tuple(read)
+    txin = _build_txin(prev_txid, prev_index, raw[_ONE_INPUT_HEAD.size : script_end],
+                       int.from_bytes(raw[script_end : script_end + 4], "little"), ())
+    return _build_transaction(version, (txin,), outputs, int.from_bytes(raw[size - 4 :], "little"), [sha256d(raw)])
+
+
+# Output lists by layout: (output count, their size in bytes) -> a struct reading every output at once,
+# and each output's script length. A pool's coinbases repeat a few layouts (one output per miner, a
+# few script types), so most are read in one call, not one output at a time.
+_LAYOUTS: dict[tuple[int, int], tuple[struct.Struct, tuple[int, ...]]] = {}
+_MAX_LAYOUTS = 1024
+_MAX_LAYOUT_OUTPUTS = 1000
+
+
+def _outputs_by_layout(raw: bytes, start: int, end: int) -> tuple[TxOut, ...] | None:
+    """The outputs from ``start`` (their count) to ``end``, when they follow a layout seen before: every
+    script length byte read where the layout puts it equals the layout's, so each output starts where
+    a read of one output at a time would start it, and the outputs are the same. None otherwise."""
+    count = raw[start]
+    layout = _LAYOUTS.get((count, end - start - 1)) if count < 0xFD else None
+    if layout is None:
+        return None
+    reader, lengths = layout
+    values = reader.unpack_from(raw, start + 1)  # (fits: the layout's size is end - start - 1)
+    if values[1::3] != lengths:
+        return None
+    return tuple(map(_new_tuple, repeat(TxOut), zip(values[0::3], values[2::3], strict=True)))
+
+
+def _learn_layout(raw: bytes, start: int, outputs: list[TxOut]) -> None:
+    """Remember the layout of ``outputs``, read from ``start`` (their count) to the end but 4 bytes."""
+    lengths = tuple([len(txout.script_pubkey) for txout in outputs])
+    if raw[start] >= 0xFD or len(lengths) > _MAX_LAYOUT_OUTPUTS or (lengths and max(lengths) >= 0xFD):
+        return
+    if len(_LAYOUTS) >= _MAX_LAYOUTS:
+        _LAYOUTS.clear()
+    _LAYOUTS[(len(lengths), len(raw) - 4 - start - 1)] = (struct.Struct("<" + "".join(f"QB{n}s" for n in lengths)),
+                                                           lengths)
+
+
+_new_tuple = tuple.__new__
 
 
 def _read_outputs(reader: ByteReader) -> list[TxOut]:
