@@ -38,7 +38,7 @@ import contextlib
 from benchmarks.loadgen import finder, worker
 from benchmarks.loadgen.config import LoadConfig
 from benchmarks.loadgen.report import Totals, fan_outs, percentile, print_summary, summary
-from benchmarks.loadgen.target import Event, Target, load_average
+from benchmarks.loadgen.target import Event, Target, fan_out_walks, load_average
 
 _FINDER_MINER = 900_000
 
@@ -65,6 +65,7 @@ class Run:
         self.fired: list[float] = []
         self.finals: dict[int, dict[str, Any]] = {}
         self.rss: dict[str, float] = {}
+        self.rss_parts = ""
         self.load: list[float] = []
 
     def start(self) -> None:
@@ -177,6 +178,7 @@ class Run:
         end = time.time()
         self.rss["end"] = self.target.rss_mb()
         self.rss.setdefault("max", self.rss["end"])
+        self.rss_parts = self.target.rss_parts()
         self.events += self.target.new_events()
         events = [e for e in self.events if start <= e.time <= stop]
         if self.target.log_path is None:
@@ -190,10 +192,11 @@ class Run:
         self.load.append(load_average())
         figures = summary(self.totals, stop - start, fan_outs(events, notifies, end), self.rss, self.load)
         figures["shares_fired"] = len(self.fired)
+        figures["rss_parts_end"] = self.rss_parts
         figures["node_cpu_percent"] = 100 * self.node_cpu / (stop - start)
         figures["generator_cpu_s"] = sum(f.get("cpu", 0.0) for f in self.finals.values())
         # the node's own time for each fan-out to (nearly) every connection, first to last write
-        walks = [seconds for at, jobs, seconds in self.target.sent
+        walks = [seconds for at, jobs, seconds in fan_out_walks(self.target.sent)
                  if start <= at <= stop and jobs >= 0.9 * self.config.miners]
         figures["node_fan_out_s"] = {"count": len(walks), "p50": percentile(walks, 0.5), "max": max(walks, default=0.0)}
         if self.soak and "1min" in self.rss:
@@ -242,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--node-log-level", default="info", choices=["debug", "info", "warning"])
     parser.add_argument("--p2p", action="store_true",
                         help="start the node with P2P on (listening on 127.0.0.1, no peers): its RSS with libp2p loaded")
+    parser.add_argument("--stratum-processes", type=int, default=1,
+                        help="the node's --stratum-processes (its Stratum worker processes; RSS and CPU are summed)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     duration, sample = (args.soak, max(args.sample, 30.0)) if args.soak else (args.duration, args.sample)
@@ -256,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         target = Target.attach(host or "127.0.0.1", int(port), args.pid, args.node_log)
     else:
         datadir = Path(tempfile.mkdtemp(prefix="otedama-load-"))
-        target = Target.start(datadir / "node", args.difficulty, args.interval, args.node_log_level, p2p=args.p2p)
+        target = Target.start(datadir / "node", args.difficulty, args.interval, args.node_log_level, p2p=args.p2p,
+                              processes=args.stratum_processes)
     print(f"node pid {target.pid} on {target.host}:{target.port}, its open-file limit {target.open_files_limit()}",
           flush=True)
     config = LoadConfig(host=target.host, port=target.port, miners=args.miners, workers=workers, duration=duration,

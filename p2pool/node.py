@@ -70,6 +70,7 @@ from p2pool.storage.share_store import ShareStore
 from p2pool.stratum.bans import BAN_FILE, StratumBans
 from p2pool.stratum.limits import StratumLimits, parse_networks
 from p2pool.stratum.server import StratumConfig, StratumServer
+from p2pool.stratum.service import StratumService
 from p2pool.tls import TlsFiles
 from p2pool.version import otedama_version
 from p2pool.views.chain_view import ChainView
@@ -128,7 +129,7 @@ class Node:
         self.fates: ShareFates | None = None
         self.work: WorkProvider | None = None
         self.monitor: TemplateMonitor | None = None
-        self.stratum: StratumServer | None = None
+        self.stratum: StratumService | None = None
         self.p2p: P2PService | None = None
         self.sources: StatusSources | None = None
         self.endpoints: NodeEndpoints | None = None
@@ -210,8 +211,7 @@ class Node:
                     self.work = WorkProvider(self.params, self.chain, self.intake, submitter, self.events.publish,
                                              self.clock, wait_while_syncing=config.sync_wait)
                     self.monitor = TemplateMonitor(backend, publish=self.events.publish)
-                    self.stratum = StratumServer(self.work, self._stratum_config(), publish=self.events.publish,
-                                                 bans=self._stratum_bans(), clock=self.clock)
+                    self.stratum = self._stratum(self.work)
                     self._wire_mining(self.work, self.monitor, self.stratum)
                     stratum = self.stratum
                     self.metrics.observe(hashrate=stratum.hashrate, miners=lambda: stratum.connection_count,
@@ -355,7 +355,7 @@ class Node:
         bus.subscribe(WorkerDisconnected, announcer.on_worker_disconnected)
         self._announcer = announcer
 
-    def _wire_mining(self, work: WorkProvider, monitor: TemplateMonitor, stratum: StratumServer) -> None:
+    def _wire_mining(self, work: WorkProvider, monitor: TemplateMonitor, stratum: StratumService) -> None:
         bus = self.events
         bus.subscribe(TemplateChanged, work.on_template)
         bus.subscribe(ChainHealthChanged, work.on_chain_health)
@@ -483,6 +483,15 @@ class Node:
                                kernel="opencl" if self.config.miner_opencl else "auto")
 
         return config_for
+
+    def _stratum(self, work: WorkProvider) -> StratumService:
+        """The Stratum server, or with --stratum-processes above 1 its worker processes."""
+        config, bans = self._stratum_config(), self._stratum_bans()
+        if self.config.stratum_processes > 1:
+            from p2pool.stratum_processes.pool import StratumPool
+            return StratumPool(self.params, work, self.config.stratum_processes, config, publish=self.events.publish,
+                               bans=bans, clock=self.clock)
+        return StratumServer(work, config, publish=self.events.publish, bans=bans, clock=self.clock)
 
     def _stratum_config(self) -> StratumConfig:
         host, port = self.config.stratum

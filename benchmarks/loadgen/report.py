@@ -118,6 +118,9 @@ def print_summary(figures: dict[str, Any], miners: int, duration: float) -> None
           f"{fan['spread_max']:.3f} s; incomplete {figures['events_incomplete_reached']}")
     print(f"node RSS: ready {rss['ready']:.0f} MB, max {rss['max']:.0f} MB, end {rss['end']:.0f} MB; "
           f"load average (1 min) {figures['load']['min']:.2f}..{figures['load']['max']:.2f}")
+    if "rss_parts_end" in figures:
+        print(f"node RSS at the end by process (the node first, then its Stratum worker processes): "
+              f"{figures['rss_parts_end']}")
     if figures.get("node_fan_out_s", {}).get("count"):
         walk = figures["node_fan_out_s"]
         print(f"the node's own fan-outs (its log, first to last write, {walk['count']} to 90 %+ of the miners): "

@@ -45,16 +45,18 @@ class Target:
         self.sent: list[tuple[float, int, float]] = []
 
     @classmethod
-    def start(cls, datadir: Path, difficulty: float, interval: float, log_level: str, p2p: bool = False) -> Target:
+    def start(cls, datadir: Path, difficulty: float, interval: float, log_level: str, p2p: bool = False,
+              processes: int = 1) -> Target:
         """``python -m p2pool run --network devnet --no-p2p --no-miner`` with its own datadir and ports
-        (``p2p``: without ``--no-p2p``, listening for peers on 127.0.0.1 and knowing none)."""
+        (``p2p``: without ``--no-p2p``, listening for peers on 127.0.0.1 and knowing none; ``processes``: its
+        ``--stratum-processes``)."""
         datadir.mkdir(parents=True, exist_ok=True)
         config = datadir.parent / f"{datadir.name}.toml"
         # Vardiff aims at the generator's submit interval, so it leaves the tiny difficulty alone.
         # Every generated miner connects from 127.0.0.1: no per-IP cap for it (stratum_max_per_ip is 256).
         config.write_text(f"stratum_submit_interval = {interval}\nstratum_allow = [\"127.0.0.0/8\"]\n")
         node = NodeProcess(datadir, "--network", "devnet", *([] if p2p else ["--no-p2p"]), "--no-miner",
-                           "--stratum-difficulty",
+                           "--stratum-processes", str(processes), "--stratum-difficulty",
                            repr(difficulty), "--config", str(config), "--log-level", log_level, name="node")
         node.start()
         assert node.process is not None
@@ -88,23 +90,32 @@ class Target:
     def alive(self) -> bool:
         return Path(f"/proc/{self.pid}/status").exists()
 
+    def pids(self) -> list[int]:
+        """The node process and its children (its Stratum worker processes, if any)."""
+        return [self.pid, *_children(self.pid)]
+
     def rss_mb(self) -> float:
-        """Resident memory of the node process in MB (VmRSS), 0 once it is gone."""
-        try:
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return 0.0
+        """Resident memory of the node process and its worker processes in MB (VmRSS summed), 0 once gone."""
+        return sum(_status_kb(pid, "VmRSS:") for pid in self.pids()) / 1024
+
+    def rss_parts(self) -> str:
+        """Each process's resident memory, and their proportional share summed (Pss: pages they share counted
+        once), when the node has worker processes."""
+        pids = self.pids()
+        parts = " + ".join(f"{_status_kb(pid, 'VmRSS:') / 1024:.0f}" for pid in pids)
+        pss = sum(_pss_kb(pid) for pid in pids) / 1024
+        return f"{parts} MB (Pss {pss:.0f} MB)"
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the node process has used so far (from /proc/PID/stat)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time the node process and its worker processes have used so far (/proc/PID/stat)."""
+        total = 0.0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
     def open_files_limit(self) -> str:
         try:
@@ -143,6 +154,59 @@ class Target:
             elif (sent := _SENT.match(line)) is not None:
                 self.sent.append((_wall(sent), int(sent.group(5)), float(sent.group(6))))
         return events
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return sorted(out)
+
+
+def _status_kb(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def fan_out_walks(sent: list[tuple[float, int, float]], gap: float = 0.2) -> list[tuple[float, int, float]]:
+    """The node's fan-outs as its processes log them, one each (logged at, jobs, first to last write): the
+    lines of worker processes whose walks started within ``gap`` seconds of each other are one fan-out, from
+    the first start to the last end, their jobs summed."""
+    walks: list[tuple[float, int, float]] = []
+    group: list[tuple[float, int, float]] = []
+    for at, jobs, seconds in sorted(sent, key=lambda entry: entry[0] - entry[2]):
+        if group and (at - seconds) - (group[0][0] - group[0][2]) > gap:
+            walks.append(_merged(group))
+            group = []
+        group.append((at, jobs, seconds))
+    if group:
+        walks.append(_merged(group))
+    return walks
+
+
+def _merged(group: list[tuple[float, int, float]]) -> tuple[float, int, float]:
+    first = min(at - seconds for at, _, seconds in group)
+    last = max(at for at, _, _ in group)
+    return last, sum(jobs for _, jobs, _ in group), last - first
 
 
 def load_average() -> float:

@@ -26,6 +26,7 @@ class NodeConfig:
     devchain_bits: int
     payout_address: str | None
     stratum: Endpoint
+    stratum_processes: int
     stratum_difficulty: float
     stratum_submit_interval: float
     stratum_tls: Endpoint | None

@@ -99,6 +99,10 @@ OPTIONS: tuple[Option, ...] = (
            RUN, default_text="not set"),
     Option("stratum", ListenAddress("0.0.0.0"), lambda c: f"0.0.0.0:{c.params.default_stratum_port}",
            "Stratum v1 listen address for miners", RUN),
+    Option("stratum_processes", Integer(1, 256), 1,
+           "processes serving Stratum connections: 1 serves them in the node's own process; more spread them over "
+           "that many worker processes (about one a core for thousands of miners), the sharechain staying in the "
+           "node's", RUN),
     Option("stratum_difficulty", Number(1e-10, 1e12), 1.0,
            "starting Stratum difficulty of a new connection (vardiff then adjusts it)", RUN),
     Option("stratum_submit_interval", Number(0.1, 3600.0), 10.0,

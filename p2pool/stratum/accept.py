@@ -16,12 +16,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import trio
 
 from p2pool.events import MinerBanned, MinerRefused
 from p2pool.p2p.banlist import Ban
-from p2pool.stratum.bans import StratumBans
 from p2pool.stratum.limits import IpCounts, Refusal, StratumLimits
 from p2pool.stratum.session import Session
 from sharechain.bitcoin.stratum import codec as p
@@ -31,6 +31,16 @@ log = logging.getLogger("p2pool.stratum.server")
 _FAREWELL_SECONDS = 1.0  # a refused stranger gets this long to take the error line
 _LOG_EVERY = 60.0  # seconds between log lines about one IP and reason
 _LOG_KEYS = 4096
+
+
+class BanKeeper(Protocol):
+    """Where bans are kept and strikes counted (:class:`~p2pool.stratum.bans.StratumBans` in the node)."""
+
+    def banned(self, ip: str, now: float) -> Ban | None: ...
+
+    def strike(self, ip: str, invalid: int, good: int, now: float) -> Ban | None: ...
+
+    def reload(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,7 @@ class Tally:
 class Gate:
     """Admission, strikes and bans for one server. ``clock`` is wall time (bans outlive the process)."""
 
-    def __init__(self, limits: StratumLimits, bans: StratumBans | None, publish: Callable[[object], None],
+    def __init__(self, limits: StratumLimits, bans: BanKeeper | None, publish: Callable[[object], None],
                  clock: Callable[[], float] = time.time) -> None:
         self.limits = limits
         self.bans = bans

@@ -62,8 +62,10 @@ class StratumConfig:
     hashrate_window: float = 300.0
     # How often quiet connections are checked for an easier difficulty.
     tick_interval: float = 2.0
-    # First extranonce1 handed out (then counting up); random when None.
+    # First extranonce1 handed out (then counting up by the stride); random when None. Stratum worker
+    # processes of one node count from the same start in strides of their number, each from its own offset.
     extranonce1_start: int | None = None
+    extranonce1_stride: int = 1
     # A TLS client must finish its handshake within this many seconds.
     tls_handshake_timeout: float = 10.0
     # Workers per connection, connections per IP, deadlines, the submit rate, bans (p2pool.stratum.limits).
@@ -180,21 +182,34 @@ class StratumServer:
         log.info("stratum: listening on %s:%d", host, bound)
         try:
             async with trio.open_nursery() as nursery:
+                await nursery.start(self.serve_adopted)
+                for listener in listeners:
+                    nursery.start_soon(self._accept, listener)
+                task_status.started(bound)
+        finally:
+            for listener in listeners:
+                listener.socket.close()
+
+    async def serve_adopted(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve the connections handed to :meth:`adopt` (and those :meth:`serve` accepts) until cancelled:
+        a Stratum worker process runs this, its connections accepted by the node."""
+        try:
+            async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._ticker)
                 nursery.start_soon(self._fan_out)
                 nursery.start_soon(self._hub.run, self._hub_received)
                 nursery.start_soon(sweep_forever, lambda: self._connections, self.config.limits,
                                    lambda ip: self.gate.banned(ip) is not None)
-                for listener in listeners:
-                    nursery.start_soon(self._accept, listener)
-                task_status.started(bound)
+                task_status.started()
         finally:
             self._nursery = None
             for conn in [c for c in self._connections if c.hub]:
                 self._close(conn)
-            for listener in listeners:
-                listener.socket.close()
+
+    def adopt(self, stream: trio.SocketStream) -> None:
+        """Serve a plain TCP connection accepted elsewhere (admitted by this server's gate first)."""
+        self._open(stream)
 
     async def serve_tls(self, host: str, port: int, context: ssl.SSLContext, *,
                         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
@@ -509,7 +524,7 @@ class StratumServer:
     def _allocate_extranonce1(self) -> bytes:
         while True:
             value = self._next_extranonce1.to_bytes(4, "big")
-            self._next_extranonce1 = (self._next_extranonce1 + 1) & 0xFFFFFFFF
+            self._next_extranonce1 = (self._next_extranonce1 + self.config.extranonce1_stride) & 0xFFFFFFFF
             if value not in self._extranonces_in_use:
                 self._extranonces_in_use.add(value)
                 return value

@@ -18,7 +18,7 @@ from p2pool.chain.block_states import BlockStates
 from p2pool.miner_control import MinerControl
 from p2pool.stats.listener import StatsListener
 from p2pool.storage.share_store import ShareStore
-from p2pool.stratum.server import StratumServer
+from p2pool.stratum.service import StratumService
 from p2pool.views.chain_view import MAX_PAGE, ChainView
 from p2pool.views.process import process_usage
 from p2pool.work.found_blocks import FoundBlocks
@@ -48,7 +48,7 @@ class NodeViews:
     store: ShareStore
     payout_address: str = ""
     work: WorkProvider | None = None
-    stratum: StratumServer | None = None
+    stratum: StratumService | None = None
     stratum_url: str | None = None
     found: FoundBlocks | None = None
     block_states: BlockStates | None = None

@@ -9,9 +9,7 @@ and announces :class:`~p2pool.events.NewWork` when miners need new jobs.
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from p2pool.chain.template import BlockTemplate
 from p2pool.events import (
@@ -28,6 +26,7 @@ from p2pool.intake import ShareIntake
 from p2pool.storage.share_store import StoreWriteError
 from p2pool.stratum.job import Solution, StratumJob
 from p2pool.stratum.submit import SubmitError
+from p2pool.work.issuer import JobIssuer, stale_error
 from p2pool.work.job_builder import JobContext, share_from_solution
 from p2pool.work.shared_job import JobWork, MerkleBranches, SharedWork
 from p2pool.work.submitter import BlockSubmitter
@@ -41,18 +40,6 @@ from sharechain.result import AddStatus
 from sharechain.share import ShareInfo
 
 log = logging.getLogger("otedama.work")
-# Pieces of new work remembered, to tell a stale job from one never issued (a few hours of share tips).
-_GENERATIONS_KEPT = 4096
-
-
-@dataclass(frozen=True)
-class _Generation:
-    """The jobs built since one piece of new work: from job number ``first_job`` on, on Bitcoin block
-    ``block`` and a sharechain tip at ``tip_height`` (-1: no share yet)."""
-
-    first_job: int
-    block: bytes
-    tip_height: int
 
 
 class WorkProvider:
@@ -75,10 +62,7 @@ class WorkProvider:
         # The work of the current template and tip, prepared once on the first job asked for it.
         self._work: SharedWork | None = None
         self._branches = MerkleBranches()
-        self._current: dict[bytes, StratumJob] = {}
-        self._clean = True
-        self._job_counter = 0
-        self._generations: deque[_Generation] = deque(maxlen=_GENERATIONS_KEPT)
+        self._jobs = JobIssuer(params.uncle_depth)
 
     def problems(self) -> list[str]:
         return [self.chain_problem] if self.chain_problem else []
@@ -112,12 +96,10 @@ class WorkProvider:
         self._new_work(clean=True)
 
     def _new_work(self, clean: bool) -> None:
-        self._current.clear()
         self._work = None
-        self._clean = clean
         tip = self._chain.tip
-        block = self.template.prev_hash if self.template is not None else b""
-        self._generations.append(_Generation(self._job_counter + 1, block, tip.height if tip else -1))
+        self._jobs.new_work(clean, self.template.prev_hash if self.template is not None else b"",
+                            tip.height if tip else -1)
         self._publish(NewWork(clean))
 
     # --- WorkSource -----------------------------------------------------------------------------------
@@ -125,17 +107,21 @@ class WorkProvider:
         return address_to_script(address, self.params.address_format)
 
     def job_for(self, payout_script: bytes) -> StratumJob | None:
+        work = self.shared_work()
+        return self._jobs.job(work, payout_script) if work is not None else None
+
+    def shared_work(self) -> SharedWork | None:
+        """The work of the current template and tip, prepared once (None: no work, as :meth:`job_for`)."""
         if self.template is None or (self.syncing and self.wait_while_syncing):
             return None
-        job = self._current.get(payout_script)
-        if job is None:
-            work = self._work
-            if work is None or work.template is not self.template:
-                work = self._work = SharedWork.prepare(self._chain, self.template, int(self._clock()), self._branches)
-            self._job_counter += 1
-            job = work.job(payout_script, f"{self._job_counter:x}", self._clean)
-            self._current[payout_script] = job
-        return job
+        work = self._work
+        if work is None or work.template is not self.template:
+            work = self._work = SharedWork.prepare(self._chain, self.template, int(self._clock()), self._branches)
+        return work
+
+    def tip_height(self) -> int | None:
+        tip = self._chain.tip
+        return tip.height if tip is not None else None
 
     def next_payouts(self, payout_script: bytes) -> tuple[ShareInfo, list[Payout], int] | None:
         """What the next share of a miner paid to ``payout_script`` carries, and so what a block it finds
@@ -144,7 +130,7 @@ class WorkProvider:
         template = self.template
         if template is None:
             return None
-        job = self._current.get(payout_script)
+        job = self._jobs.current(payout_script)
         context = JobContext.of(job) if job is not None else None
         if context is not None:
             return context.info, list(context.payouts), context.template.coinbase_value
@@ -156,7 +142,7 @@ class WorkProvider:
         if not isinstance(work, JobWork):
             return self.unknown_job(job.job_id)
         if self.template is None or work.template.prev_hash != self.template.prev_hash:
-            return _stale("stale-block", "the job was for a previous Bitcoin block")
+            return stale_error("stale-block", "the job was for a previous Bitcoin block")
         value = hash_to_int(solution.hash)
         if value <= job.block_target:  # a block whatever the sharechain makes of the share
             self._blocks.submit(self._context(job), solution)
@@ -176,16 +162,8 @@ class WorkProvider:
 
     def unknown_job(self, job_id: str) -> SubmitError:
         """Why a submit names a job we hold no work for: never issued, or stale (and why)."""
-        number = _job_number(job_id)
-        if number is None or not 0 < number <= self._job_counter:
-            return SubmitError(p.JOB_NOT_FOUND, "job-not-found", "Job not found")
-        generation = next((g for g in reversed(self._generations) if g.first_job <= number), None)
-        if generation is None:
-            return _stale("stale-expired", "the job has expired")
-        current = self.template.prev_hash if self.template is not None else None
-        if generation.block != current:
-            return _stale("stale-block", "the job was for a previous Bitcoin block")
-        return self._too_deep(generation.tip_height + 1) or _stale("stale-expired", "the job has expired")
+        block = self.template.prev_hash if self.template is not None else None
+        return self._jobs.unknown_job(job_id, block, self.tip_height())
 
     @staticmethod
     def _context(job: StratumJob) -> JobContext:
@@ -197,31 +175,5 @@ class WorkProvider:
         """Why a solution of a job for a share at ``height`` on ``prev_hash`` (on the current Bitcoin
         block) can no longer be a useful share."""
         if height and prev_hash not in self._chain:
-            return _stale("stale-share", "the share it builds on is no longer in the sharechain")
-        return self._too_deep(height)
-
-    def _too_deep(self, height: int) -> SubmitError | None:
-        """A share at ``height`` can still be an uncle of the next share on our tip, or it is stale."""
-        tip = self._chain.tip
-        if tip is None:
-            return None
-        behind = tip.height + 1 - height
-        if behind <= self.params.uncle_depth:
-            return None
-        return _stale("stale-share", f"the job is {behind} shares behind the sharechain tip, and a share more "
-                                     f"than {self.params.uncle_depth} behind can no longer be paid as an uncle")
-
-
-def _job_number(job_id: str) -> int | None:
-    """The counter a job id of ours carries (a connection may add ``.N`` to an id it was sent twice)."""
-    head = job_id.split(".", 1)[0]
-    if not 0 < len(head) <= 16:
-        return None
-    try:
-        return int(head, 16)
-    except ValueError:
-        return None
-
-
-def _stale(reason: str, why: str) -> SubmitError:
-    return SubmitError(p.JOB_NOT_FOUND, reason, f"Stale share: {why}")
+            return stale_error("stale-share", "the share it builds on is no longer in the sharechain")
+        return self._jobs.too_deep(height, self.tip_height())

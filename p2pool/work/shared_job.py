@@ -47,6 +47,7 @@ class JobWork:
     template: BlockTemplate
     share: PreparedShare
     payout_script: bytes
+    work_id: int = 0  # the node's number for the work, in a Stratum worker process (0 elsewhere)
 
     def share_and_payouts(self) -> tuple[ShareInfo, list[Payout]]:
         return self.share.for_script(self.payout_script)
@@ -99,8 +100,9 @@ class SharedWork:
     """Jobs on ``template`` and the chain's tip at ``now``, for any payout script."""
 
     def __init__(self, params: NetworkParams, template: BlockTemplate, share: PreparedShare,
-                 branch: tuple[bytes, ...]) -> None:
+                 branch: tuple[bytes, ...], work_id: int = 0) -> None:
         self.params = params
+        self.work_id = work_id
         self.template = template
         self.share = share
         self.branch = branch
@@ -148,7 +150,7 @@ class SharedWork:
 
     def job(self, payout_script: bytes, job_id: str, clean: bool) -> StratumJob:
         """The job of a miner paid to ``payout_script``; ``job.origin`` is its :class:`JobWork`."""
-        origin = JobWork(self.template, self.share, payout_script)
+        origin = JobWork(self.template, self.share, payout_script, self.work_id)
         newcomers = self._newcomers
         if newcomers is not None and self.share.split.newcomer(payout_script) is not None:
             return StratumJob(job_id, newcomers, b"", clean, origin)

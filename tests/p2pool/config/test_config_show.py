@@ -35,6 +35,7 @@ stratum_tls = "127.0.0.1:4004"
 stratum_tls_cert = "/etc/otedama/stratum.pem"
 stratum_tls_key = "/etc/otedama/stratum.key"
 stratum_max_workers = 16
+stratum_processes = 2
 stratum_allow = ["10.1.0.0/16", "2001:db8::/32"]
 stratum_auth_timeout = 12.5
 stratum_ban_seconds = 3600

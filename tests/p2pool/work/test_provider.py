@@ -7,90 +7,22 @@ with the reason; a job id never issued: "Job not found". A block is never refuse
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
-
 import trio
 
-from p2pool.chain.backend import SubmitResult
 from p2pool.chain.events import TemplateChanged
-from p2pool.chain.rpc import BitcoindClient
-from p2pool.chain.template import BlockTemplate
-from p2pool.devchain.service import DevchainConfig
-from p2pool.event_bus import EventBus
-from p2pool.events import NewWork, ShareSource, SourceKind, StoreWritable, TipChanged
-from p2pool.intake import ShareIntake
+from p2pool.events import TipChanged
 from p2pool.storage.loader import load_chain
 from p2pool.storage.share_store import ShareStore
 from p2pool.stratum.job import Solution, StratumJob
-from p2pool.work.found_blocks import FoundBlocks
-from p2pool.work.provider import WorkProvider
-from p2pool.work.submitter import BlockSubmitter
 from sharechain.bitcoin.hashing import sha256d
 from sharechain.bitcoin.script import witness_program
-from sharechain.chain import ShareChain
 from sharechain.params import DEVNET
-from tests.fixtures.devchain import running_devchain
 from tests.fixtures.full_disk import fill, small_filesystem
 from tests.fixtures.solve import solve_job
-from tests.functional.sharegen import make_chain, payout_script
+from tests.fixtures.work_parts import Parts, parts
+from tests.functional.sharegen import payout_script
 
 SCRIPT = payout_script(9)
-
-
-class Recording:
-    """The dev chain over RPC, keeping every block handed to it (all but the first on one template are
-    side blocks there: delivered, not connected)."""
-
-    def __init__(self, rpc: BitcoindClient) -> None:
-        self.rpc = rpc
-        self.blocks: list[bytes] = []
-
-    async def get_template(self) -> BlockTemplate:
-        return await self.rpc.get_template()
-
-    async def wait_for_template(self, longpollid: str) -> BlockTemplate:
-        return await self.rpc.wait_for_template(longpollid)
-
-    async def submit_block(self, block: bytes) -> SubmitResult:
-        self.blocks.append(block)
-        return await self.rpc.submit_block(block)
-
-
-@dataclass
-class Parts:
-    chain: ShareChain
-    intake: ShareIntake
-    work: WorkProvider
-    found: FoundBlocks
-    rpc: Recording
-    new_work: list[bool]
-
-
-@asynccontextmanager
-async def parts(root: Path, store_dir: Path | None = None) -> AsyncIterator[Parts]:
-    """The work provider and what it uses; the share database in ``store_dir`` (default: under ``root``)."""
-    async with running_devchain(DevchainConfig(datadir=root / "devchain", port=0, bits=0x207FFFFF)) as port, \
-            BitcoindClient(f"http://127.0.0.1:{port}") as rpc:
-        with ShareStore(store_dir or root / "sharechain", DEVNET) as store:
-            bus, chain, backend = EventBus(), ShareChain(DEVNET), Recording(rpc)
-            intake = ShareIntake(chain, store, bus.publish, time.time)
-            found = FoundBlocks(store)
-            submitter = BlockSubmitter(backend, found, DEVNET.address_format, bus.publish, time.time)
-            work = WorkProvider(DEVNET, chain, intake, submitter, bus.publish, time.time)
-            new_work: list[bool] = []
-            bus.subscribe(TipChanged, work.on_tip_changed)
-            bus.subscribe(StoreWritable, found.on_store_writable)
-            bus.subscribe(NewWork, lambda event: new_work.append(event.clean))
-            intake.add_all(make_chain(6), ShareSource(SourceKind.SYNC))
-            work.on_template(TemplateChanged(await rpc.get_template(), new_block=True))
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(submitter.run)
-                yield Parts(chain, intake, work, found, backend, new_work)
-                nursery.cancel_scope.cancel()
 
 
 def solve(job: StratumJob, extranonce2: int = 0) -> Solution:
