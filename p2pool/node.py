@@ -228,7 +228,7 @@ class Node:
                     nursery.start_soon(submitter.run)
                     nursery.start_soon(self.monitor.run)
                     nursery.start_soon(self.block_states.run)
-                    nursery.start_soon(self.stats.run, lambda: stratum.stats().rejected)
+                    nursery.start_soon(self.stats.run, lambda: stratum.counts().rejected)
                     host, port = config.stratum
                     stratum_port = await nursery.start(self.stratum.serve, host, port)
                     tls_port = None
