@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from sharechain.bitcoin.frozen import builder
 from sharechain.bitcoin.hashing import hash_to_int
 from sharechain.bitcoin.target import bits_to_target, work_from_target
 from sharechain.bitcoin.transaction import NULL_HASH
@@ -26,9 +27,9 @@ from sharechain.orphans import OrphanPool
 from sharechain.params import NetworkParams
 from sharechain.pplns import Payout, SharedSplit, contribution, split_reward
 from sharechain.prepared import PreparedShare
-from sharechain.record import ShareRecord
+from sharechain.record import ShareRecord, target_and_work
 from sharechain.rejection import InvalidShare, Rejection
-from sharechain.result import AddResult, AddStatus, Refusal
+from sharechain.result import AddResult, AddStatus, Refusal, added
 from sharechain.share import Share, ShareInfo
 from sharechain.validation import (
     CoinbasePayouts,
@@ -185,7 +186,7 @@ class ShareChain:
             expected_bits = self.next_bits(parent)
         median = self.median_time(parent) if parent is not None else None
         uncles = tuple([self.uncle_facts(info.prev_hash, info.height, h) for h in info.uncles]) if info.uncles else ()
-        return ShareContext(parent, expected_bits, median, uncles)
+        return _context(parent, expected_bits, median, uncles)
 
     def uncle_facts(self, prev_hash: bytes, height: int, uncle_hash: bytes) -> UncleFacts:
         """What the uncle rule needs about ``uncle_hash`` named by a share at ``height`` on ``prev_hash``."""
@@ -207,8 +208,7 @@ class ShareChain:
         return self._candidate_window(info).weights
 
     def _candidate_window(self, info: ShareInfo) -> WindowState:
-        target_work = work_from_target(bits_to_target(info.share_bits))
-        own = self._contribution_for(info.payout_script, target_work, info.uncles)
+        own = self._contribution_for(info.payout_script, target_and_work(info.share_bits)[1], info.uncles)
         parent = info.prev_hash if info.prev_hash in self._records else None
         return self._window.extend(parent, own)
 
@@ -263,9 +263,8 @@ class ShareChain:
         accepted = [share]
         self._connect(share, state)
         rejected, still_missing = self._connect_orphans(share.hash, accepted, now)
-        change = self._tip_change(old_tip)  # before pruning: the old tip may fall below the new horizon
-        return AddResult(AddStatus.ADDED, share.hash, accepted=tuple(accepted), rejected=tuple(rejected),
-                         missing=tuple(still_missing), pruned=self._prune(), **change)
+        new_tip, depth = self._tip_change(old_tip)  # before pruning: the old tip may fall below the new horizon
+        return added(share.hash, tuple(accepted), tuple(rejected), tuple(still_missing), new_tip, depth, self._prune())
 
     def _check_fork(self, info: ShareInfo, parent: ShareRecord | None) -> None:
         """The keep rule's consensus half: a share whose chain leaves our main chain below the floor is
@@ -452,12 +451,14 @@ class ShareChain:
         old_tip = self._tip
         self._insert(record)
         self._follow_tip()
-        return AddResult(AddStatus.ADDED, share.hash, accepted=(share,), **self._tip_change(old_tip))
+        new_tip, depth = self._tip_change(old_tip)
+        return added(share.hash, (share,), new_tip=new_tip, reorg_depth=depth)
 
-    def _tip_change(self, old_tip: ShareRecord | None) -> dict:
+    def _tip_change(self, old_tip: ShareRecord | None) -> tuple[bytes | None, int]:
+        """The new tip's hash (None: the tip did not change) and how many shares left the main chain."""
         new_tip = self._tip
         if new_tip is None or new_tip is old_tip:
-            return {}
+            return None, 0
         depth = 0
         if old_tip is not None:
             fork = self.ancestor_at_height(new_tip.hash, old_tip.height)
@@ -469,7 +470,7 @@ class ShareChain:
                     break
                 probe = parent
                 fork = self.ancestor_at_height(new_tip.hash, probe.height)
-        return {"new_tip": new_tip.hash, "reorg_depth": depth}
+        return new_tip.hash, depth
 
     # --- work for miners ---------------------------------------------------------------------------
     def uncle_candidates(self, parent: ShareRecord) -> list[bytes]:
@@ -511,6 +512,9 @@ class ShareChain:
         window = self._window.extend(prev_hash if prev_hash in self._records else None, weights)
         split = SharedSplit(value, window.weights, own_weight, self.params)
         return PreparedShare(prev_hash, height, timestamp, bits, uncles, split)
+
+
+_context = builder(ShareContext)  # (one per share checked: built through its slots)
 
 
 def _invalid(share_hash: bytes, exc: InvalidShare) -> AddResult:

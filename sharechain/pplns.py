@@ -59,17 +59,19 @@ def split_reward(value: int, weights: Mapping[bytes, int], finder: bytes, params
     bonus = value * params.finder_bonus_per_mille // 1000
     rest = value - bonus
     eligible = _capped(weights, finder, params.max_payouts)
+    dust_limit = params.dust_limit
     while True:
         total = sum(eligible.values())
         amounts = {script: rest * w // total for script, w in eligible.items()} if total else {finder: 0}
-        dust = [s for s, amount in amounts.items() if amount < params.dust_limit and s != finder]
+        dust = [s for s, amount in amounts.items() if amount < dust_limit and s != finder]
         if not dust:
             break
         for script in dust:
             del eligible[script]
     amounts[finder] = amounts.get(finder, 0) + bonus + rest - sum(amounts.values())
-    payouts = sorted((script, amount) for script, amount in amounts.items() if amount > 0)
-    assert sum(amount for _, amount in payouts) == value
+    payouts = [(script, amount) for script, amount in amounts.items() if amount > 0]
+    payouts.sort()  # (by script: scripts are unique)
+    assert sum([amount for _, amount in payouts]) == value
     return payouts
 
 

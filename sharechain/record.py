@@ -17,7 +17,9 @@ MAX_WORK_BYTES = 40
 
 
 @functools.lru_cache(maxsize=4096)
-def _target_and_work(bits: int) -> tuple[int, int]:
+def target_and_work(bits: int) -> tuple[int, int]:
+    """The target ``bits`` encode and its work (cached: a chain carries a few distinct targets; an
+    encoding that does not decode raises ValueError each time)."""
     target = bits_to_target(bits)
     return target, work_from_target(target)
 
@@ -50,7 +52,7 @@ class ShareRecord:
                    info.payout_script, info.uncles, header)
 
     def fill_work(self) -> None:
-        self.target, self.work = _target_and_work(self.share_bits)
+        self.target, self.work = target_and_work(self.share_bits)
 
     def serialize(self) -> bytes:
         """The stored index record: the share's fields, its header and its cumulative work."""

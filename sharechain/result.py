@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from sharechain.bitcoin.frozen import builder
 from sharechain.rejection import Rejection
 from sharechain.share import Share
 
@@ -25,7 +26,7 @@ class Refusal:
     detail: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AddResult:
     status: AddStatus
     share_hash: bytes
@@ -45,3 +46,15 @@ class AddResult:
     # Shares forgotten because the floor rose (their hashes): the store deletes them with this write.
     pruned: tuple[bytes, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
+
+
+# ``AddResult(ADDED, ...)`` for every share a sync adds, all fields given: built through its slots.
+_build = builder(AddResult)
+
+
+def added(share_hash: bytes, accepted: tuple[Share, ...], rejected: tuple[Refusal, ...] = (),
+          missing: tuple[bytes, ...] = (), new_tip: bytes | None = None, reorg_depth: int = 0,
+          pruned: tuple[bytes, ...] = ()) -> AddResult:
+    """The result of a share that joined (with ``accepted``: it and the orphans it connected)."""
+    return _build(AddStatus.ADDED, share_hash, None, None, missing, accepted, rejected, new_tip, reorg_depth, pruned,
+                  {})

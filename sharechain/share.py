@@ -15,6 +15,7 @@ transactions.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -85,9 +86,16 @@ class ShareInfo:
 _build_info = builder(ShareInfo)
 
 
-def share_commitment_script(network_id: bytes, info: ShareInfo) -> bytes:
-    """The coinbase output script that commits to ``info`` on the network ``network_id``."""
-    return op_return(network_id + info.hash())
+def share_commitment_script(network_id: bytes, info: ShareInfo, info_bytes: bytes | None = None) -> bytes:
+    """The coinbase output script that commits to ``info`` on the network ``network_id``; ``info_bytes``:
+    ``info`` serialized, where the caller has them already (:meth:`Share.info_bytes`)."""
+    return _commitment_prefix(network_id) + sha256d(info.serialize() if info_bytes is None else info_bytes)
+
+
+@functools.lru_cache(maxsize=64)
+def _commitment_prefix(network_id: bytes) -> bytes:
+    """The commitment script but its last 32 bytes (the push's length is the same whatever the hash)."""
+    return op_return(network_id + NULL_HASH)[:-32]
 
 
 class Share:
@@ -143,6 +151,14 @@ class Share:
         coinbase, branch = _read_body(reader)
         object.__setattr__(self, "_coinbase", coinbase)
         object.__setattr__(self, "_merkle_branch", branch)
+
+    def info_bytes(self) -> bytes:
+        """The share information serialized: the last bytes of the share's own encoding (each of its two
+        sizes is under 253, so its one encoding has a one-byte length)."""
+        if not self.raw:
+            return self.info.serialize()
+        info = self.info
+        return self.raw[-(_INFO_FIXED.size + 2 + len(info.payout_script) + 32 * len(info.uncles)) :]
 
     def _fields(self) -> tuple[object, ...]:
         return (self.header, self.coinbase, self.merkle_branch, self.info)

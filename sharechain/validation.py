@@ -13,8 +13,10 @@ and gathers between stages only the facts the next stage needs:
 
 from __future__ import annotations
 
+import operator
 import struct
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import NamedTuple
 
 from sharechain.bitcoin.block import WITNESS_COMMITMENT_HEADER
@@ -107,7 +109,7 @@ def check_standalone(share: Share, params: NetworkParams, expected_bits: int | N
 def check_target(info: ShareInfo, params: NetworkParams, expected_bits: int | None) -> int:
     """The share target decodes, is not easier than the network minimum and follows the retarget."""
     try:
-        target = bits_to_target(info.share_bits)
+        target = _decode_target(info.share_bits)
     except ValueError as exc:
         raise InvalidShare(Rejection.BAD_TARGET_ENCODING, f"bad share target encoding: {exc}") from None
     if target == 0 or target > params.max_share_target:
@@ -115,6 +117,10 @@ def check_target(info: ShareInfo, params: NetworkParams, expected_bits: int | No
     if expected_bits is not None:
         _check_retarget(info, expected_bits)
     return target
+
+
+# A chain's shares carry a few distinct targets (a refused encoding raises each time: not cached).
+_decode_target = lru_cache(maxsize=1024)(bits_to_target)
 
 
 def _check_retarget(info: ShareInfo, expected_bits: int) -> None:
@@ -148,21 +154,25 @@ def coinbase_payouts(share: Share, params: NetworkParams) -> CoinbasePayouts:
     """The coinbase's payout outputs and total value, checking the layout around the commitment:
     payouts, then the share commitment, then at most a witness commitment."""
     outputs = share.coinbase.outputs
-    commitment = share_commitment_script(params.network_id, share.info)
-    positions = [i for i, txout in enumerate(outputs) if txout.script_pubkey == commitment]
-    if not positions:
+    commitment = share_commitment_script(params.network_id, share.info, share.info_bytes())
+    scripts = list(map(_script_of, outputs))
+    found = scripts.count(commitment)
+    if not found:
         raise InvalidShare(Rejection.COMMITMENT_MISSING, f"coinbase does not commit to the share information "
                                                          f"on network {params.name} ({params.network_id.hex()})")
-    if len(positions) > 1:
+    if found > 1:
         raise InvalidShare(Rejection.COMMITMENT_REPEATED, f"coinbase commits to the share information "
-                                                          f"{len(positions)} times")
-    at = positions[0]
+                                                          f"{found} times")
+    at = scripts.index(commitment)
     trailing = outputs[at + 1 :]
     if outputs[at].value != 0 or len(trailing) > 1 or any(
             txout.value != 0 or not txout.script_pubkey.startswith(WITNESS_COMMITMENT_HEADER) for txout in trailing):
         raise InvalidShare(Rejection.UNEXPECTED_OUTPUTS)
-    payouts = [(txout.script_pubkey, txout.value) for txout in outputs[:at]]
-    return CoinbasePayouts(payouts, sum(value for _, value in payouts))
+    values = list(map(_value_of, outputs[:at]))
+    return CoinbasePayouts(list(zip(scripts[:at], values, strict=True)), sum(values))
+
+
+_value_of, _script_of = operator.itemgetter(0), operator.itemgetter(1)  # (a TxOut's fields by position)
 
 
 # --- stage 2: the share's place on the chain --------------------------------------------------------------

@@ -10,6 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sharechain.bitcoin.frozen import builder
 from sharechain.pplns import Payout, add_weights
 
 _CACHE_SIZE = 512
@@ -20,6 +21,9 @@ class WindowState:
     weights: dict[bytes, int]
     tail: bytes  # oldest main-chain share inside the window
     length: int  # main-chain shares inside the window
+
+
+_state = builder(WindowState)  # (one per share checked: built through its slots)
 
 
 class WindowCache:
@@ -56,15 +60,15 @@ class WindowCache:
         if parent is None:
             weights: dict[bytes, int] = {}
             add_weights(weights, contribution)
-            return WindowState(weights, new_hash or b"", 1)
+            return _state(weights, new_hash or b"", 1)
         base = self.state(parent)
         weights = dict(base.weights)
         add_weights(weights, contribution)
         if base.length < self.size:
-            return WindowState(weights, base.tail, base.length + 1)
+            return _state(weights, base.tail, base.length + 1)
         add_weights(weights, self._contribution_of(base.tail), -1)
         tail = (new_hash or b"") if base.tail == parent else self._next_towards(base.tail, parent)
-        return WindowState(weights, tail, base.length)
+        return _state(weights, tail, base.length)
 
     def _from_scratch(self, share_hash: bytes) -> WindowState:
         self.computed += 1
@@ -91,5 +95,5 @@ class WindowCache:
 
     def remember(self, share_hash: bytes, state: WindowState) -> None:
         if state.tail == b"":
-            state = WindowState(state.weights, share_hash, state.length)
+            state = _state(state.weights, share_hash, state.length)
         self._remember(share_hash, state)

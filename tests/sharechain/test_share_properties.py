@@ -115,3 +115,14 @@ def test_a_coinbase_with_a_witness_is_refused_not_a_second_encoding() -> None:
            + ser_varint(len(share.merkle_branch)) + b"".join(share.merkle_branch) + share.info.serialize())
     with pytest.raises(ParseError, match="without witness"):
         Share.parse(raw)
+
+
+@FAST
+@given(built())
+def test_a_shares_information_bytes_are_its_information_serialized(share: Share) -> None:
+    assert share.info_bytes() == share.info.serialize()
+    try:
+        parsed = Share.parse(share.serialize())
+    except ParseError:
+        return
+    assert parsed.info_bytes() == parsed.info.serialize() == share.info.serialize()
