@@ -77,11 +77,21 @@ class ByteReader:
 
     def read_varbytes(self, limit: int = 4_000_000) -> bytes:
         data, pos = self.data, self.pos
-        if pos < len(data) and data[pos] < 0xFD and data[pos] <= limit:  # a one-byte length (read inline)
-            end = pos + 1 + data[pos]
-            if end <= len(data):
+        size = len(data)
+        if pos < size:  # a one-byte length, or a canonical three-byte one (a share, a coinbase), read inline
+            first = data[pos]
+            if first < 0xFD:
+                start, n = pos + 1, first
+            elif first == 0xFD and pos + 3 <= size:
+                start, n = pos + 3, data[pos + 1] | data[pos + 2] << 8
+                if n < 0xFD:
+                    n = limit + 1  # non-canonical: the checked path below refuses it
+            else:
+                start, n = 0, limit + 1
+            end = start + n
+            if n <= limit and end <= size:
                 self.pos = end
-                return data[pos + 1 : end]
+                return data[start:end]
         return self.read(self.read_count(limit))
 
     def remaining(self) -> int:

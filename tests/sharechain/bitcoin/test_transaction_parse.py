@@ -101,3 +101,38 @@ def test_built_objects_equal_constructed_ones_and_stay_frozen() -> None:
         builder(Share, "header", "info")
     with pytest.raises(TypeError, match="not a dataclass"):
         builder(Share)
+
+
+def reference_varbytes(data: bytes, pos: int, limit: int) -> tuple[bytes | str, int]:
+    """The checked path of ``read_varbytes``: the bytes (or the error's words) and where the reader is."""
+    reader = ByteReader(data, pos)
+    try:
+        return reader.read(reader.read_count(limit)), reader.pos
+    except ParseError as exc:
+        return f"ParseError: {exc}", reader.pos
+
+
+@settings(max_examples=400, deadline=None)
+@given(prefix=st.sampled_from([b"", b"\x05", b"\xfc", b"\xfd", b"\xfd\xfc\x00", b"\xfd\xfd\x00", b"\xfd\x00\x01",
+                               b"\xfd\xff\xff", b"\xfe\x00\x00\x01\x00", b"\xff"]),
+       body=st.binary(max_size=300), pos=st.integers(0, 2), limit=st.sampled_from([64, 252, 253, 300, 4_000_000]))
+def test_length_prefixed_bytes_read_inline_as_the_checked_path_reads_them(prefix: bytes, body: bytes, pos: int,
+                                                                          limit: int) -> None:
+    data = b"\x00" * pos + prefix + body
+    reader = ByteReader(data, pos)
+    try:
+        got: tuple[bytes | str, int] = (reader.read_varbytes(limit), reader.pos)
+    except ParseError as exc:
+        got = (f"ParseError: {exc}", reader.pos)
+    assert got == reference_varbytes(data, pos, limit)
+
+
+def test_three_byte_lengths_are_read_inline() -> None:
+    body = bytes(range(256)) * 3
+    data = b"\xfd" + len(body).to_bytes(2, "little") + body + b"tail"
+    reader = ByteReader(data)
+    assert reader.read_varbytes() == body and reader.pos == 3 + len(body)
+    with pytest.raises(ParseError, match="non-canonical"):
+        ByteReader(b"\xfd\x10\x00" + b"x" * 16).read_varbytes()
+    with pytest.raises(ParseError, match="exceeds the limit"):
+        ByteReader(data).read_varbytes(len(body) - 1)
