@@ -7,6 +7,7 @@ amounts that add up exactly to the value it was given.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Iterable, Mapping
 
 from sharechain.params import NetworkParams
@@ -39,7 +40,8 @@ def add_weights(into: dict[bytes, int], weights: Iterable[Payout], sign: int = 1
 
 def _capped(weights: Mapping[bytes, int], finder: bytes, max_payouts: int) -> dict[bytes, int]:
     """The ``max_payouts`` heaviest scripts (ties by script bytes), the finder always among them."""
-    eligible = {script: w for script, w in weights.items() if w > 0}
+    # (C-level passes where the common case allows: every weight positive, no dust, no zero amount.)
+    eligible = dict(weights) if weights and min(weights.values()) > 0 else {s: w for s, w in weights.items() if w > 0}
     eligible.setdefault(finder, 0)
     if len(eligible) <= max_payouts:
         return eligible
@@ -63,16 +65,24 @@ def split_reward(value: int, weights: Mapping[bytes, int], finder: bytes, params
     while True:
         total = sum(eligible.values())
         amounts = {script: rest * w // total for script, w in eligible.items()} if total else {finder: 0}
+        if min(amounts.values()) >= dust_limit:
+            break
         dust = [s for s, amount in amounts.items() if amount < dust_limit and s != finder]
         if not dust:
             break
         for script in dust:
             del eligible[script]
     amounts[finder] = amounts.get(finder, 0) + bonus + rest - sum(amounts.values())
-    payouts = [(script, amount) for script, amount in amounts.items() if amount > 0]
-    payouts.sort()  # (by script: scripts are unique)
-    assert sum([amount for _, amount in payouts]) == value
+    if min(amounts.values()) > 0:
+        scripts = sorted(amounts)
+        payouts = list(zip(scripts, map(amounts.__getitem__, scripts), strict=True))
+    else:
+        payouts = sorted((script, amount) for script, amount in amounts.items() if amount > 0)
+    assert sum(map(_amount_of, payouts)) == value
     return payouts
+
+
+_amount_of = operator.itemgetter(1)
 
 
 class SharedSplit:

@@ -82,3 +82,43 @@ def test_shares_older_than_the_window_earn_nothing():
         chain.add(mine_on(chain, 1, T0 + 1 + i), now=T0 + 1 + i)
     assert script(9) not in chain.window_weights(chain.tip.hash)
     assert script(9) not in dict(chain.payouts(chain.tip.hash, 50_0000_0000))
+
+
+def reference_split(value: int, weights: dict[bytes, int], finder: bytes, params) -> list[tuple[bytes, int]]:
+    """The split as first written, one Python pass per step (what the faster passes must equal)."""
+    bonus = value * params.finder_bonus_per_mille // 1000
+    rest = value - bonus
+    eligible = {s: w for s, w in weights.items() if w > 0}
+    eligible.setdefault(finder, 0)
+    if len(eligible) > params.max_payouts:
+        ranked = sorted(eligible, key=lambda s: (s != finder, -eligible[s], s))
+        eligible = {s: eligible[s] for s in ranked[: params.max_payouts]}
+    while True:
+        total = sum(eligible.values())
+        amounts = {s: rest * w // total for s, w in eligible.items()} if total else {finder: 0}
+        dust = [s for s, amount in amounts.items() if amount < params.dust_limit and s != finder]
+        if not dust:
+            break
+        for s in dust:
+            del eligible[s]
+    amounts[finder] = amounts.get(finder, 0) + bonus + rest - sum(amounts.values())
+    return sorted((s, amount) for s, amount in amounts.items() if amount > 0)
+
+
+def test_the_split_equals_the_reference_on_random_windows():
+    rng = random.Random(12)
+    capped = dataclasses.replace(TEST_PARAMS, max_payouts=4)
+    fast_paths = slow_paths = 0
+    for _ in range(3000):
+        scripts = [rng.randbytes(rng.randint(0, 3)) for _ in range(rng.randint(0, 12))]
+        weights = {s: rng.choice([0, 1, 3, rng.randint(1, 10**6), rng.randint(1, 10**30)]) for s in scripts}
+        finder = rng.choice([*scripts, b"new", b""])
+        value = rng.choice([0, 1, 545, 546, 10_000, 625_000_000, rng.randint(0, 10**12)])
+        params = rng.choice([TEST_PARAMS, capped])
+        got = split_reward(value, weights, finder, params)
+        assert got == reference_split(value, weights, finder, params)
+        if weights and min(weights.values()) > 0 and len(got) == len(set(weights) | {finder}):
+            fast_paths += 1
+        else:
+            slow_paths += 1
+    assert fast_paths > 100 and slow_paths > 100  # both the C-level passes and the filtering ones ran
