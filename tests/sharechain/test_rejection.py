@@ -161,6 +161,25 @@ def test_unexpected_outputs_after_the_commitment(trailing: TxOut) -> None:
             Rejection.UNEXPECTED_OUTPUTS)
 
 
+WITNESS = TxOut(0, WITNESS_COMMITMENT_HEADER + b"\x00" * 32)
+
+
+@pytest.mark.parametrize(("change", "refusal"), [
+    (lambda outs: outs + [WITNESS], None),  # one witness commitment after it: the layout of a block
+    (lambda outs: outs + [WITNESS, WITNESS], Rejection.UNEXPECTED_OUTPUTS),
+    (lambda outs: outs + [WITNESS, TxOut(0, b"\x51")], Rejection.UNEXPECTED_OUTPUTS),
+    (lambda outs: outs[:-1] + [TxOut(1, outs[-1].script_pubkey)], Rejection.UNEXPECTED_OUTPUTS),  # it carries value
+])
+def test_what_may_follow_the_commitment(change: Any, refusal: Rejection | None) -> None:
+    chain, _ = chain_of(2)
+    info, payouts = next_info(chain, T0 + 5)
+    result = chain.add(with_outputs(info, payouts, change), now=T0 + 5)
+    if refusal is None:
+        assert result.status is AddStatus.ADDED
+    else:
+        refused(result, refusal)
+
+
 # --- the share's place on the chain -------------------------------------------------------------------------
 def test_height_does_not_follow_the_parent() -> None:
     chain, _ = chain_of(2)
