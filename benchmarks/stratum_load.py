@@ -245,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--node-log-level", default="info", choices=["debug", "info", "warning"])
     parser.add_argument("--p2p", action="store_true",
                         help="start the node with P2P on (listening on 127.0.0.1, no peers): its RSS with libp2p loaded")
+    parser.add_argument("--generator-nice", type=int, default=0, metavar="N",
+                        help="run the generator's processes at this niceness (they stand for miners on other machines)")
     parser.add_argument("--stratum-processes", type=int, default=1,
                         help="the node's --stratum-processes (its Stratum worker processes; RSS and CPU are summed)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -267,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     config = LoadConfig(host=target.host, port=target.port, miners=args.miners, workers=workers, duration=duration,
                         interval=args.interval, timeout=args.timeout, connect_rate=args.connect_rate,
-                        tip_interval=args.tip_interval, sample=sample)
+                        tip_interval=args.tip_interval, sample=sample, nice=args.generator_nice)
     try:
         figures = run(config, target, soak=bool(args.soak))
         print_summary(figures, args.miners, duration)

@@ -32,6 +32,9 @@ class LoadConfig:
     sample: float = 5.0
     # Counts the first miner index, so several runs (or generators) use different payout addresses.
     first_miner: int = 0
+    # Niceness of the generator's processes: above 0 they yield the CPU to the node, as miners on other
+    # machines would not take it (their readings of arrival times can then only come later, not earlier).
+    nice: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.miners <= MAX_MINERS:

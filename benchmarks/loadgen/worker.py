@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import time
 from multiprocessing.connection import Connection
 from typing import Any
@@ -148,5 +149,7 @@ class Worker:
 
 def main(config: LoadConfig, index: int, pipe: Connection) -> None:
     """Process entry point (multiprocessing target)."""
+    if config.nice:
+        os.nice(config.nice)
     with contextlib.suppress(TimeoutError, KeyboardInterrupt):
         asyncio.run(Worker(config, index, pipe).run())

@@ -17,11 +17,12 @@ from p2pool.ratelimit import TokenBucket
 from p2pool.stratum.job import Solution, StratumJob, notify_line
 from p2pool.stratum.limits import INVALID_WORK, StratumLimits, worker_refusal
 from p2pool.stratum.provider import WorkSource
-from p2pool.stratum.stats import ShareCounter
+from p2pool.stratum.stats import ShareCounter, work_units
 from p2pool.stratum.submit import SubmitError, check_submit, parse_submit
 from p2pool.stratum.vardiff import Vardiff, VardiffConfig
 from sharechain.bitcoin.stratum import codec as p
 from sharechain.bitcoin.stratum.difficulty import (
+    difficulty_to_target,
     from_wire,
     quantize_down,
     target_to_difficulty,
@@ -93,10 +94,10 @@ class SentJob:
 class Session:
     """The server side of one Stratum connection."""
 
-    __slots__ = ("_counter", "_lines", "_renotify", "_sent_difficulty", "_source", "_submits", "_vardiff", "config",
-                 "extranonce1", "good", "invalid", "jobs", "last_active", "no_work", "opened", "payout_address",
-                 "payout_script", "protocol_errors", "rate_limited", "subscribed", "version_mask", "workers",
-                 "workers_refused")
+    __slots__ = ("_capped", "_counter", "_lines", "_priced", "_renotify", "_sent_difficulty", "_source", "_submits",
+                 "_vardiff", "config", "extranonce1", "good", "invalid", "jobs", "last_active", "no_work", "opened",
+                 "payout_address", "payout_script", "protocol_errors", "rate_limited", "subscribed", "version_mask",
+                 "workers", "workers_refused")
 
     def __init__(
         self, extranonce1: bytes, source: WorkSource, config: SessionConfig, counter: ShareCounter, now: float
@@ -116,6 +117,8 @@ class Session:
         self.no_work = False
         self.jobs: dict[str, SentJob] = {}  # oldest first
         self._sent_difficulty: Fraction | None = None
+        self._capped: tuple[Fraction, int, Fraction] | None = None  # (vardiff difficulty, share target, job difficulty)
+        self._priced: tuple[Fraction, int, int] | None = None  # (submit difficulty, its target, its work units)
         self._renotify = 0
         # For the server's limits: when the connection opened and last sent anything, its submits refused as
         # invalid work, accepted, and refused for coming too fast, and the worker names refused past the cap.
@@ -277,8 +280,9 @@ class Session:
                 raise self._source.unknown_job(submit.job_id)
             assert self.payout_script is not None
             difficulty = self._submit_difficulty(sent)
+            target, units = self._price(difficulty)
             solution = check_submit(
-                submit, sent.job, difficulty, self.extranonce1, self.version_mask, self.payout_script
+                submit, sent.job, difficulty, self.extranonce1, self.version_mask, self.payout_script, target
             )
             seen = int.from_bytes(solution.hash[:8], "little")
             # (a job sent twice, under two ids, makes the same headers: every job is looked at)
@@ -297,7 +301,7 @@ class Session:
             return p.encode_error(req.id, exc.code, exc.message)
         self.protocol_errors = 0  # a miner doing real work is forgiven the odd bad line
         self.good += 1
-        self._counter.accept(submit.worker, difficulty, now)
+        self._counter.accept_units(submit.worker, units, now)
         solutions.append(solution)
         out = p.encode_result(req.id, True)
         if self.config.vardiff_enabled and self._vardiff.on_submit(now) is not None:
@@ -306,9 +310,19 @@ class Session:
 
     def _submit_difficulty(self, sent: SentJob) -> Fraction:
         """The job's difficulty, or the one announced since if lower (miners like cgminer apply it at once)."""
-        if self._sent_difficulty is None:
+        if self._sent_difficulty is None or self._sent_difficulty is sent.difficulty:
             return sent.difficulty
         return min(sent.difficulty, self._sent_difficulty)
+
+    def _price(self, difficulty: Fraction) -> tuple[int, int]:
+        """The target a submit at ``difficulty`` must meet and the work it stands for (kept for the next
+        submit, which nearly always comes at the same difficulty)."""
+        priced = self._priced
+        if priced is not None and priced[0] is difficulty:
+            return priced[1], priced[2]
+        target, units = difficulty_to_target(difficulty), work_units(difficulty)
+        self._priced = (difficulty, target, units)
+        return target, units
 
     # -- work ----------------------------------------------------------------------------------
 
@@ -360,15 +374,21 @@ class Session:
         return self._send_job(job, restart)
 
     def _job_difficulty(self, job: StratumJob) -> Fraction:
-        """Connection difficulty, capped so that every real share (job.share_target) gets submitted."""
-        return min(self._vardiff.difficulty, _share_difficulty(job.share_target))
+        """Connection difficulty, capped so that every real share (job.share_target) gets submitted (kept for
+        the next job: a fan-out asks for each connection's, and comparing fractions is not cheap)."""
+        wanted, capped = self._vardiff.difficulty, self._capped
+        if capped is not None and capped[0] is wanted and capped[1] == job.share_target:
+            return capped[2]
+        difficulty = min(wanted, _share_difficulty(job.share_target))
+        self._capped = (wanted, job.share_target, difficulty)
+        return difficulty
 
     def _send_job(self, job: StratumJob, clean: bool) -> bytes:
         difficulty = self._job_difficulty(job)
         if self.config.vardiff_enabled:
             self._vardiff.cap(difficulty)
         out = b""
-        if difficulty != self._sent_difficulty:
+        if difficulty is not self._sent_difficulty and difficulty != self._sent_difficulty:
             out += p.encode_notification("mining.set_difficulty", [to_wire(difficulty)])
             self._sent_difficulty = difficulty
         wire_id = job.job_id

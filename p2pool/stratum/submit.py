@@ -66,9 +66,11 @@ def parse_submit(params: list[object]) -> Submit:
 
 
 def check_submit(
-    submit: Submit, job: StratumJob, difficulty: Fraction, extranonce1: bytes, version_mask: int, payout: bytes
+    submit: Submit, job: StratumJob, difficulty: Fraction, extranonce1: bytes, version_mask: int, payout: bytes,
+    target: int | None = None,
 ) -> Solution:
-    """Rebuild the header of a submit and check it; a Solution if it meets ``difficulty``."""
+    """Rebuild the header of a submit and check it; a Solution if it meets ``difficulty`` (whose target the
+    caller may pass, computed once)."""
     if not job.min_ntime <= submit.ntime <= job.max_ntime:
         raise SubmitError(
             p.OTHER, "bad-ntime", f"ntime {submit.ntime:08x} out of range [{job.min_ntime:08x}, {job.max_ntime:08x}]"
@@ -89,7 +91,7 @@ def check_submit(
     coinbase = build_coinbase(job, extranonce1, submit.extranonce2)
     header = build_header(job, coinbase, submit.ntime, submit.nonce, version)
     digest = sha256d(header)
-    if hash_to_int(digest) > difficulty_to_target(difficulty):
+    if hash_to_int(digest) > (difficulty_to_target(difficulty) if target is None else target):
         raise SubmitError(
             p.LOW_DIFFICULTY,
             "low-difficulty",

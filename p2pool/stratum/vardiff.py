@@ -68,7 +68,8 @@ class Vardiff:
 
     def cap(self, difficulty: Fraction) -> None:
         """Never stay above what the current job allows (the share difficulty cap)."""
-        self.difficulty = min(self.difficulty, difficulty)
+        if difficulty is not self.difficulty and difficulty < self.difficulty:
+            self.difficulty = difficulty
 
     def on_submit(self, now: float) -> Fraction | None:
         """Record an accepted submit; the new difficulty if this triggered a retarget, else None."""
