@@ -169,11 +169,16 @@ class ShareChain:
         return next_share_bits(self.params, parent, oldest)
 
     def median_time(self, parent: ShareRecord) -> int:
-        times = []
-        for record in self.ancestors(parent.hash):
-            times.append(record.timestamp)
-            if len(times) >= self.params.median_time_span:
-                break
+        span = self.params.median_time_span
+        if self._main.holds(parent):  # (its ancestors are the main line below it: read by height)
+            records = self._records
+            times = [records[h].timestamp for h in self._main.heights(parent.height - span + 1, parent.height + 1)]
+        else:
+            times = []
+            for record in self.ancestors(parent.hash):
+                times.append(record.timestamp)
+                if len(times) >= span:
+                    break
         times.sort()
         return times[(len(times) - 1) // 2]  # the lower median, as statistics.median_low
 

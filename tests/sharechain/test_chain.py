@@ -210,3 +210,21 @@ def test_header_roundtrip_of_mined_share():
     parsed = Share.parse(share.serialize())
     assert parsed == share and parsed.hash == share.hash
     assert BlockHeader.parse(share.header.serialize()) == share.header
+
+
+def test_the_median_time_is_that_of_the_parent_and_its_ancestors_on_the_main_chain_and_off_it():
+    chain = ShareChain(TEST_PARAMS)
+    rng = random.Random(5)
+    base = build(chain, 14, start=T0)
+    side, parent = [], base[5].hash
+    for i in range(3):  # a side branch, off the main line
+        share = mine_on(chain, 2, T0 + 40 + i, parent=parent, uncles=())
+        assert chain.add(share, now=T0 + 40 + i).status is AddStatus.ADDED
+        side.append(share)
+        parent = share.hash
+    build(chain, 4, start=T0 + 30 + rng.randint(0, 5), step=3)
+    span = TEST_PARAMS.median_time_span
+    for record in chain.records():
+        times = sorted(r.timestamp for r in itertools.islice(chain.ancestors(record.hash), span))
+        assert chain.median_time(record) == times[(len(times) - 1) // 2]
+    assert not chain.main_line.holds(chain[side[-1].hash]) and chain.main_line.holds(chain.tip)
