@@ -91,14 +91,15 @@ class Vardiff:
         submits = self._submits
         self._since, self._submits = now, 0
         cfg = self.config
-        # Observed submits per interval divided by the wanted one (1): the factor to scale difficulty by.
-        ratio = Fraction(submits) * Fraction(cfg.target_interval) / Fraction(elapsed)
         step = cfg.fast_start_max_step if self.starting else cfg.max_step
         if self.starting:
             self._fast_left -= 1
-        if 1 - cfg.tolerance <= ratio <= 1 + cfg.tolerance:
+        # Observed submits per interval divided by the wanted one (1): the factor to scale difficulty by. On
+        # target (most retargets of a steady miner) it is told apart in floats; a new difficulty is exact.
+        if 1 - cfg.tolerance <= submits * cfg.target_interval / elapsed <= 1 + cfg.tolerance:
             self._fast_left = 0  # on target: from now on only the usual, gentle steps
             return None
+        ratio = Fraction(submits) * Fraction(cfg.target_interval) / Fraction(elapsed)
         ratio = min(Fraction(step), max(Fraction(1, step), ratio))
         proposed = quantize_down(cfg.clamp(self.difficulty * ratio))
         if proposed == self.difficulty:

@@ -16,7 +16,7 @@ import sys
 import trio
 
 from p2pool import gc_policy, memory
-from p2pool.events import WorkSent
+from p2pool.events import SubmitsAnswered, WorkSent
 from p2pool.stratum.server import StratumServer
 from p2pool.stratum_processes.messages import Bans, NoWork, Report, Setup, Snapshot, Work
 from p2pool.stratum_processes.relayed import RelayedBans, RelayedGate, RelayedWork
@@ -54,6 +54,7 @@ class WorkerProcess:
         self._closed: list[str] = []
         self._strikes: dict[str, tuple[int, int]] = {}  # IP -> invalid, good submits since the last report
         self.logs: list[tuple[str, int, str]] = []
+        self._answered: list[tuple[int, float]] = []
         self.bans = RelayedBans(setup.bans, self._strike)
         self.server = StratumServer(self.source, setup.config, publish=self._publish)
         self.server.gate = RelayedGate(setup.config.limits, self.bans, self._publish, self._closed.append)
@@ -63,6 +64,9 @@ class WorkerProcess:
         self._strikes[ip] = (was_invalid + invalid, was_good + good)
 
     def _publish(self, event: object) -> None:
+        if type(event) is SubmitsAnswered:
+            self._answered.append((event.count, event.seconds))
+            return
         if isinstance(event, WorkSent):
             memory.trim()  # what this fan-out made and freed goes back to the system
         self._events.append(event)
@@ -99,10 +103,11 @@ class WorkerProcess:
     async def _report_forever(self) -> None:
         while True:
             await trio.sleep(REPORT_EVERY)
-            if self._events or self._closed or self._strikes or self.logs:
+            if self._events or self._closed or self._strikes or self.logs or self._answered:
                 strikes = tuple((ip, invalid, good) for ip, (invalid, good) in self._strikes.items())
-                report = Report(tuple(self._events), tuple(self._closed), strikes, tuple(self.logs))
-                self._events, self._closed[:], self._strikes, self.logs[:] = [], [], {}, []
+                report = Report(tuple(self._events), tuple(self._closed), strikes, tuple(self.logs),
+                                tuple(self._answered))
+                self._events, self._closed[:], self._strikes, self.logs[:], self._answered = [], [], {}, [], []
                 await self.control.send(report)
 
     async def _snapshot_forever(self) -> None:

@@ -92,12 +92,14 @@ class Taken:
 class Report:
     """What happened in a worker process since its last report: the events it published (in order), the
     IPs of connections that closed (one entry per connection), strikes (IP, invalid, good), and its log
-    lines (logger, level, message: the node writes them to its own log)."""
+    lines (logger, level, message: the node writes them to its own log); ``answered`` holds the
+    :class:`~p2pool.events.SubmitsAnswered` events as (count, seconds) pairs, thousands a second under load."""
 
     events: tuple[object, ...]
     closed: tuple[str, ...]
     strikes: tuple[tuple[str, int, int], ...]
     logs: tuple[tuple[str, int, str], ...] = ()
+    answered: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True)

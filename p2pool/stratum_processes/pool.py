@@ -32,7 +32,7 @@ from pathlib import Path
 
 import trio
 
-from p2pool.events import MinerBanned
+from p2pool.events import MinerBanned, SubmitsAnswered
 from p2pool.listen import open_listeners
 from p2pool.stratum.accept import Gate, turn_away
 from p2pool.stratum.bans import StratumBans
@@ -374,6 +374,8 @@ class StratumPool:
                     logging.getLogger(name).log(level, "%s", line)
                 for event in message.events:
                     self._publish(event)
+                for count, seconds in message.answered:
+                    self._publish(SubmitsAnswered(count, seconds))
                 for ip in message.closed:
                     if worker.ips[ip] > 0:
                         worker.ips[ip] -= 1

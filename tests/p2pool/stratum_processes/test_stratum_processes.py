@@ -20,7 +20,7 @@ import trio
 
 from miner.client import Authorized, ClientConnection, Event, MinerJob, NewJob, SubmitResult, Subscribed
 from miner.work import make_work
-from p2pool.events import NewWork
+from p2pool.events import NewWork, SubmitsAnswered, WorkerConnected, WorkerDisconnected, WorkSent
 from p2pool.stratum.bans import StratumBans
 from p2pool.stratum.limits import StratumLimits
 from p2pool.stratum.server import StratumConfig
@@ -135,6 +135,9 @@ async def until(predicate: object, timeout: float = 20) -> None:
 
 async def test_miners_are_spread_over_the_processes_and_their_shares_are_the_nodes(tmp_path):
     async with parts(tmp_path) as p, pool_running(p) as (pool, port):
+        heard: list[object] = []
+        for kind in (WorkerConnected, WorkerDisconnected, SubmitsAnswered, WorkSent):
+            p.bus.subscribe(kind, heard.append)
         miners = [await Miner.connect(port, address(i)) for i in range(4)]
         assert len({m.extranonce1 for m in miners}) == 4  # never the same extranonce1 in two processes
         assert sorted(w.connections for w in pool._workers) == [2, 2]
@@ -175,6 +178,11 @@ async def test_miners_are_spread_over_the_processes_and_their_shares_are_the_nod
             await miner.aclose()
         await until(lambda: pool.connection_count == 0)
         await until(lambda: pool.stats().connections == 0 and not pool.worker_names())
+        # What the worker processes published reached the node's bus, as a single server's events would.
+        assert {e.worker for e in heard if isinstance(e, WorkerConnected)} == {address(i) for i in range(4)}
+        await until(lambda: len([e for e in heard if isinstance(e, WorkerDisconnected)]) == 4)
+        assert sum(e.count for e in heard if isinstance(e, SubmitsAnswered)) == 3
+        assert any(isinstance(e, WorkSent) and e.jobs == 2 for e in heard)
 
 
 async def _submit_raw(miner: Miner, job_id: str, target: int) -> SubmitResult:
@@ -202,8 +210,9 @@ async def test_a_killed_worker_process_is_started_again_and_its_miners_reconnect
                 pass
             await miner.aclose()
         assert gone == 1
+        await until(lambda: pool.connection_count == 0)
         again = [await Miner.connect(port, address(i)) for i in range(5, 8)]
-        assert pool.connection_count == 4 and all(w.connections for w in pool._workers)
+        assert pool.connection_count == 3 and all(w.connections for w in pool._workers)
         share_target = p.work.job_for(payout_script(0)).share_target
         for i, miner in enumerate(again):  # served by both processes, the new one included
             result = await miner.submit(miner.jobs[-1], share_target, extranonce2=9 + i)
