@@ -133,11 +133,15 @@ def _bounded_float(text: str) -> float:
     return float(text)
 
 
+# What json.loads(text, parse_constant=..., parse_int=..., parse_float=...) would build for every line, built once.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_bounded_int, parse_float=_bounded_float)
+
+
 def parse_message(line: bytes) -> Request | Response:
     """A request (has ``method``) or a response (has ``result``/``error``) from one line."""
     try:
         text = line.decode("utf-8")
-        obj = json.loads(text, parse_constant=_reject_constant, parse_int=_bounded_int, parse_float=_bounded_float)
+        obj = _DECODER.decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise RemoteProtocolError(PARSE_ERROR, f"Parse error: {_short(exc)}") from None
     if not isinstance(obj, dict):
@@ -173,6 +177,8 @@ def _dump(obj: dict[str, object]) -> bytes:
 
 
 def encode_result(request_id: JsonId, result: object) -> bytes:
+    if result is True and type(request_id) is int:  # most answers: an accepted submit (what json.dumps writes)
+        return b'{"id": %d, "result": true, "error": null}\n' % request_id
     return _dump({"id": request_id, "result": result, "error": None})
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sharechain.bitcoin.stratum import codec as p
 from sharechain.bitcoin.stratum.work import swap_words
@@ -56,3 +60,10 @@ def test_error_shapes_servers_use_are_all_understood() -> None:
     assert p.error_code_and_message([23, "Low difficulty share", None]) == (23, "Low difficulty share")
     assert p.error_code_and_message({"code": -1, "message": "x"}) == (-1, "x")
     assert p.error_code_and_message("boom") == (20, "boom")
+
+
+@given(st.one_of(st.integers(-(10**40), 10**40), st.text(max_size=20), st.none()), st.one_of(st.booleans(), st.none()))
+def test_a_result_line_is_what_json_writes(request_id, result) -> None:
+    """The accepted-submit answer is written without json.dumps; the bytes are the same."""
+    expected = (json.dumps({"id": request_id, "result": result, "error": None}) + "\n").encode()
+    assert p.encode_result(request_id, result) == expected
