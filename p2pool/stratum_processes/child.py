@@ -92,9 +92,11 @@ class WorkerProcess:
         while True:
             await trio.lowlevel.wait_readable(self.handoff)
             try:
-                _, fds, _, _ = socket.recv_fds(self.handoff, 16, _HANDOFF_BATCH)
+                data, fds, _, _ = socket.recv_fds(self.handoff, 16, _HANDOFF_BATCH)
             except BlockingIOError:
                 continue
+            if not data and not fds:
+                return  # the node closed it: no more connections (the control channel ends this process)
             for fd in fds:
                 sock = socket.socket(fileno=fd)
                 sock.setblocking(False)

@@ -274,6 +274,8 @@ class StratumPool:
             try:
                 await self._run(worker, task_status)
             except OSError as exc:
+                if task_status is not trio.TASK_STATUS_IGNORED:  # at the node's start: it does not start
+                    raise OSError(f"Stratum worker process {worker.index} could not be started: {exc}") from exc
                 log.error("stratum: worker process %d could not be started: %s", worker.index, exc)
             task_status = trio.TASK_STATUS_IGNORED
             log.error("stratum: worker process %d ended with %d connections; starting it again in %.0f s",

@@ -270,3 +270,20 @@ def test_a_worker_process_loads_no_heavy_library() -> None:
             "'pyopencl', 'plyvel'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+async def test_a_worker_process_that_cannot_start_stops_the_start_with_the_reason(tmp_path, monkeypatch):
+    import sys
+
+    import pytest
+
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    async with parts(tmp_path) as p:
+        with pytest.raises(BaseException) as caught:
+            async with pool_running(p):
+                pass
+    errors = [caught.value]
+    while isinstance(errors[-1], BaseExceptionGroup):
+        errors.append(errors[-1].exceptions[0])
+    assert isinstance(errors[-1], OSError)
+    assert "Stratum worker process 0 could not be started" in str(errors[-1])
