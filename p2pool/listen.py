@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import trio
 
@@ -27,6 +29,17 @@ async def open_listeners(host: str, port: int, what: str) -> list[trio.SocketLis
                           f"address ({exc.strerror}); use an address of this machine, or 0.0.0.0") from None
     except OSError as exc:
         raise ListenError(f"cannot listen for {what} on {host}:{port}: {_why(exc, port)}") from None
+
+
+@asynccontextmanager
+async def listening(host: str, port: int, what: str) -> AsyncIterator[tuple[list[trio.SocketListener], int]]:
+    """:func:`open_listeners`, and the port they are bound to; the listeners are closed on the way out."""
+    listeners = await open_listeners(host, port, what)
+    try:
+        yield listeners, listeners[0].socket.getsockname()[1]
+    finally:
+        for listener in listeners:
+            listener.socket.close()
 
 
 def _why(exc: OSError, port: int) -> str:

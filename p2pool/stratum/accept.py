@@ -11,10 +11,11 @@ are throttled, so a flood of refusals writes a line a minute, not a line a refus
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -130,6 +131,25 @@ class Gate:
             self._logged[key] = (now, 0)
         while len(self._logged) > _LOG_KEYS:
             self._logged.popitem(last=False)
+
+
+# accept() failures that are about resources, not the listener (as trio.serve_listeners treats them).
+_ACCEPT_CAPACITY_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+
+
+async def accept_forever(listener: trio.SocketListener, take: Callable[[trio.SocketStream], Awaitable[None]]) -> None:
+    """Accept connections and hand each to ``take``; out of descriptors or memory, try again in 0.1 s
+    (the listener's own failures are raised)."""
+    while True:
+        try:
+            stream = await listener.accept()
+        except OSError as exc:
+            if exc.errno not in _ACCEPT_CAPACITY_ERRNOS:
+                raise
+            log.error("stratum: cannot accept a connection (%s); trying again in 0.1 s", exc)
+            await trio.sleep(0.1)
+            continue
+        await take(stream)
 
 
 async def turn_away(stream: trio.abc.Stream, line: bytes | None) -> None:

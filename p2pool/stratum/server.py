@@ -24,8 +24,8 @@ from functools import partial
 import trio
 
 from p2pool.events import SubmitsAnswered, WorkerConnected, WorkerDisconnected, WorkSent
-from p2pool.listen import open_listeners
-from p2pool.stratum.accept import Gate, Tally, turn_away
+from p2pool.listen import listening, open_listeners
+from p2pool.stratum.accept import Gate, Tally, accept_forever, turn_away
 from p2pool.stratum.bans import StratumBans
 from p2pool.stratum.hub import ReadHub
 from p2pool.stratum.limits import Refusal, StratumLimits, WorkerRefs
@@ -177,18 +177,13 @@ class StratumServer:
         port = self.config.port if port is None else port
         if not self._connections and self._counter.accepted == 0:
             self._counter = ShareCounter(trio.current_time(), self.config.hashrate_window)
-        listeners = await open_listeners(host, port, "Stratum (--stratum)")
-        bound = listeners[0].socket.getsockname()[1]
-        log.info("stratum: listening on %s:%d", host, bound)
-        try:
+        async with listening(host, port, "Stratum (--stratum)") as (listeners, bound):
+            log.info("stratum: listening on %s:%d", host, bound)
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.serve_adopted)
                 for listener in listeners:
-                    nursery.start_soon(self._accept, listener)
+                    nursery.start_soon(accept_forever, listener, self._take)
                 task_status.started(bound)
-        finally:
-            for listener in listeners:
-                listener.socket.close()
 
     async def serve_adopted(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve the connections handed to :meth:`adopt` (and those :meth:`serve` accepts) until cancelled:
@@ -294,18 +289,9 @@ class StratumServer:
 
     # -- connections ---------------------------------------------------------------------------
 
-    async def _accept(self, listener: trio.SocketListener) -> None:
-        """Accept plain TCP miners and hand them to the hub (no task per connection)."""
-        while True:
-            try:
-                stream = await listener.accept()
-            except OSError as exc:
-                if exc.errno not in _ACCEPT_CAPACITY_ERRNOS:
-                    raise
-                log.error("stratum: cannot accept a connection (%s); trying again in 0.1 s", exc)
-                await trio.sleep(0.1)
-                continue
-            self._open(stream)
+    async def _take(self, stream: trio.SocketStream) -> None:
+        """A plain TCP miner accepted: to the hub (no task per connection)."""
+        self._open(stream)
 
     def _open(self, stream: trio.SocketStream) -> None:
         peer, ip = _peer_name(stream)
@@ -539,10 +525,6 @@ class StratumServer:
         """Read the Stratum ban file again (SIGHUP); the bans it lists. Connections of a newly banned IP are
         closed by the next sweep."""
         return self.gate.reload()
-
-
-# accept() failures that are about resources, not the listener (as trio.serve_listeners treats them).
-_ACCEPT_CAPACITY_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 
 
 def _peer_name(stream: trio.SocketStream) -> tuple[str, str]:

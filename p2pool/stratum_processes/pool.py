@@ -33,8 +33,8 @@ from pathlib import Path
 import trio
 
 from p2pool.events import MinerBanned, SubmitsAnswered
-from p2pool.listen import open_listeners
-from p2pool.stratum.accept import Gate, turn_away
+from p2pool.listen import listening
+from p2pool.stratum.accept import Gate, accept_forever, turn_away
 from p2pool.stratum.bans import StratumBans
 from p2pool.stratum.job import Solution, build_coinbase, build_header
 from p2pool.stratum.server import StratumConfig, StratumServer
@@ -192,36 +192,21 @@ class StratumPool:
                     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         host = self.config.host if host is None else host
         port = self.config.port if port is None else port
-        listeners = await open_listeners(host, port, "Stratum (--stratum)")
-        bound = listeners[0].socket.getsockname()[1]
-        log.info("stratum: listening on %s:%d, served by %d worker processes", host, bound, len(self._workers))
-        try:
+        async with listening(host, port, "Stratum (--stratum)") as (listeners, bound):
+            log.info("stratum: listening on %s:%d, served by %d worker processes", host, bound, len(self._workers))
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await nursery.start(self.local.serve_adopted)
                 for worker in self._workers:
                     await nursery.start(self._keep_running, worker)
                 for listener in listeners:
-                    nursery.start_soon(self._accept, listener)
+                    nursery.start_soon(accept_forever, listener, self._hand_over)
                 task_status.started(bound)
-        finally:
-            for listener in listeners:
-                listener.socket.close()
 
     async def serve_tls(self, host: str, port: int, context: ssl.SSLContext, *,
                         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         """Also listen for miners over TLS, served in this process (run beside :meth:`serve`)."""
         await self.local.serve_tls(host, port, context, task_status=task_status)
-
-    async def _accept(self, listener: trio.SocketListener) -> None:
-        while True:
-            try:
-                stream = await listener.accept()
-            except OSError as exc:
-                log.error("stratum: cannot accept a connection (%s); trying again in 0.1 s", exc)
-                await trio.sleep(0.1)
-                continue
-            await self._hand_over(stream)
 
     async def _hand_over(self, stream: trio.SocketStream) -> None:
         try:
