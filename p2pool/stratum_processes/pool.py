@@ -258,7 +258,7 @@ class StratumPool:
         while True:
             try:
                 await self._run(worker, task_status)
-            except OSError as exc:
+            except (OSError, WireError) as exc:  # could not be started, or ended before it was told its settings
                 if task_status is not trio.TASK_STATUS_IGNORED:  # at the node's start: it does not start
                     raise OSError(f"Stratum worker process {worker.index} could not be started: {exc}") from exc
                 log.error("stratum: worker process %d could not be started: %s", worker.index, exc)
