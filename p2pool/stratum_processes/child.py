@@ -98,9 +98,7 @@ class WorkerProcess:
             if not data and not fds:
                 return  # the node closed it: no more connections (the control channel ends this process)
             for fd in fds:
-                sock = socket.socket(fileno=fd)
-                sock.setblocking(False)
-                self.server.adopt(trio.SocketStream(trio.socket.from_stdlib_socket(sock)))
+                self.server.adopt(trio.SocketStream(trio.socket.from_stdlib_socket(_socket(fd))))
 
     async def _report_forever(self) -> None:
         while True:

@@ -111,6 +111,8 @@ class StratumPool:
         self._works: OrderedDict[int, SharedWork] = OrderedDict()
         self._work_count = 0
         self._latest: Work | NoWork | None = None
+        self._work_ready = trio.Event()
+        self._pending_clean = False
         self._retired = SubmitCounts(0, {}, 0.0)  # the counts of worker processes that ended
         self._farewells = 0
         self._nursery: trio.Nursery | None = None
@@ -163,8 +165,23 @@ class StratumPool:
 
     # -- new work ---------------------------------------------------------------------------------------
     def new_work(self, clean: bool) -> None:
-        """New template or tip: prepared once here, sent to every worker process (only the newest, if a
-        worker process is still taking an older one; a clean flag is never lost on the way)."""
+        """New template or tip: prepared once here at the next scheduling point (a burst, a sync batch
+        moving the tip many times, is prepared once, as a single server fans it out once), then sent to
+        every worker process."""
+        self._pending_clean = clean or self._pending_clean
+        self._work_ready.set()
+        self.local.new_work(clean)
+
+    async def _announce_forever(self) -> None:
+        while True:
+            await self._work_ready.wait()
+            self._work_ready = trio.Event()
+            clean, self._pending_clean = self._pending_clean, False
+            self._announce(clean)
+
+    def _announce(self, clean: bool) -> None:
+        """The current work to every worker process (only the newest, if a worker process is still taking
+        an older one; a clean flag is never lost on the way)."""
         work = self.provider.shared_work()
         template = self.provider.template
         tip_height = self.provider.tip_height()
@@ -178,7 +195,6 @@ class StratumPool:
                 self._works.popitem(last=False)
             message = Work(work_id, clean, without_transactions(work.template), work.share, work.branch, tip_height)
         self._latest = message
-        self.local.new_work(clean)
         for worker in self._workers:
             pending = worker.pending
             if pending is not None and pending.clean and not message.clean:
@@ -197,6 +213,7 @@ class StratumPool:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await nursery.start(self.local.serve_adopted)
+                nursery.start_soon(self._announce_forever)
                 for worker in self._workers:
                     await nursery.start(self._keep_running, worker)
                 for listener in listeners:

@@ -171,7 +171,7 @@ async def test_miners_are_spread_over_the_processes_and_their_shares_are_the_nod
         stats = pool.stats()
         assert stats.connections == 4 and {w.name for w in stats.workers} == {address(i) for i in range(4)}
 
-        # A job id never issued, and a job of the old tip too deep for an uncle: the true reasons.
+        # A job id never issued: the true reason, from the worker process.
         bogus = await _submit_raw(miners[2], "7777777", share_target)
         assert bogus.error is not None and bogus.error[0] == 21 and "Job not found" in bogus.error[1]
         for miner in miners:
@@ -183,6 +183,20 @@ async def test_miners_are_spread_over_the_processes_and_their_shares_are_the_nod
         await until(lambda: len([e for e in heard if isinstance(e, WorkerDisconnected)]) == 4)
         assert sum(e.count for e in heard if isinstance(e, SubmitsAnswered)) == 3
         assert any(isinstance(e, WorkSent) and e.jobs == 2 for e in heard)
+
+
+async def test_a_burst_of_new_work_is_prepared_once(tmp_path):
+    async with parts(tmp_path) as p, pool_running(p) as (pool, port):
+        miner = await Miner.connect(port, address(0))
+        await until(lambda: pool._latest is not None)
+        prepared, seen = pool._work_count, len(miner.jobs)
+        for _ in range(50):  # (a sync batch moving the tip fifty times)
+            pool.new_work(False)
+        await until(lambda: pool._work_count > prepared)
+        await miner.job(after=seen)
+        await trio.sleep(0.5)
+        assert pool._work_count == prepared + 1 and len(miner.jobs) == seen + 1
+        await miner.aclose()
 
 
 async def _submit_raw(miner: Miner, job_id: str, target: int) -> SubmitResult:
