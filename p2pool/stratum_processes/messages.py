@@ -22,13 +22,12 @@ from sharechain.prepared import PreparedShare
 
 @dataclass(frozen=True)
 class Setup:
-    """A worker process's settings: it is worker ``index`` of ``count``; ``config`` gives it its own
+    """A worker process's settings: it is worker ``index`` (for its log lines); ``config`` gives it its own
     extranonce1 start (the node's plus ``index``) and the stride that keeps every process's apart."""
 
     params: NetworkParams
     config: StratumConfig
     index: int
-    count: int
     log_level: int
     bans: tuple[Ban, ...]
 

@@ -314,7 +314,7 @@ class StratumPool:
             async with trio.open_nursery() as nursery:
                 start = self.config.extranonce1_start or 0
                 config = dataclasses.replace(self.config, extranonce1_start=(start + worker.index) & 0xFFFFFFFF)
-                await worker.control.send(Setup(self.params, config, worker.index, len(self._workers),
+                await worker.control.send(Setup(self.params, config, worker.index,
                                                 logging.getLogger().getEffectiveLevel(), bans))
                 worker.pending = self._latest
                 worker.wake.set()
