@@ -29,7 +29,9 @@ def test_a_node_over_two_worker_processes_mines_and_outlives_a_killed_one(tmp_pa
     node = NodeProcess(tmp_path / "node", "--stratum-processes", "2").start()
     try:
         assert node.process is not None
-        status = wait_until(lambda: (s := node.status())["blocks_found"] >= 2 and s, 90, "blocks through a worker process")
+        # (a worker process reports its per-worker statistics every 5 s, so blocks may come before them)
+        status = wait_until(lambda: (s := node.status())["blocks_found"] >= 2 and s["workers"] and s, 90,
+                            "blocks through a worker process and its workers' statistics")
         assert status["miners_connected"] == 1 and status["workers"][0]["accepted"] >= 1
         first = wait_until(lambda: len(w := _workers(node.process.pid)) == 2 and w, 30, "two worker processes")
         shares = status["sharechain"]["shares"]
