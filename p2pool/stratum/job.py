@@ -6,7 +6,9 @@ The byte orders are those of :mod:`sharechain.bitcoin.stratum.work`.
 from __future__ import annotations
 
 import json
+from binascii import hexlify
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii as _json_string
 
 from sharechain.bitcoin.stratum.work import coinbase_bytes, header_bytes, merkle_root_from_branch, swap_words, u32_hex
 
@@ -164,7 +166,8 @@ def encode_notify(job: StratumJob, job_id: str, clean: bool) -> bytes:
     """The bytes ``codec.encode_notification("mining.notify", notify_params(job, job_id, clean))`` gives,
     with the parts every job of a template shares encoded once (the prevhash, the merkle branch)."""
     head, tail = _shared_parts(job.base)
-    return b"".join((_NOTIFY_HEAD, json.dumps(job_id).encode(), head, job.coinb2.hex().encode(), tail,
+    # (encode_basestring_ascii is what json.dumps quotes a string with; hexlify gives the hex as bytes at once)
+    return b"".join((_NOTIFY_HEAD, _json_string(job_id).encode(), head, hexlify(job.coinb2), tail,
                      b"true]}\n" if clean else b"false]}\n"))
 
 

@@ -107,7 +107,8 @@ class _Connection:
         self.ip = ip
         self.drop = drop
         self.closed_for: Refusal | None = None
-        self.cancel_scope = trio.CancelScope()
+        # What ends a connection served by a task of its own (TLS); a hub connection has none.
+        self.cancel_scope: trio.CancelScope | None = None
         self.stream = stream
         self.fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
         self.nursery: trio.Nursery | None = None  # where its writer task runs (the server's for hub connections)
@@ -360,6 +361,7 @@ class StratumServer:
         if conn.hub:
             self._close(conn)
         else:
+            assert conn.cancel_scope is not None  # (set before a TLS connection's task is told of it)
             conn.cancel_scope.cancel()
 
     async def _handle_tls(self, context: ssl.SSLContext, stream: trio.SocketStream) -> None:
@@ -391,6 +393,7 @@ class StratumServer:
         extranonce1 = self._allocate_extranonce1()
         session = Session(extranonce1, self.provider, self._session_config, self._counter, trio.current_time())
         conn = _Connection(session, peer, ip, stream, self._drop)
+        conn.cancel_scope = trio.CancelScope()
         self._connections.add(conn)
         log.info("stratum: %s connected (extranonce1 %s)", peer, extranonce1.hex())
         try:
@@ -445,9 +448,17 @@ class StratumServer:
 
     def _queue(self, conn: _Connection, data: bytes) -> None:
         """Send ``data`` to ``conn``: written now as far as the socket takes it, the rest by its writer task."""
-        if not data or conn.cancel_scope.cancel_called or (conn.hub and conn.closing):
+        if not data:
+            return
+        if conn.hub:
+            if conn.closing:
+                return
+        elif conn.cancel_scope is None or conn.cancel_scope.cancel_called:
             return
         outbox = conn.outbox
+        if conn.fd >= 0 and not outbox.draining and not outbox:  # most writes: nothing waits before this
+            self._write(conn, data)
+            return
         if not outbox.put(data):
             log.warning("stratum: %s is not reading; dropping it", conn.peer)
             self._drop(conn)
@@ -455,22 +466,35 @@ class StratumServer:
         if outbox.draining:
             return
         if conn.fd >= 0:
-            pending = outbox.take()
-            try:
-                sent = os.write(conn.fd, pending)
-            except BlockingIOError:
-                sent = 0
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EINTR):
-                    log.debug("stratum: %s: %s", conn.peer, exc)
-                    self._drop(conn)
-                    return
-                sent = 0
-            if sent == len(pending):
+            self._write(conn, outbox.take())
+        else:
+            self._start_drain(conn)
+
+    def _write(self, conn: _Connection, pending: bytes) -> None:
+        """Write ``pending`` to a plain TCP connection with nothing waiting before it; what the socket does not
+        take waits in the outbox for the connection's writer task."""
+        try:
+            sent = os.write(conn.fd, pending)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EINTR):
+                log.debug("stratum: %s: %s", conn.peer, exc)
+                self._drop(conn)
                 return
-            outbox.put_back(pending[sent:])
+            sent = 0
+        if sent == len(pending):
+            return
+        conn.outbox.put_back(pending[sent:])
+        if len(conn.outbox) > conn.outbox.limit:
+            log.warning("stratum: %s is not reading; dropping it", conn.peer)
+            self._drop(conn)
+            return
+        self._start_drain(conn)
+
+    def _start_drain(self, conn: _Connection) -> None:
         if conn.nursery is not None and not conn.closing:
-            outbox.draining = True
+            conn.outbox.draining = True
             conn.nursery.start_soon(self._drain, conn)
 
     async def _drain(self, conn: _Connection) -> None:

@@ -75,20 +75,30 @@ class SentJob:
     job: StratumJob
     wire_id: str
     difficulty: Fraction
-    # Made on the first submit. Thousands of connections keep a few jobs each, most with a submit or two:
-    # an array of them costs 72 bytes where a set and its ints cost 250.
-    seen: array[int] | set[int] | None = None
+    # The first submit's solution as it is (most jobs of thousands of connections get one or two: an int
+    # costs 36 bytes), then an array of them (72 bytes for two), past _SEEN_FLAT a set.
+    seen: int | array[int] | set[int] | None = None
 
     def remember(self, solution: int) -> None:
         seen = self.seen
         if seen is None:
-            self.seen = array("Q", (solution,))
+            self.seen = solution
+        elif isinstance(seen, int):
+            self.seen = array("Q", (seen, solution))
         elif isinstance(seen, set):
             seen.add(solution)
         elif len(seen) < _SEEN_FLAT:
             seen.append(solution)
         else:
             self.seen = {*seen, solution}
+
+    def has_seen(self, solution: int) -> bool:
+        seen = self.seen
+        if seen is None:
+            return False
+        if isinstance(seen, int):
+            return seen == solution
+        return solution in seen
 
 
 class Session:
@@ -286,7 +296,7 @@ class Session:
             )
             seen = int.from_bytes(solution.hash[:8], "little")
             # (a job sent twice, under two ids, makes the same headers: every job is looked at)
-            if any(other.seen is not None and seen in other.seen for other in self.jobs.values()):
+            if any(other.has_seen(seen) for other in self.jobs.values()):
                 raise SubmitError(p.DUPLICATE_SHARE, "duplicate", "Duplicate share")
             sent.remember(seen)
             refused = self._source.take(solution)
@@ -365,7 +375,8 @@ class Session:
             self._drop_jobs()
             return b""
         latest = next(reversed(self.jobs.values()), None)
-        if not clean and latest is not None and latest.job == job:
+        # (job ids are the node's count: a different id is a different job, without comparing the rest)
+        if not clean and latest is not None and latest.job.job_id == job.job_id and latest.job == job:
             return b""  # nothing new for this miner
         restart = clean or job.clean or self.no_work or not self.jobs
         if self.no_work:  # the idle clock stood still while the node had no work for this miner
