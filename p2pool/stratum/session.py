@@ -125,7 +125,7 @@ class Session:
         self.version_mask = 0
         self.protocol_errors = 0
         self.no_work = False
-        self.jobs: dict[str, SentJob] = {}  # oldest first
+        self.jobs: list[SentJob] = []  # oldest first (a list of 8 costs 120 bytes, a dict of them 464)
         self._sent_difficulty: Fraction | None = None
         self._capped: tuple[Fraction, int, Fraction] | None = None  # (vardiff difficulty, share target, job difficulty)
         self._priced: tuple[Fraction, int, int] | None = None  # (submit difficulty, its target, its work units)
@@ -141,10 +141,18 @@ class Session:
         """The difficulty the next job will carry (before the cap at the job's share difficulty)."""
         return self._vardiff.difficulty
 
+    def sent_job(self, wire_id: str) -> SentJob | None:
+        """The job this connection was sent under ``wire_id`` and still holds (newest first: most submits are
+        on the latest)."""
+        for sent in reversed(self.jobs):
+            if sent.wire_id == wire_id:
+                return sent
+        return None
+
     @property
     def latest_job_id(self) -> str | None:
         """The id the newest job was sent under (None before the first)."""
-        return next(reversed(self.jobs), None)
+        return self.jobs[-1].wire_id if self.jobs else None
 
     @property
     def mining(self) -> bool:
@@ -283,7 +291,7 @@ class Session:
                 raise SubmitError(p.NOT_SUBSCRIBED, "not-subscribed", "Not subscribed")
             if submit.worker not in self.workers:
                 raise SubmitError(p.UNAUTHORIZED, "unauthorized", "Unauthorized worker")
-            sent = self.jobs.get(submit.job_id)
+            sent = self.sent_job(submit.job_id)
             if sent is None:
                 if self.no_work:
                     raise SubmitError(p.OTHER, "no-work", "No work available: the node is waiting for its backend")
@@ -296,7 +304,7 @@ class Session:
             )
             seen = int.from_bytes(solution.hash[:8], "little")
             # (a job sent twice, under two ids, makes the same headers: every job is looked at)
-            if any(other.has_seen(seen) for other in self.jobs.values()):
+            if any(other.has_seen(seen) for other in self.jobs):
                 raise SubmitError(p.DUPLICATE_SHARE, "duplicate", "Duplicate share")
             sent.remember(seen)
             refused = self._source.take(solution)
@@ -360,7 +368,7 @@ class Session:
         """
         if not self.subscribed or self._sent_difficulty is None:
             return b""  # the first job announces it
-        latest = next(reversed(self.jobs.values()), None)
+        latest = self.jobs[-1] if self.jobs else None
         wanted = self._vardiff.difficulty if latest is None else self._job_difficulty(latest.job)
         if wanted == self._sent_difficulty:
             return b""
@@ -374,7 +382,7 @@ class Session:
             self.no_work = True
             self._drop_jobs()
             return b""
-        latest = next(reversed(self.jobs.values()), None)
+        latest = self.jobs[-1] if self.jobs else None
         # (job ids are the node's count: a different id is a different job, without comparing the rest)
         if not clean and latest is not None and latest.job.job_id == job.job_id and latest.job == job:
             return b""  # nothing new for this miner
@@ -403,14 +411,14 @@ class Session:
             out += p.encode_notification("mining.set_difficulty", [to_wire(difficulty)])
             self._sent_difficulty = difficulty
         wire_id = job.job_id
-        if wire_id in self.jobs:  # the node reused an id: keep ours unique on this connection
+        if self.sent_job(wire_id) is not None:  # the node reused an id: keep ours unique on this connection
             self._renotify += 1
             wire_id = f"{job.job_id}.{self._renotify:x}"
         if clean:
             self._drop_jobs()
-        self.jobs[wire_id] = SentJob(job, wire_id, difficulty)
-        while len(self.jobs) > self.config.max_jobs:
-            del self.jobs[next(iter(self.jobs))]
+        self.jobs.append(SentJob(job, wire_id, difficulty))
+        if len(self.jobs) > self.config.max_jobs:
+            del self.jobs[:-self.config.max_jobs]
         return out + notify_line(job, wire_id, clean)
 
     def _drop_jobs(self) -> None:

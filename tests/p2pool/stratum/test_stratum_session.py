@@ -51,7 +51,8 @@ def ready(job: StratumJob | None = None, difficulty: Fraction = EASY, **kw: obje
 def share(session: Session, wire_id: str, extranonce2: bytes = b"\0" * 4, version: int | None = None,
           skip: frozenset[int] = frozenset()) -> tuple[int, int]:
     """A real (nonce, version) meeting the job's difficulty, found by hashing."""
-    sent = session.jobs[wire_id]
+    sent = session.sent_job(wire_id)
+    assert sent is not None
     job = sent.job
     version = job.version if version is None else version
     coinbase = build_coinbase(job, EXTRANONCE1, extranonce2)
@@ -220,7 +221,8 @@ def test_difficulty_is_capped_at_the_job_share_difficulty() -> None:
     call(session, {"id": 1, "method": "mining.subscribe", "params": []})
     replies = call(session, {"id": 2, "method": "mining.authorize", "params": [USER, "x"]})
     assert replies[1]["params"] == [0.0001]
-    assert session.jobs["e1"].difficulty == Fraction("0.0001")
+    sent = session.sent_job("e1")
+    assert sent is not None and sent.difficulty == Fraction("0.0001")
 
 
 def _regtest_addresses() -> list[str]:

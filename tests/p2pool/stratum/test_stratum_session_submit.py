@@ -47,7 +47,7 @@ def test_unknown_and_stale_jobs_are_21() -> None:
     # a non-clean notify keeps the old job valid
     provider.job = easy_job("e2", EASY)
     session.new_work(clean=False, now=2.0)
-    assert set(session.jobs) == {"e1", "e2"}
+    assert {sent.wire_id for sent in session.jobs} == {"e1", "e2"}
     assert call(session, submit_line("e1", nonce))[0]["result"] is True
     # a clean notify makes everything before it stale
     provider.job = easy_job("e3", EASY)
@@ -86,9 +86,9 @@ def test_low_difficulty_is_23() -> None:
 def test_a_lowered_difficulty_counts_for_jobs_sent_before_it() -> None:
     """cgminer applies set_difficulty at once: shares meeting the new, lower difficulty are accepted."""
     session = ready(easy_job("e1", Fraction(1)), difficulty=Fraction("0.00001"))
-    assert session.jobs["e1"].difficulty == Fraction("0.00001")
-    header76 = build_header(session.jobs["e1"].job, build_coinbase(session.jobs["e1"].job, EXTRANONCE1, bytes(4)),
-                            session.jobs["e1"].job.ntime, 0, session.jobs["e1"].job.version)[:76]
+    assert session.sent_job("e1").difficulty == Fraction("0.00001")
+    header76 = build_header(session.sent_job("e1").job, build_coinbase(session.sent_job("e1").job, EXTRANONCE1, bytes(4)),
+                            session.sent_job("e1").job.ntime, 0, session.sent_job("e1").job.version)[:76]
     nonce = -1
     while True:  # a share of difficulty 0.000001 that is not one of 0.00001
         nonce = grind(header76, difficulty_to_target(EASY), start=nonce + 1)
@@ -102,7 +102,7 @@ def test_a_lowered_difficulty_counts_for_jobs_sent_before_it() -> None:
 
 def test_bad_ntime_extranonce2_and_hex_are_20() -> None:
     session = ready()
-    job = session.jobs["e1"].job
+    job = session.sent_job("e1").job
     nonce, _ = share(session, "e1")
     cases = {
         "below min_ntime": submit_line("e1", nonce, ntime=f"{job.min_ntime - 1:08x}"),
