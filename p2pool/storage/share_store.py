@@ -158,8 +158,13 @@ class ShareStore:
         is reopened). True when writable again; the reason stays in :attr:`write_error` when not."""
         if self.write_error is None:
             return True
-        if self._users:
-            return False  # a compaction or a backup still reads through this handle: next time
+        # Under the users' lock: a compaction thread cannot start on the handle while it is replaced.
+        with self._users_lock:
+            if self._users:
+                return False  # a compaction or a backup still reads through this handle: next time
+            return self._reopen_when_writable()
+
+    def _reopen_when_writable(self) -> bool:
         probe = self.path / "space-probe"
         try:
             with probe.open("wb") as file:  # cheaper than reopening LevelDB into a still full disk
@@ -209,10 +214,11 @@ class ShareStore:
     def compact(self) -> None:
         """Rewrite LevelDB's files without the deleted keys, so the disk really shrinks (slow: run it
         in a thread)."""
-        if self.write_error is not None:
-            return  # it would only fail too; a recovery reopens the database first
+        with self._users_lock:  # (checked and counted at once: a recovery cannot replace the handle between)
+            if self.write_error is not None:
+                return  # it would only fail too; a recovery reopens the database first
+            self._users += 1
         self.deleted = 0
-        self._use(1)
         try:
             self._db.compact_range()
         finally:

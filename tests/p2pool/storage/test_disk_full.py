@@ -106,3 +106,24 @@ def test_opening_a_database_on_a_full_disk_fails_clearly(tmp_path):
         with pytest.raises(StoreError, match="No space left on device") as failure:
             ShareStore(disk / "sharechain", TEST_PARAMS)
         assert "another otedama process" not in str(failure.value)
+
+
+def test_a_recovery_waits_for_the_handles_readers_and_a_compaction_for_the_recovery(tmp_path):
+    """The handle a recovery replaces is not closed under a reader (a backup's snapshot, a compaction), and a
+    compaction asked for while the store is unwritable leaves the handle alone (it would only fail too)."""
+    _events, chain, store, intake = _intake(tmp_path / "sharechain", 3)
+    log_size = max(f.stat().st_size for f in (tmp_path / "sharechain").glob("*.log"))
+    with file_size_limit(log_size + 1), pytest.raises(StoreWriteError):
+        intake.add(_next(chain, 3), LOCAL)
+    snapshot = store.snapshot()
+    assert not store.recover() and store.write_error is not None  # a reader still uses the handle
+    assert sum(1 for _ in snapshot.items()) > 0  # and it still reads
+    snapshot.close()
+    store.compact()  # unwritable: nothing done, nothing counted as using the handle
+    assert store.recover() and store.write_error is None
+    store.compact()  # on the new handle
+    resumed = _next(chain, 4)
+    intake.add(resumed, LOCAL)
+    store.close()
+    with ShareStore(tmp_path / "sharechain", TEST_PARAMS) as reopened:
+        assert load_chain(reopened, TEST_PARAMS).tip.hash == resumed.hash
