@@ -139,7 +139,8 @@ class P2PService:
                                              self.peers.good))
         self.client = SyncClient(self.host, self.names.sync, chain, intake, self.index,
                                  ClientHooks(self.penalize, self.peers.good, self._sync_peers,
-                                             self._update, self._foreign, self._request_done), config.sync)
+                                             self._update, self._foreign, self._request_done, self.peers.is_banned),
+                                 config.sync)
         self._gossip_limit = RateLimiter(*config.gossip_rate)
         self._request_limit = RateLimiter(*config.request_rate)
         self._state = _State(initial_pending=bool(bootstrap) or bool(seed_dns) or len(self.book) > 0)

@@ -85,6 +85,8 @@ class ClientHooks:
     foreign: Callable[[str], None]  # the peer does not speak our network's protocol
     # A request ended: the message's name, seconds taken, whether it was answered (metrics).
     done: Callable[[str, float, bool], None] = lambda message, seconds, ok: None
+    # Whether the peer is banned now (an answer that comes after its ban is not taken).
+    banned: Callable[[str], bool] = lambda peer: False
 
 
 class SyncClient:
@@ -146,6 +148,8 @@ class SyncClient:
                 await stream.close()
         if reply is None:
             raise RequestFailed(f"{peer} closed the stream without answering")
+        if self.hooks.banned(peer):
+            raise RequestFailed(f"{peer} was banned while it was asked; its answer is dropped")
         if not isinstance(reply, REPLY_TO[type(message)]):
             raise RemoteProtocolError(f"{type(reply).__name__} in answer to {type(message).__name__}")
         return reply

@@ -60,6 +60,8 @@ class BadPeer:
         self.tip = Tip(NULL_HASH, -1, 0)
         self.inventory: tuple[bytes, ...] = ()  # the hashes it lists (GetHashes, GetRecent)
         self.shares: dict[bytes, bytes] = {}  # what it serves by hash, raw
+        self.received: list[Message] = []  # every sync request, in order
+        self.hold: trio.Event | None = None  # while set and not yet set off: answers wait for it
 
     def offer(self, tip: Tip, shares: list[Any]) -> None:
         """Claim ``tip`` and serve ``shares`` (parsed shares) by hash and in the inventory."""
@@ -81,6 +83,9 @@ class BadPeer:
     async def _answer(self, stream: Any) -> None:
         try:
             while (request := await read_message(stream, FrameDecoder())) is not None:
+                self.received.append(request)
+                if self.hold is not None:
+                    await self.hold.wait()
                 await stream.write(encode(self._reply(request)))
         except (StreamClosed, BaseLibp2pError, ValueError):
             pass

@@ -13,8 +13,9 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 
 from kernels.factory import make_scanner
-from p2pool.p2p.messages import GetTip
+from p2pool.p2p.messages import GetSharesByHash, GetTip
 from p2pool.p2p.peers import PeerConfig
+from p2pool.p2p.request import RequestFailed
 from sharechain.bitcoin.address import encode_segwit
 from sharechain.bitcoin.hashing import hash160
 from sharechain.bitcoin.script import witness_program
@@ -177,6 +178,32 @@ async def test_a_connection_made_around_a_ban_is_not_kept(tmp_path):
         await wait_for(lambda: bad.peer_id in n0.p2p.peers.connected(), "the peer to be counted")
         n0.p2p.peers.bans.ban(bad.peer_id, time.time() + 600, "test: put on the list")
         await wait_for(lambda: hung_up(n0, bad), "the banned peer's connection to be closed")
+
+
+async def test_an_answer_from_a_peer_banned_while_it_was_asked_is_dropped(tmp_path):
+    """A ban that lands while a request is in flight (the answer on its way, the connection not yet closed):
+    the answer is not taken."""
+    async with federation(tmp_path) as fed:
+        n0 = await fed.add_node(shares=make_chain(5))
+        bad = await start_bad_peer(fed)
+        assert await bad.connect(p2p_addr(n0))
+        await wait_for(lambda: bad.peer_id in n0.p2p.peers.connected(), "the peer to be counted")
+        bad.hold = trio.Event()
+        asked = GetSharesByHash((b"\x42" * 32,))
+        outcome: list[object] = []
+
+        async def ask() -> None:
+            try:
+                outcome.append(await n0.p2p.client.request(bad.peer_id, asked))
+            except RequestFailed as exc:
+                outcome.append(exc)
+
+        fed.nursery.start_soon(ask)
+        await wait_for(lambda: asked in bad.received, "the request to reach the peer")
+        n0.p2p.peers.bans.ban(bad.peer_id, time.time() + 600, "test: banned while asked")
+        bad.hold.set()
+        await wait_for(lambda: outcome, "the request to end")
+        assert isinstance(outcome[0], RequestFailed) and "banned while it was asked" in str(outcome[0])
 
 
 async def test_nodes_of_different_networks_refuse_each_other(tmp_path):
