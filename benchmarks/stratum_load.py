@@ -22,11 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import resource
 import shutil
 import sys
 import tempfile
 import time
+from array import array
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -183,14 +185,10 @@ class Run:
         events = [e for e in self.events if start <= e.time <= stop]
         if self.target.log_path is None:
             events = [Event(t, "tip") for t in self.fired if start <= t <= stop]
-        notifies = []
-        for final in self.finals.values():
-            for raw in final["notifies"]:
-                arrivals = type(self.totals.latencies)("d")
-                arrivals.frombytes(raw)
-                notifies.append(arrivals)
+        notifies, notifies_read = self._notifies("notifies"), self._notifies("notifies_read")
         self.load.append(load_average())
-        figures = summary(self.totals, stop - start, fan_outs(events, notifies, end), self.rss, self.load)
+        figures = summary(self.totals, stop - start, fan_outs(events, notifies, end), self.rss, self.load,
+                          fan_outs(events, notifies_read, end))
         figures["shares_fired"] = len(self.fired)
         figures["rss_parts_end"] = self.rss_parts
         figures["node_cpu_percent"] = 100 * self.node_cpu / (stop - start)
@@ -202,6 +200,16 @@ class Run:
         if self.soak and "1min" in self.rss:
             figures["soak_rss_growth"] = self.rss["end"] / self.rss["1min"] - 1
         return figures
+
+    def _notifies(self, name: str) -> list[array]:
+        """Each connection's notify times of the kind ``name``, from the workers' final reports."""
+        out = []
+        for final in self.finals.values():
+            for raw in final.get(name, []):
+                times = array("d")
+                times.frombytes(raw)
+                out.append(times)
+        return out
 
     def close(self) -> None:
         if self.finder_pipe is not None:
@@ -247,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="start the node with P2P on (listening on 127.0.0.1, no peers): its RSS with libp2p loaded")
     parser.add_argument("--generator-nice", type=int, default=0, metavar="N",
                         help="run the generator's processes at this niceness (they stand for miners on other machines)")
+    parser.add_argument("--split-cores", action="store_true",
+                        help="the node on the first CPU, the generator on the others (standing for miners on other "
+                             "machines: they take no CPU from the node, and unlike --generator-nice it is not starved)")
     parser.add_argument("--stratum-processes", type=int, default=1,
                         help="the node's --stratum-processes (its Stratum worker processes; RSS and CPU are summed)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -255,6 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     workers = args.workers or max(1, min(8, -(-args.miners // 2_500)))
     print(f"open-file limit {raise_open_files()}; {args.miners} miners on {workers} worker processes, "
           f"load average {load_average():.2f}", flush=True)
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.split_cores:
+        if len(cpus) < 2 or args.attach:
+            parser.error("--split-cores needs two CPUs or more, and a node it starts")
+        os.sched_setaffinity(0, cpus[:1])  # what starts now (the node and its threads and processes) inherits it
     datadir = None
     if args.attach:
         host, _, port = args.attach.rpartition(":")
@@ -267,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
                               processes=args.stratum_processes)
     print(f"node pid {target.pid} on {target.host}:{target.port}, its open-file limit {target.open_files_limit()}",
           flush=True)
+    if args.split_cores:
+        os.sched_setaffinity(0, cpus[1:])  # the generator's processes, started next
+        print(f"the node on CPU {cpus[0]}, the generator on CPU {', '.join(map(str, cpus[1:]))}", flush=True)
     config = LoadConfig(host=target.host, port=target.port, miners=args.miners, workers=workers, duration=duration,
                         interval=args.interval, timeout=args.timeout, connect_rate=args.connect_rate,
                         tip_interval=args.tip_interval, sample=sample, nice=args.generator_nice)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import socket
 import time
 from multiprocessing.connection import Connection
 from typing import Any
@@ -77,11 +78,15 @@ class Worker:
     async def _connect(self, miner: int) -> None:
         loop = asyncio.get_running_loop()
         conn = MinerConnection(miner_address(miner), self.counters, self.config.max_tries)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
         try:
-            await loop.create_connection(lambda: conn, self.config.host, self.config.port)
+            await loop.sock_connect(sock, (self.config.host, self.config.port))
         except OSError:
+            sock.close()
             self.counters.connect_failures += 1
             return
+        conn.attach(loop, sock)
         self.connections.append(conn)
         self.slots[miner % len(self.slots)].append(conn)
 
@@ -97,7 +102,7 @@ class Worker:
                     conn.submit()
                 tick += 1
                 if tick % 10 == 0:
-                    now = time.perf_counter()
+                    now = time.time()
                     for conn in self.connections:
                         conn.expire(now, self.config.timeout)
             await asyncio.sleep(max(0.0, started + tick * _TICK - time.monotonic()))
@@ -110,13 +115,14 @@ class Worker:
     def _send_progress(self, kind: str, **extra: Any) -> None:
         counters = self.counters
         latencies, counters.latencies = counters.latencies, type(counters.latencies)("d")
+        latencies_read, counters.latencies_read = counters.latencies_read, type(counters.latencies)("d")
         self.pipe.send((kind, {
             "offered": counters.offered, "answered": counters.answered, "accepted": counters.accepted,
             "rejected": dict(counters.rejected), "timeouts": counters.timeouts, "late": counters.late,
             "disconnects": counters.disconnects, "connect_failures": counters.connect_failures,
-            "connected": sum(1 for c in self.connections if c.transport is not None),
+            "connected": sum(1 for c in self.connections if c.sock is not None),
             "ready": sum(1 for c in self.connections if c.ready),
-            "latencies": latencies.tobytes(), **extra,
+            "latencies": latencies.tobytes(), "latencies_read": latencies_read.tobytes(), **extra,
         }))
 
     def _on_command(self) -> None:
@@ -137,13 +143,15 @@ class Worker:
         deadline = time.monotonic() + self.config.timeout
         while time.monotonic() < deadline and any(c.unanswered() for c in self.connections):
             await asyncio.sleep(0.1)
-        now = time.perf_counter() + self.config.timeout  # whatever is left counts as timed out
+        now = time.time() + self.config.timeout  # whatever is left counts as timed out
         for conn in self.connections:
             conn.expire(now, self.config.timeout)
             conn.measuring = False
         unanswered = sum(c.unanswered() for c in self.connections)
         notifies = [c.notifies.tobytes() for c in self.connections]
-        self._send_progress("final", unanswered=unanswered, notifies=notifies, cpu=time.process_time())
+        notifies_read = [c.notifies_read.tobytes() for c in self.connections]
+        self._send_progress("final", unanswered=unanswered, notifies=notifies, notifies_read=notifies_read,
+                            cpu=time.process_time())
         self.done.set()
 
 
