@@ -20,7 +20,10 @@ attack, as a dashboard would) and the load average. Attacks:
 - ``submit-flood``: one connection sends ``--submits`` submits of real work (ground beforehand, so no
   strikes) as fast as it can: only the submit rate refuses them;
 - ``invalid-work``: submits of invalid work until the ban, a reconnect, then the node restarted and the
-  banned address tried again.
+  banned address tried again;
+- ``ban-flood``: ``--ban-addresses`` addresses (127.1.0.0 and up) at once, each with invalid work until it
+  is banned, while the node's Stratum ban list is full (10,000 bans of other addresses for 8 minutes,
+  written into the datadir before the node starts when this attack is run): every ban rewrites that list.
 """
 
 from __future__ import annotations
@@ -43,7 +46,9 @@ from benchmarks.hostile import attacks  # noqa: E402
 from benchmarks.loadgen.worker import miner_address  # noqa: E402
 from tests.functional.framework import NodeProcess  # noqa: E402
 
-ATTACKS = ("huge-exponent", "worker-flood", "never-authorize", "mass-close", "submit-flood", "invalid-work")
+ATTACKS = ("huge-exponent", "worker-flood", "never-authorize", "mass-close", "submit-flood", "invalid-work",
+           "ban-flood")
+FULL_BAN_LIST = 10_000
 HOST = "127.0.0.1"
 USER = miner_address(7)
 PER_IP = 200  # connections opened from one attacker address (under the node's cap of 256)
@@ -87,6 +92,8 @@ async def run_attack(name: str, port: int, size: int) -> None:
         detail = await attacks.work_flood(HOST, port, "127.0.0.2", USER, size)
     elif name == "invalid-work":
         detail = await attacks.invalid_work(HOST, port, "127.0.0.3", USER, size)
+    elif name == "ban-flood":
+        detail = await attacks.ban_flood(HOST, port, [f"127.1.{i // 256}.{i % 256}" for i in range(size)], USER, 1_000)
     else:
         raise SystemExit(f"no attack {name!r}")
     marks.setdefault("attack", [started, time.monotonic()])
@@ -158,6 +165,16 @@ async def one_attack(name: str, size: int, node: NodeProcess, probe: Timed) -> d
     return figures
 
 
+def fill_stratum_bans(datadir: Path, count: int) -> None:
+    """A Stratum ban list of ``count`` bans of other addresses (10.x.y.z), in force for 8 minutes: sooner
+    over than the node's new bans (10 minutes), so a full list makes room for those by dropping these."""
+    until = time.time() + 480
+    bans = [{"peer": f"10.{i // 65_536}.{i // 256 % 256}.{i % 256}", "until": until + i / 1000,
+             "reason": "100 submits of invalid work"} for i in range(count)]
+    datadir.mkdir(parents=True, exist_ok=True)
+    (datadir / "stratum-bans.json").write_text(json.dumps({"format": "otedama-banlist", "version": 1, "bans": bans}))
+
+
 def start_node(datadir: Path) -> NodeProcess:
     node = NodeProcess(datadir, "--network", "devnet", "--no-p2p", "--no-miner", "--stratum-difficulty", "1e-9",
                        "--log-level", "warning", name="node")
@@ -166,10 +183,13 @@ def start_node(datadir: Path) -> NodeProcess:
 
 async def bench(args: argparse.Namespace) -> list[dict[str, object]]:
     sizes = {"huge-exponent": 20, "worker-flood": args.workers, "never-authorize": args.connections,
-             "mass-close": args.connections, "submit-flood": args.submits, "invalid-work": 1_000}
+             "mass-close": args.connections, "submit-flood": args.submits, "invalid-work": 1_000,
+             "ban-flood": args.ban_addresses}
     results = []
     with tempfile.TemporaryDirectory(prefix="otedama-hostile-") as tmp:
         datadir = Path(tmp) / "node"
+        if "ban-flood" in (args.only or ATTACKS):
+            fill_stratum_bans(datadir, FULL_BAN_LIST)
         node = start_node(datadir)
         try:
             probe = await Timed.connect(HOST, node.stratum_port, USER + ".honest")
@@ -192,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=5_000)
     parser.add_argument("--workers", type=int, default=100_000)
     parser.add_argument("--submits", type=int, default=200_000)
+    parser.add_argument("--ban-addresses", type=int, default=200, help="addresses banned at once in ban-flood")
     parser.add_argument("--only", nargs="*", choices=ATTACKS)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--attack", choices=ATTACKS, help=argparse.SUPPRESS)  # the child process

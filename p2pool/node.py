@@ -56,7 +56,8 @@ from p2pool.logs import NODE_NAME, set_level
 from p2pool.metrics import NodeMetrics, StoreHealth
 from p2pool.miner_control import MinerControl
 from p2pool.notify import Channels, HealthWatch, Notifier, WorkerWatch, block_found
-from p2pool.p2p.banlist import BanListError
+from p2pool.p2p.ban_writer import write_behind
+from p2pool.p2p.banlist import BanList, BanListError
 from p2pool.payout_address import resolve_payout_address
 from p2pool.share_fates import ShareFates
 from p2pool.stats.listener import StatsListener
@@ -130,6 +131,7 @@ class Node:
         self.work: WorkProvider | None = None
         self.monitor: TemplateMonitor | None = None
         self.stratum: StratumService | None = None
+        self._stratum_ban_list: BanList | None = None
         self.p2p: P2PService | None = None
         self.sources: StatusSources | None = None
         self.endpoints: NodeEndpoints | None = None
@@ -212,6 +214,8 @@ class Node:
                                              self.clock, wait_while_syncing=config.sync_wait)
                     self.monitor = TemplateMonitor(backend, publish=self.events.publish)
                     self.stratum = self._stratum(self.work)
+                    if self._stratum_ban_list is not None:  # a ban costs the event loop no write
+                        await nursery.start(write_behind, self._stratum_ban_list)
                     self._wire_mining(self.work, self.monitor, self.stratum)
                     stratum = self.stratum
                     self.metrics.observe(hashrate=stratum.hashrate, miners=lambda: stratum.connection_count,
@@ -487,6 +491,7 @@ class Node:
     def _stratum(self, work: WorkProvider) -> StratumService:
         """The Stratum server, or with --stratum-processes above 1 its worker processes."""
         config, bans = self._stratum_config(), self._stratum_bans()
+        self._stratum_ban_list = bans.ban_list
         if self.config.stratum_processes > 1:
             from p2pool.stratum_processes.pool import StratumPool
             return StratumPool(self.params, work, self.config.stratum_processes, config, publish=self.events.publish,

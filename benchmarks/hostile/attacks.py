@@ -311,6 +311,21 @@ async def invalid_work(host: str, port: int, local: str, user: str, submits: int
     return f"{state}; reconnecting: {await refusal(host, port, local) or 'let in'}"
 
 
+async def ban_flood(host: str, port: int, locals_: list[str], user: str, submits: int) -> str:
+    """Invalid work from every address of ``locals_`` at once (a connection each, as :func:`invalid_work`) until
+    each is banned: how many were."""
+    told: list[str] = []
+
+    async def one(local: str) -> None:
+        told.append(await invalid_work(host, port, local, user, submits))
+
+    async with trio.open_nursery() as nursery:
+        for local in locals_:
+            nursery.start_soon(one, local)
+    banned = sum("this IP is banned" in t for t in told)
+    return f"{banned} of {len(locals_)} addresses banned"
+
+
 async def refusals(host: str, port: int, local: str, count: int) -> str:
     """``count`` connections from ``local`` one after another, each told why it is refused (or let in)."""
     told: dict[str, int] = {}

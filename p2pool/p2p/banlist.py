@@ -1,8 +1,11 @@
 """Banned peers, kept in a JSON file so bans survive restarts.
 
-Times are wall-clock epoch seconds passed by the caller. Every change is written at once and
-atomically (temporary file, fsync, ``os.replace``, fsync of the directory), so a crash leaves the old
-or the new list, never a torn one. A file that is damaged or not an Otedama ban list is refused with
+Times are wall-clock epoch seconds passed by the caller. Every change is written atomically (temporary
+file, fsync, ``os.replace``, fsync of the directory), so a crash leaves the old or the new list, never a
+torn one: at once by default, or, once the owner calls :meth:`BanList.defer_writes`, behind the changes by
+a writer of its own (:func:`p2pool.p2p.ban_writer.write_behind`: in a worker thread, many changes in one
+write), because a list of 10,000 bans takes some 45 ms to encode and write, which strangers earning bans
+one after another must not take from everyone else's event loop. A file that is damaged or not an Otedama ban list is refused with
 :class:`BanListError` naming the path (it is not moved aside or overwritten: the operator decides).
 Expired bans are dropped by :meth:`BanList.prune` (which :meth:`BanList.active` calls) and on the next
 write; :meth:`BanList.is_banned` only reads. A write that fails (a full disk) is logged once, the bans
@@ -17,6 +20,7 @@ import logging
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +56,9 @@ class BanList:
         self._bans: dict[str, Ban] = self._load()
         self._writes = WriteFailures(log, f"the ban list {self.path}",
                                      "the bans stay in force and are written when it can be")
+        self._changes = 0  # changes made since opening
+        self._written = 0  # the changes the file holds
+        self._on_change: Callable[[], None] | None = None  # set: writes are deferred to its owner
 
     def __len__(self) -> int:
         return len(self._bans)
@@ -126,19 +133,66 @@ class BanList:
                 merged[ban.peer] = ban
         return merged
 
-    def _save(self) -> None:
-        document = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "bans": [{"peer": b.peer, "until": b.until, "reason": b.reason} for b in self._bans.values()],
-        }
-        data = json.dumps(document, indent=1, sort_keys=True).encode()
-        try:
-            _write_atomically(self.path, data)
-        except OSError as exc:
-            self._writes.failed(exc)
+    # -- writing -------------------------------------------------------------------------------
+
+    def defer_writes(self, on_change: Callable[[], None] | None) -> None:
+        """From now on, tell ``on_change`` of each change instead of writing it: the caller writes
+        :meth:`pending` and reports with :meth:`written`. ``None`` goes back to writing at once, and writes
+        what is pending now."""
+        self._on_change = on_change
+        if self.pending() is not None:
+            if on_change is None:
+                self._write_now()
+            else:
+                on_change()
+
+    def pending(self) -> tuple[int, list[Ban]] | None:
+        """The changes the file does not hold yet (a count to give :meth:`written`, and the bans as they are
+        now), or ``None`` when it holds them all."""
+        if self._written == self._changes:
+            return None
+        return self._changes, list(self._bans.values())
+
+    def written(self, changes: int, error: OSError | None) -> None:
+        """A write of :meth:`pending`'s ``changes`` succeeded (``error`` None) or failed (logged once; the
+        changes stay pending)."""
+        if error is not None:
+            self._writes.failed(error)
             return
+        self._written = max(self._written, changes)
         self._writes.succeeded()
+
+    def _save(self) -> None:
+        self._changes += 1
+        if self._on_change is not None:
+            self._on_change()
+        else:
+            self._write_now()
+
+    def _write_now(self) -> None:
+        changes, bans = self._changes, list(self._bans.values())
+        try:
+            write_bans(self.path, bans)
+        except OSError as exc:
+            self.written(changes, exc)
+        else:
+            self.written(changes, None)
+
+
+def encode_bans(bans: list[Ban]) -> bytes:
+    """The ban list file's bytes for ``bans``."""
+    document = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "bans": [{"peer": b.peer, "until": b.until, "reason": b.reason} for b in bans],
+    }
+    return json.dumps(document, indent=1, sort_keys=True).encode()
+
+
+def write_bans(path: Path, bans: list[Ban]) -> None:
+    """Replace the ban list file ``path`` with ``bans`` (atomically; raises OSError). Touches nothing
+    else, so a worker thread may run it on a list taken with :meth:`BanList.pending`."""
+    _write_atomically(path, encode_bans(bans))
 
 
 def _parse(document: object) -> list[Ban]:

@@ -25,6 +25,7 @@ from libp2p.peer.peerinfo import PeerInfo
 from libp2p.peer.peerstore import PeerStoreError
 
 from p2pool.p2p import keepalive
+from p2pool.p2p.ban_writer import write_behind
 from p2pool.p2p.banlist import BanList
 from p2pool.p2p.connections import ConnectionEvents, Connections
 from p2pool.p2p.host import ADDRESS_ERRORS, disconnect_peer, observed_ips, peer_addr, speaks
@@ -227,6 +228,7 @@ class PeerManager:
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            await nursery.start(write_behind, self.bans)  # a ban costs the event loop no write
             await nursery.start(self.connections.run)
             if self.config.keepalive.enabled and self.identify_protocol is not None:
                 await nursery.start(keepalive.run, self.liveness, self.connected, self._answers, self.disconnect)

@@ -2,9 +2,11 @@
 
 An IP earns a strike for each submit refused as invalid work (:data:`~p2pool.stratum.limits.INVALID_WORK`;
 stale work earns none) and loses one for each accepted submit, so a miner whose work is mostly good is
-never banned. At ``ban_strikes`` the IP is banned for ``ban_seconds``: the ban is written to the file
-(:class:`~p2pool.p2p.banlist.BanList`: atomic, survives a restart, read again on SIGHUP) before
-:meth:`StratumBans.strike` returns. Times are wall-clock epoch seconds passed by the caller.
+never banned. At ``ban_strikes`` the IP is banned for ``ban_seconds``, in force at once and written to the
+file (:class:`~p2pool.p2p.banlist.BanList`: atomic, survives a restart, read again on SIGHUP): before
+:meth:`StratumBans.strike` returns, or, in a node, within a second by the list's writer in a worker thread
+(:func:`p2pool.p2p.ban_writer.write_behind` on :attr:`StratumBans.ban_list`). Times are wall-clock epoch
+seconds passed by the caller.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ class StratumBans:
 
     def __len__(self) -> int:
         return len(self._list)
+
+    @property
+    def ban_list(self) -> BanList:
+        """The bans as kept in the file (for the owner that writes them behind the changes)."""
+        return self._list
 
     def banned(self, ip: str, now: float) -> Ban | None:
         """The ban on ``ip`` in force at ``now``, if any (only reads)."""

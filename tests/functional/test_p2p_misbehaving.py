@@ -89,8 +89,9 @@ async def test_forger_is_banned_and_its_shares_reach_no_honest_node(tmp_path):
         ban = n0.p2p.peers.bans.get(bad.peer_id, time.time())
         assert ban is not None and "invalid share" in ban.reason
         assert n0.status()["p2p"]["banned"] == 1
-        bans_file = json.loads((n0.config.datadir / "bans.json").read_text())
-        assert bad.peer_id in json.dumps(bans_file)
+        # (written behind the ban, from a worker thread)
+        await wait_for(lambda: bad.peer_id in json.dumps(json.loads((n0.config.datadir / "bans.json").read_text())),
+                       "the ban to be written")
 
         # The honest network keeps mining and agreeing; no forged share is anywhere.
         height = n0.chain.tip.height

@@ -214,3 +214,25 @@ def test_a_ban_the_disk_refuses_stays_in_force_and_is_written_later(tmp_path: Pa
     bans.prune(1_900_000_000)  # nothing expired, but the list in memory is not on disk: written now
     assert bans.write_error is None and "written again" in caplog.text
     assert {b.peer for b in BanList(path).active(1_900_000_000)} == {"peer-a", "peer-b", "peer-c"}
+
+
+def test_deferred_writes_are_left_to_the_owner_and_taken_back_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "bans.json"
+    bans = BanList(path)
+    told: list[int] = []
+    bans.defer_writes(lambda: told.append(1))
+    bans.ban("a", 2000.0, "x")
+    bans.ban("b", 2000.0, "y")
+    assert told == [1, 1] and not path.exists()
+    pending = bans.pending()
+    assert pending is not None
+    changes, entries = pending
+    assert {ban.peer for ban in entries} == {"a", "b"}
+    bans.ban("c", 2000.0, "z")  # made while the owner writes what it took: still pending after
+    bans.written(changes, None)
+    assert bans.pending() is not None
+    bans.written(changes, OSError("disk full"))  # a failure is the list's to report, the changes stay pending
+    assert bans.write_error == "disk full"
+    bans.defer_writes(None)  # back to writing at once: what is pending is written now
+    assert bans.pending() is None and bans.write_error is None
+    assert [ban.peer for ban in BanList(path).active(0.0)] == ["a", "b", "c"]

@@ -11,6 +11,7 @@ include their work too: on the node the generator is another process.
 from __future__ import annotations
 
 import resource
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from fractions import Fraction
@@ -23,6 +24,7 @@ from benchmarks.hostile.attacks import (
     Figures,
     Probe,
     authorized_connections,
+    ban_flood,
     close_all,
     huge_exponent,
     idle_connections,
@@ -35,6 +37,8 @@ from benchmarks.hostile.attacks import (
     worker_flood,
 )
 from p2pool.events import MinerBanned, MinerRefused
+from p2pool.p2p.ban_writer import write_behind
+from p2pool.p2p.banlist import BanList
 from p2pool.stratum import server as server_module
 from p2pool.stratum.bans import BAN_FILE, StratumBans
 from p2pool.stratum.limits import StratumLimits, parse_networks
@@ -215,3 +219,29 @@ async def test_invalid_work_bans_the_ip_and_the_ban_survives_a_restart(tmp_path:
         assert "banned until" in await refusal(HOST, port, ATTACKERS[0])
         assert await refusal(HOST, port, ATTACKERS[1]) == ""
         await probe.ask()
+
+
+async def test_a_flood_of_bans_on_a_full_ban_list_is_written_behind_the_bans(tmp_path: Path) -> None:
+    # A full list (as the node keeps it: 10,000 bans) takes some 45 ms to write: written at each ban on the event
+    # loop, 30 bans would stall every miner that long each (benchmarks/stratum_hostile.py: ban-flood).
+    path = tmp_path / BAN_FILE
+    full = BanList(path)
+    full.defer_writes(lambda: None)
+    soon = time.time() + 300  # sooner over than the new bans (600 s): a full list drops these to make room
+    for i in range(10_000):
+        full.ban(f"10.0.{i // 256}.{i % 256}", soon + i / 1000, "earlier")
+    full.defer_writes(None)
+    addresses = [f"127.1.0.{i}" for i in range(1, 31)]
+    events: list[object] = []
+    bans = StratumBans(path, 100, 600)
+    async with trio.open_nursery() as writer:
+        await writer.start(write_behind, bans.ban_list)
+        async with server(StratumLimits(ban_strikes=100, ban_seconds=600), bans, events) as (_, port, probe):
+            result = await measure("ban flood", probe, lambda: ban_flood(HOST, port, addresses, USER, 1_000))
+            assert result.detail == "30 of 30 addresses banned", result.detail
+            check(result)
+        await wait_until(lambda: bans.ban_list.pending() is None)
+        writer.cancel_scope.cancel()
+    assert sorted(e.ip for e in events if isinstance(e, MinerBanned)) == sorted(addresses)
+    assert {ban.peer for ban in BanList(path).active(time.time())} >= set(addresses)  # on disk, the list still full
+    assert len(BanList(path)) == 10_000
