@@ -30,6 +30,7 @@ from p2pool.p2p import admission
 from p2pool.p2p.dials import tracker_of
 from p2pool.p2p.host import close_connection, speaks
 from p2pool.p2p.limits import Connection, ConnectionTable, LimitConfig, Refusal, Stage
+from p2pool.p2p.network_match import announces_another
 
 log = logging.getLogger("otedama.p2p.connections")
 # Identify's own protocol: listed for a peer once identify has run with it. How long to wait for it.
@@ -242,6 +243,8 @@ class Connections:
             with trio.move_on_after(self.limits.identify_timeout):
                 listed = await self._listed(peer_id, conn)
                 verdict = True if listed else await speaks(self.host, peer_id, self.identify_protocol)
+            if verdict is None and self._announces_another(peer_id):
+                verdict = False  # no stream could tell (it hung up, or too late), but identify did
         if verdict is False:
             # A definite answer (the peer refused our protocol), even if the connection has closed since:
             # the other end may have found us foreign first and hung up.
@@ -259,6 +262,15 @@ class Connections:
             self.close(key)
         else:
             self.events.identified(entry)
+
+    def _announces_another(self, peer: ID) -> bool:
+        """Whether identify's list for ``peer`` names another Otedama sync protocol and not ours."""
+        assert self.identify_protocol is not None
+        try:
+            protocols = self.host.get_peerstore().get_protocols(peer)
+        except PeerStoreError:
+            return False
+        return announces_another(self.identify_protocol, protocols)
 
     async def _listed(self, peer: ID, conn: INetConn) -> bool:
         """Whether identify lists our protocol for ``peer``, waiting a little for it to answer."""

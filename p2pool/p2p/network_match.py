@@ -31,3 +31,11 @@ def why_foreign(ours: str, theirs: Iterable[str]) -> str:
         return (f"it runs {name} under other consensus rules (network id {network_id}, ours {mine[1]}): the two "
                 "nodes run releases, or settings, whose consensus constants differ")
     return f"it announces {name} with our network id but not our sync protocol version ({ours})"
+
+
+def announces_another(ours: str, theirs: Iterable[str]) -> bool:
+    """Whether the peer's protocols ``theirs`` (identify's list) name an Otedama sync protocol but not ``ours``:
+    a node of another network, rules or sync version, told for sure without a stream (the other end may
+    have found us foreign first and hung up before one could be negotiated)."""
+    listed = [str(p) for p in theirs]
+    return ours not in listed and any(_parse(p) is not None for p in listed)

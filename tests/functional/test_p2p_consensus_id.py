@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from p2pool.p2p.network_match import why_foreign
+from p2pool.p2p.network_match import announces_another, why_foreign
 from sharechain.params import DEVNET
 from tests.functional.federation import federation, peer_id, wait_for
 
@@ -37,3 +37,12 @@ def test_the_reason_names_what_differs():
     assert "regtest network" in why_foreign(ours, ["/otedama/regtest/cccc/sync/1.0.0"])
     assert "no Otedama" in why_foreign(ours, ["/ipfs/ping/1.0.0"])
     assert "version" in why_foreign(ours, ["/otedama/devnet/aaaa/sync/2.0.0"])
+
+
+def test_another_otedama_sync_protocol_without_ours_is_foreign_for_sure():
+    ours = "/otedama/devnet/aaaa/sync/1.1.0"
+    assert announces_another(ours, ["/ipfs/id/1.0.0", "/otedama/devnet/bbbb/sync/1.1.0"])
+    assert announces_another(ours, ["/otedama/devnet/aaaa/sync/1.0.0"])  # another version only
+    assert not announces_another(ours, ["/otedama/devnet/bbbb/sync/1.1.0", ours])  # ours among them
+    assert not announces_another(ours, ["/ipfs/id/1.0.0", "/meshsub/1.1.0"])  # no Otedama: a stream must tell
+    assert not announces_another(ours, [])  # identify has not answered
