@@ -402,9 +402,13 @@ class StratumServer:
             with conn.cancel_scope:
                 async with trio.open_nursery() as nursery:
                     conn.nursery = nursery
-                    await self._reader(conn, stream)
+                    try:
+                        await self._reader(conn, stream)
+                    finally:
+                        # No writer is started from here on: a failed reader closes the nursery, and
+                        # its exit is a scheduling point where a fan-out may come before ``_forget``.
+                        conn.closing = True
                     # let the waiting writer (if any) flush what is queued, then stop
-                    conn.closing = True
                     nursery.cancel_scope.deadline = trio.current_time() + _CLOSE_FLUSH_SECONDS
         except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as group:
             log.debug("stratum: %s: %s", peer, group.exceptions[0])

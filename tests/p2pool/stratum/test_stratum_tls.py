@@ -14,7 +14,7 @@ import trio
 from p2pool.stratum.server import StratumConfig, StratumServer
 from p2pool.tls import TlsFiles
 from sharechain.bitcoin.stratum.difficulty import difficulty_to_target
-from tests.p2pool.stratum.stratum_vector import USER, VectorProvider, easy_job, grind
+from tests.p2pool.stratum.stratum_vector import USER, LineClient, VectorProvider, easy_job, grind
 from tests.stratum_client import mine_over
 from tests.tlscert import client_context, self_signed_cert
 
@@ -64,3 +64,60 @@ async def test_a_client_without_tls_or_a_handshake_is_dropped_and_the_next_one_s
         await silent.aclose()
         assert server.connection_count == 0
         assert await trio.to_thread.run_sync(mine_with_ssl, port, tmp_path / "cert.pem")
+
+
+class _BreaksWithNewWork(trio.abc.Stream):
+    """A task-served connection (as TLS ones are) whose peer vanishes (a reset) just as new work comes:
+    the server's fan-out is ready to run at the moment the connection's reader fails."""
+
+    def __init__(self, inner: trio.SocketStream, server: StratumServer) -> None:
+        self.inner, self.server = inner, server
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        data = await self.inner.receive_some(max_bytes)
+        if not data:
+            self.server.new_work(clean=True)
+            raise trio.BrokenResourceError("connection reset by peer")
+        return data
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_task_served_connection_failing_as_new_work_comes_is_passed_by_and_the_server_lives_on(tmp_path):
+    # The reader's failure ends the connection's nursery with a scheduling point before the connection
+    # is forgotten; a fan-out running there once found the connection open and started its writer in the
+    # closed nursery, and the error ended the server. Trio runs two ready tasks in either order, so the
+    # fan-out comes first in about half of the attempts.
+    provider = VectorProvider(easy_job("e1", EASY))
+    server = StratumServer(provider, StratumConfig(host="127.0.0.1", port=0, vardiff=False))
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(server.serve)
+        for attempt in range(12):
+            ours, theirs = trio.socket.socketpair()
+            served = _BreaksWithNewWork(trio.SocketStream(ours), server)
+            nursery.start_soon(server._serve_connection, served, f"attempt {attempt} (TLS)", "127.0.0.1")
+            client = LineClient(trio.SocketStream(theirs))
+            await client.call({"id": 1, "method": "mining.subscribe", "params": []})
+            await client.call({"id": 2, "method": "mining.authorize", "params": [USER + f".{attempt}", "x"]})
+            assert (await client.message())["method"] == "mining.set_difficulty"
+            assert (await client.message())["method"] == "mining.notify"
+            provider.job = easy_job(f"e{attempt + 2}", EASY)
+            await client.aclose()
+            with trio.fail_after(10):
+                while server.connection_count:
+                    await trio.sleep(0.01)
+        # the server still serves: a plain miner gets the newest job
+        miner = await LineClient.connect(port)
+        await miner.call({"id": 1, "method": "mining.subscribe", "params": []})
+        await miner.call({"id": 2, "method": "mining.authorize", "params": [USER, "x"]})
+        assert (await miner.message())["method"] == "mining.set_difficulty"
+        assert (await miner.message())["params"][0] == "e13"
+        await miner.aclose()
+        nursery.cancel_scope.cancel()
