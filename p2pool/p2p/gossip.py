@@ -95,13 +95,16 @@ class ShareGossip:
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with background_trio_service(self.pubsub), background_trio_service(self.router):
-            await self.pubsub.wait_until_ready()
-            subscription = await self.pubsub.subscribe(self.topic)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._drain, subscription)
-                nursery.start_soon(self._publish_loop)
-                task_status.started()
-                await trio.sleep_forever()
+            try:
+                await self.pubsub.wait_until_ready()
+                subscription = await self.pubsub.subscribe(self.topic)
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._drain, subscription)
+                    nursery.start_soon(self._publish_loop)
+                    task_status.started()
+                    await trio.sleep_forever()
+            finally:
+                self.pubsub.stopping = True  # before the services stop (see ReconnectSafePubsub)
 
     async def _drain(self, subscription: Any) -> None:
         while True:

@@ -13,15 +13,27 @@ reconnected and never heard of our topic in 20 s), until it reconnects once more
 Here a failure is only taken as the peer's death when it has no live connection; while it does,
 a stream that is still writable on a live connection stays registered, the subscriptions stay, and a
 dead registered stream is replaced by one on the live connection.
+
+And a message read while the service stops is let go: libp2p's service manager closes its task nursery
+a scheduling point before it stops saying that it runs, so a subscription read from a peer in that
+moment asks for a task that cannot start ("Nursery is closed to new arrivals"), and the error ended the
+connection's tasks, the host and the node (seen once in a clean-clone run, a node stopping while its
+peers redialled it). Once ``stopping`` is set (the gossip service's way out), that error ends only the
+stream it was read from.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from libp2p.abc import INetStream
 from libp2p.network.stream.net_stream import StreamState
 from libp2p.peer.id import ID
 from libp2p.pubsub.pubsub import Pubsub
+from libp2p.tools.anyio_service.exceptions import LifecycleError
+
+log = logging.getLogger("otedama.p2p")
 
 _WRITABLE = (StreamState.INIT, StreamState.OPEN, StreamState.CLOSE_READ)
 
@@ -34,6 +46,17 @@ def writable(stream: Any) -> bool:
 
 
 class ReconnectSafePubsub(Pubsub):
+    stopping = False  # set when the service is on its way out
+
+    async def stream_handler(self, stream: INetStream) -> None:
+        try:
+            await super().stream_handler(stream)
+        except (RuntimeError, LifecycleError) as exc:
+            if not self.stopping:
+                raise
+            log.debug("pubsub: a message from %s read while stopping was let go: %s", stream.muxed_conn.peer_id, exc)
+            await _reset(stream)
+
     def _handle_dead_peer(self, peer_id: ID) -> None:
         if not self._peer_is_connected(peer_id):
             super()._handle_dead_peer(peer_id)  # gone for real: forget everything about it
@@ -58,3 +81,10 @@ class ReconnectSafePubsub(Pubsub):
         if queue is not None:
             queue.close()
         self.router.remove_peer(peer_id)
+
+
+async def _reset(stream: INetStream) -> None:
+    try:
+        await stream.reset()
+    except Exception as exc:  # (the connection may be going too: nothing more to do with the stream)
+        log.debug("pubsub: resetting a stream while stopping: %s", exc)
