@@ -40,14 +40,16 @@ class JobBase:
 @dataclass(frozen=True, slots=True)
 class StratumJob:
     """A job for miners of one payout script: the work's shared :class:`JobBase` and this job's ``own`` part
-    of coinb2. ``origin`` is the node's own record of the job (what it needs to turn a solution into a share
-    and a block), opaque to the Stratum server and not part of the job's identity."""
+    of coinb2. ``origin`` is the node's own record of the work (what it needs to turn a solution into a share
+    and a block), shared by the jobs of that work, opaque to the Stratum server and not part of the job's
+    identity; ``payout_script`` the script the job pays (b"": the job's provider does not say)."""
 
     job_id: str
     base: JobBase
     own: bytes
     clean: bool
     origin: object = field(default=None, compare=False, repr=False)
+    payout_script: bytes = b""
 
     @classmethod
     def whole(cls, job_id: str, base: JobBase, coinb2: bytes, clean: bool, origin: object = None) -> StratumJob:

@@ -22,7 +22,8 @@ GENERATIONS_KEPT = 4096
 @dataclass(frozen=True)
 class _Generation:
     """The jobs built since one piece of new work: from job number ``first_job`` on, on Bitcoin block
-    ``block`` and a sharechain tip at ``tip_height`` (-1: no share yet)."""
+    ``block`` and a sharechain tip at ``tip_height`` (-1: no share yet). (The jobs of one piece of work share
+    its number: a number is taken when the work's first job is built.)"""
 
     first_job: int
     block: bytes
@@ -30,18 +31,22 @@ class _Generation:
 
 
 class JobIssuer:
-    """One job per payout script per piece of work, numbered in order (the id is the number in hex)."""
+    """One job per payout script per piece of work, under the work's number (in hex): a connection mines
+    for one payout script, so the id is still one job on it, and ten thousand miners' jobs of a piece of
+    work share one id string."""
 
     def __init__(self, uncle_depth: int) -> None:
         self.uncle_depth = uncle_depth
         self._current: dict[bytes, StratumJob] = {}
         self._clean = True
         self._count = 0
+        self._id: str | None = None  # the current work's job id, once it has a job
         self._generations: deque[_Generation] = deque(maxlen=GENERATIONS_KEPT)
 
     def new_work(self, clean: bool, block: bytes, tip_height: int) -> None:
         """New work on Bitcoin block ``block`` (b"": none) and a tip at ``tip_height``: jobs from now on are new."""
         self._current.clear()
+        self._id = None
         self._clean = clean
         self._generations.append(_Generation(self._count + 1, block, tip_height))
 
@@ -53,8 +58,10 @@ class JobIssuer:
         """The job of ``work`` for ``payout_script``: the one already issued, or a new one."""
         job = self._current.get(payout_script)
         if job is None:
-            self._count += 1
-            job = self._current[payout_script] = work.job(payout_script, f"{self._count:x}", self._clean)
+            if self._id is None:
+                self._count += 1
+                self._id = f"{self._count:x}"
+            job = self._current[payout_script] = work.job(payout_script, self._id, self._clean)
         return job
 
     def unknown_job(self, job_id: str, block: bytes | None, tip_height: int | None) -> SubmitError:

@@ -35,7 +35,7 @@ class JobContext:
         work = job.origin
         if not isinstance(work, JobWork):
             return None
-        info, payouts = work.share_and_payouts()
+        info, payouts = work.share_and_payouts(job.payout_script)
         return cls(job, work.template, info, tuple(payouts))
 
 

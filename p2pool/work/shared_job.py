@@ -5,10 +5,10 @@ scriptSig, the next share's fields and its PPLNS split, in a :class:`~p2pool.str
 :meth:`SharedWork.job` adds one payout script's part. For a miner with no weight in the PPLNS window
 (most miners of a busy node at any one time) the coinbase outputs are the others' alike for all, plus
 its own in order, and the share information it commits to differs only by its payout script: such a
-job keeps nothing of its own, its coinb2 is put together from the shared parts when needed (with its
-commitment hash: :class:`NewcomerBase`); a miner with weight gets its whole coinb2. A job
-carries its :class:`JobWork` (``StratumJob.origin``), so a solution finds its context for as long as a
-connection holds the job: no cache to outgrow.
+job keeps nothing of its own, its coinb2 is put together from the shared parts and its payout script when
+needed (with its commitment hash: :class:`NewcomerBase`); a miner with weight gets its whole coinb2. A job
+carries its work's :class:`JobWork` (``StratumJob.origin``, one object for every job of the work), so a
+solution finds its context for as long as a connection holds the job: no cache to outgrow.
 """
 
 from __future__ import annotations
@@ -39,18 +39,19 @@ MAX_NTIME_ROLL = 7200
 
 @dataclass(frozen=True, slots=True)
 class JobWork:
-    """What a solution of one job needs beside the job: the template and the share it commits to.
+    """What a solution of a job of one piece of work needs beside the job (and its payout script): the
+    template and the share it commits to.
 
-    Thousands of connections each hold a few jobs, so a job keeps only references to what it shares;
-    its share information and payouts are computed again (exactly) when a solution needs them."""
+    Thousands of connections each hold a few jobs, so a job keeps only references to what it shares (this
+    object is its work's, the script the connection's); its share information and payouts are computed
+    again (exactly) when a solution needs them."""
 
     template: BlockTemplate
     share: PreparedShare
-    payout_script: bytes
     work_id: int = 0  # the node's number for the work, in a Stratum worker process (0 elsewhere)
 
-    def share_and_payouts(self) -> tuple[ShareInfo, list[Payout]]:
-        return self.share.for_script(self.payout_script)
+    def share_and_payouts(self, payout_script: bytes) -> tuple[ShareInfo, list[Payout]]:
+        return self.share.for_script(payout_script)
 
 
 class MerkleBranches:
@@ -73,7 +74,7 @@ class NewcomerBase(JobBase):
     ``outputs`` (cut at ``offsets[i]`` before the i-th of ``others``), the newcomer's ``amount``, the share
     commitment output up to its hash (``commitment``), then ``tail``; the hash is of the share information's
     bytes ``info_head``, the payout script, ``info_tail``. A newcomer's job keeps nothing of its own (``own``
-    is empty): its payout script is its :class:`JobWork`'s."""
+    is empty): its payout script is the job's."""
 
     head: bytes
     outputs: bytes
@@ -86,10 +87,8 @@ class NewcomerBase(JobBase):
     info_tail: bytes
 
     def coinb2(self, job: StratumJob) -> bytes:
-        work = job.origin
-        assert isinstance(work, JobWork)
-        script = ser_varbytes(work.payout_script)
-        cut = self.offsets[bisect.bisect_right(self.others, (work.payout_script, self.amount))]
+        script = ser_varbytes(job.payout_script)
+        cut = self.offsets[bisect.bisect_right(self.others, (job.payout_script, self.amount))]
         own = self.amount.to_bytes(8, "little") + script if self.amount else b""
         outputs = self.outputs
         committed = sha256d(b"".join((self.info_head, script, self.info_tail)))
@@ -122,6 +121,7 @@ class SharedWork:
                   ntime + MAX_NTIME_ROLL, bits_to_target(share.share_bits), template.target)
         self._whole = JobBase(*shared)
         self._newcomers = self._newcomer_base(shared)
+        self._origin = JobWork(template, share, work_id)  # every job's of this work
 
     def _newcomer_base(self, shared: tuple[bytes, bytes, tuple[bytes, ...], int, int, int, int, int, int, int]
                        ) -> NewcomerBase | None:
@@ -149,13 +149,13 @@ class SharedWork:
         return cls(chain.params, template, chain.prepare_shared(now, template.coinbase_value), branches.of(template))
 
     def job(self, payout_script: bytes, job_id: str, clean: bool) -> StratumJob:
-        """The job of a miner paid to ``payout_script``; ``job.origin`` is its :class:`JobWork`."""
-        origin = JobWork(self.template, self.share, payout_script, self.work_id)
+        """The job of a miner paid to ``payout_script``; ``job.origin`` is the work's :class:`JobWork`."""
+        origin = self._origin
         newcomers = self._newcomers
         if newcomers is not None and self.share.split.newcomer(payout_script) is not None:
-            return StratumJob(job_id, newcomers, b"", clean, origin)
+            return StratumJob(job_id, newcomers, b"", clean, origin, payout_script)
         info, payouts = self.share.for_script(payout_script)
-        return StratumJob(job_id, self._whole, self._coinb2(info, payouts), clean, origin)
+        return StratumJob(job_id, self._whole, self._coinb2(info, payouts), clean, origin, payout_script)
 
     def _ser_script(self, script: bytes) -> bytes:
         encoded = self._scripts.get(script)

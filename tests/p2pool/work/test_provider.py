@@ -119,7 +119,8 @@ async def test_a_solution_is_taken_whatever_the_number_of_miners_and_of_new_work
         assert oldest is not None
         scripts = [witness_program(0, sha256d(b"many" + i.to_bytes(4, "big"))[:20]) for i in range(5000)]
         jobs = [p.work.job_for(script) for script in scripts]
-        assert len({job.job_id for job in jobs if job is not None}) == 5000
+        assert len({job.payout_script for job in jobs if job is not None}) == 5000
+        assert {job.job_id for job in jobs if job is not None} == {oldest.job_id}  # (one id a piece of work)
         tip = p.chain.tip
         assert tip is not None
         for _ in range(70):
