@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import socket
 import struct
 import time
@@ -77,6 +78,15 @@ def grind(job: Job, extranonce1: bytes, extranonce2: bytes, target: int, tries: 
     return nonce, False
 
 
+_NUMBER = re.compile(r"\d+")
+
+
+def refusal_reason(error: object) -> str:
+    """A refusal's message without the numbers in it ("the job is N shares behind"), for counting them."""
+    message = error[1] if isinstance(error, list) and len(error) > 1 and isinstance(error[1], str) else repr(error)
+    return _NUMBER.sub("N", message[:120])
+
+
 @dataclass
 class Counters:
     """What a worker's connections did, summed; latencies (to the answer's arrival at the socket, and to its
@@ -86,6 +96,8 @@ class Counters:
     answered: int = 0
     accepted: int = 0
     rejected: dict[int, int] = field(default_factory=dict)
+    # The refusals by what the node said (its message with the numbers in it taken out): why, not just the code.
+    reasons: dict[str, int] = field(default_factory=dict)
     timeouts: int = 0
     late: int = 0
     disconnects: int = 0
@@ -267,3 +279,5 @@ class MinerConnection:
             else:
                 code = error[0] if isinstance(error, list) and error and isinstance(error[0], int) else 20
                 counters.rejected[code] = counters.rejected.get(code, 0) + 1
+                reason = refusal_reason(error)
+                counters.reasons[reason] = counters.reasons.get(reason, 0) + 1

@@ -49,6 +49,13 @@ class Totals:
                 out[code] = out.get(code, 0) + n
         return out
 
+    def reasons(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for progress in self.per_worker.values():
+            for reason, n in progress.get("reasons", {}).items():
+                out[reason] = out.get(reason, 0) + n
+        return out
+
     def counts(self) -> dict[str, int]:
         return {name: self.count(name) for name in _COUNTS}
 
@@ -104,6 +111,7 @@ def summary(totals: Totals, duration: float, fans: list[FanOut], rss: dict[str, 
     return {
         **counts,
         "rejected": totals.rejected(),
+        "reasons": totals.reasons(),
         "offered_per_s": counts["offered"] / duration,
         "answered_per_s": counts["answered"] / duration,
         "latency_ms": _latency_figures(latencies),
@@ -126,6 +134,9 @@ def print_summary(figures: dict[str, Any], miners: int, duration: float) -> None
     print(f"submits offered {figures['offered']} ({figures['offered_per_s']:.0f}/s), answered "
           f"{figures['answered']} ({figures['answered_per_s']:.0f}/s), accepted {figures['accepted']}, "
           f"rejected {figures['rejected']}")
+    if figures["reasons"]:
+        print("refused: " + "; ".join(f"{n} {reason!r}" for reason, n in sorted(figures["reasons"].items(),
+                                                                                 key=lambda item: -item[1])))
     print(f"timeouts {figures['timeouts']} (answered late {figures['late']}, never {figures['unanswered']}), "
           f"disconnects {figures['disconnects']}, connect failures {figures['connect_failures']}")
     read = figures["latency_read_ms"]

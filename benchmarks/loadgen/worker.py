@@ -118,7 +118,8 @@ class Worker:
         latencies_read, counters.latencies_read = counters.latencies_read, type(counters.latencies)("d")
         self.pipe.send((kind, {
             "offered": counters.offered, "answered": counters.answered, "accepted": counters.accepted,
-            "rejected": dict(counters.rejected), "timeouts": counters.timeouts, "late": counters.late,
+            "rejected": dict(counters.rejected), "reasons": dict(counters.reasons),
+            "timeouts": counters.timeouts, "late": counters.late,
             "disconnects": counters.disconnects, "connect_failures": counters.connect_failures,
             "connected": sum(1 for c in self.connections if c.sock is not None),
             "ready": sum(1 for c in self.connections if c.ready),

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.loadgen.config import LoadConfig
+from benchmarks.loadgen.connection import refusal_reason
 from benchmarks.loadgen.target import Target
 from benchmarks.loadgen.worker import miner_address
 from benchmarks.stratum_load import run
@@ -40,7 +41,15 @@ def test_fifty_miners_counts_add_up(tmp_path: Path) -> None:
     assert figures["offered"] > 0
     assert figures["offered"] == figures["answered"] + figures["unanswered"]
     assert figures["answered"] == figures["accepted"] + sum(figures["rejected"].values())
+    assert sum(figures["reasons"].values()) == sum(figures["rejected"].values())  # each refusal with its reason
     assert figures["timeouts"] == figures["late"] + figures["unanswered"]
     assert figures["shares_fired"] >= 1 and figures["events"] >= 1
     assert figures["events_complete"] + len(figures["events_incomplete_reached"]) == figures["events"]
     assert figures["accepted"] > 0, figures["rejected"]
+
+
+def test_a_refusal_is_counted_by_what_the_node_said_without_its_numbers() -> None:
+    assert refusal_reason([21, "Stale share: the job is 5 shares behind the sharechain tip", None]) == \
+        "Stale share: the job is N shares behind the sharechain tip"
+    assert refusal_reason([23, "Low difficulty share", None]) == "Low difficulty share"
+    assert refusal_reason(None) == "None"
