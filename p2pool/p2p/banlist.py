@@ -46,7 +46,9 @@ class Ban:
 
 
 class BanList:
-    """Peer bans by peer ID, persisted in ``path``; at most ``max_bans`` (the soonest to expire go first)."""
+    """Peer bans by peer ID, persisted in ``path``; at most ``max_bans`` (the soonest to expire go first, but
+    never the ban just made: the stranger banned now is the one at the door, even when every listed ban
+    lasts longer, as repeat offenders' do beside a first offence)."""
 
     def __init__(self, path: Path, *, max_bans: int = DEFAULT_MAX_BANS) -> None:
         if max_bans < 1:
@@ -76,7 +78,8 @@ class BanList:
             return
         self._bans[peer] = Ban(peer, float(until), reason)
         if len(self._bans) > self.max_bans:
-            del self._bans[min(self._bans.values(), key=lambda ban: ban.until).peer]
+            others = (ban for ban in self._bans.values() if ban.peer != peer)
+            del self._bans[min(others, key=lambda ban: (ban.until, ban.peer)).peer]
         self._save()
 
     def unban(self, peer: str) -> None:

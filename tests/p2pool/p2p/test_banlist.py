@@ -99,6 +99,16 @@ def test_size_is_bounded_dropping_the_soonest_to_expire(tmp_path: Path) -> None:
     assert len(BanList(path, max_bans=3)) == 3
 
 
+def test_on_a_full_list_the_ban_just_made_stands_even_when_it_is_the_shortest(tmp_path: Path) -> None:
+    # A first offence (a short ban) among repeat offenders (long ones): the newcomer is the one at the door.
+    path = tmp_path / "bans.json"
+    bans = BanList(path, max_bans=3)
+    for peer, until in (("a", 400.0), ("b", 300.0), ("c", 500.0), ("new", 100.0)):
+        bans.ban(peer, until, "x")
+    assert [ban.peer for ban in bans.active(0.0)] == ["new", "a", "c"]
+    assert {ban.peer for ban in BanList(path, max_bans=3).active(0.0)} == {"new", "a", "c"}
+
+
 @pytest.mark.parametrize(("peer", "until", "reason", "error"), [
     ("", 1.0, "x", ValueError), ("p", float("inf"), "x", ValueError), ("p", float("nan"), "x", ValueError),
     ("p", True, "x", ValueError), ("p", 1.0, None, TypeError),
