@@ -15,6 +15,7 @@ stay in force in memory, and every later change or prune writes the whole list a
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import logging
 import math
@@ -56,6 +57,11 @@ class BanList:
         self.path = Path(path)
         self.max_bans = max_bans
         self._bans: dict[str, Ban] = self._load()
+        # (until, peer) of every ban, soonest first, to find the one to drop from a full list without a walk
+        # over all of them at each ban (2.5 ms at 10,000); entries of bans lifted or lengthened since stay
+        # until popped (skipped) or the heap is rebuilt, once it holds twice the bans.
+        self._expiry: list[tuple[float, str]] = []
+        self._rebuild_expiry()
         self._writes = WriteFailures(log, f"the ban list {self.path}",
                                      "the bans stay in force and are written when it can be")
         self._changes = 0  # changes made since opening
@@ -78,9 +84,23 @@ class BanList:
             return
         self._bans[peer] = Ban(peer, float(until), reason)
         if len(self._bans) > self.max_bans:
-            others = (ban for ban in self._bans.values() if ban.peer != peer)
-            del self._bans[min(others, key=lambda ban: (ban.until, ban.peer)).peer]
+            self._drop_soonest()  # (before the new ban's entry goes in: never the new ban)
+        heapq.heappush(self._expiry, (float(until), peer))
+        if len(self._expiry) > 2 * len(self._bans) + 64:
+            self._rebuild_expiry()
         self._save()
+
+    def _drop_soonest(self) -> None:
+        while True:
+            until, peer = heapq.heappop(self._expiry)
+            ban = self._bans.get(peer)
+            if ban is not None and ban.until == until:
+                del self._bans[peer]
+                return
+
+    def _rebuild_expiry(self) -> None:
+        self._expiry = [(ban.until, ban.peer) for ban in self._bans.values()]
+        heapq.heapify(self._expiry)
 
     def unban(self, peer: str) -> None:
         """Lift the ban on ``peer`` (nothing happens if it is not banned)."""
@@ -106,6 +126,7 @@ class BanList:
         """Read the file again (an operator edited it; SIGHUP); returns the bans listed. A damaged file raises
         :class:`BanListError` and the bans in memory stay as they were."""
         self._bans = self._load()
+        self._rebuild_expiry()
         return len(self._bans)
 
     def prune(self, now: float) -> int:

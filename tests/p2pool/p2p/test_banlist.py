@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -246,3 +247,25 @@ def test_deferred_writes_are_left_to_the_owner_and_taken_back_at_once(tmp_path: 
     bans.defer_writes(None)  # back to writing at once: what is pending is written now
     assert bans.pending() is None and bans.write_error is None
     assert [ban.peer for ban in BanList(path).active(0.0)] == ["a", "b", "c"]
+
+
+def test_a_full_list_drops_what_a_walk_over_every_ban_would_whatever_was_lifted_or_lengthened(tmp_path: Path) -> None:
+    # The list finds the ban to drop with a heap of expiry times (bans lifted or lengthened leave stale
+    # entries behind); a plain model that walks every ban must agree after each change.
+    rng = random.Random(7)
+    bans = BanList(tmp_path / "bans.json", max_bans=20)
+    bans.defer_writes(lambda: None)
+    model: dict[str, float] = {}
+    for step in range(3000):
+        peer = f"p{rng.randrange(60)}"
+        if rng.random() < 0.15:
+            bans.unban(peer)
+            model.pop(peer, None)
+            continue
+        until = float(rng.randrange(1, 500))
+        bans.ban(peer, until, "x")
+        if model.get(peer, -1.0) < until:
+            model[peer] = until
+            if len(model) > 20:
+                del model[min((p for p in model if p != peer), key=lambda p: (model[p], p))]
+        assert {ban.peer: ban.until for ban in bans.active(0.0)} == model, step
