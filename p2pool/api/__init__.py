@@ -1,4 +1,4 @@
-"""The node's HTTP API (FastAPI on Hypercorn's trio worker): see :mod:`p2pool.api.app` for the routes.
+"""The node's HTTP API (Starlette on Hypercorn's trio worker): see :mod:`p2pool.api.app` for the routes.
 
 The composition root builds :class:`ApiSources` (status, problems, metrics, admin actions, live feed)
 and runs :func:`serve_api` with :func:`api_config` in its nursery.

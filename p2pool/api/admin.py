@@ -4,7 +4,7 @@ What they do is an :class:`AdminActions` of async callables handed in by the com
 (``app.state.admin_actions``); an action the node does not have (no P2P, no built-in miner) answers
 409 "not available on this node". Every call that passed the token check is written to the audit
 log (``app.state.audit``) with its outcome. The routes are module-level functions that read the
-app's state, so no app's parts outlive it in FastAPI's caches.
+app's state.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from p2pool.api.audit import AuditLog
-from p2pool.api.auth import ADMIN
+from p2pool.api.params import Body, BodyField, Bounds
+from p2pool.api.routes import ERROR, Endpoint, Operation, Reply
+from p2pool.api.schema import ref
 
 # (ok, message): ok False is a refusal the client is told about (400), such as "not connected to X".
 Outcome = tuple[bool, str]
@@ -46,44 +47,25 @@ class AdminActions:
         return cls(connect=partial(control, "connect"), disconnect=partial(control, "disconnect"))
 
 
-class ActionReply(BaseModel):
-    ok: bool = Field(description="whether the node did it")
-    message: str
+_PEER_ID = BodyField("peer_id", Bounds(str, min_length=1, max_length=128))
+CONNECT = Body("ConnectBody", (BodyField("address", Bounds(str, min_length=1, max_length=1024),
+                                         description="/ip4/HOST/tcp/PORT/p2p/PEER_ID"),))
+PEER = Body("PeerBody", (_PEER_ID,))
+BAN = Body("BanBody", (_PEER_ID,
+                       BodyField("duration", Bounds(float, above=0, maximum=MAX_BAN_SECONDS), 86400.0, "seconds"),
+                       BodyField("reason", Bounds(str, max_length=200), "banned by the operator")))
+MINING_START = Body("MiningStartBody", (BodyField("threads", Bounds(int, minimum=1, maximum=1024, nullable=True), None,
+                                                  "CPU threads (default: as configured)"),), optional=True)
 
-
-class ErrorReply(BaseModel):
-    error: str
-
-
-class ConnectBody(BaseModel):
-    address: str = Field(min_length=1, max_length=1024, description="/ip4/HOST/tcp/PORT/p2p/PEER_ID")
-
-
-class PeerBody(BaseModel):
-    peer_id: str = Field(min_length=1, max_length=128)
-
-
-class BanBody(PeerBody):
-    duration: float = Field(86400.0, gt=0, le=MAX_BAN_SECONDS, description="seconds")
-    reason: str = Field("banned by the operator", max_length=200)
-
-
-class MiningStartBody(BaseModel):
-    threads: int | None = Field(None, ge=1, le=1024, description="CPU threads (default: as configured)")
-
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ActionReply, "description": "the node refused (the message says why)"},
-    401: {"model": ErrorReply, "description": "no API token, or a wrong one"},
-    409: {"model": ErrorReply, "description": NOT_AVAILABLE},
+_REPLIES = {
+    200: Reply("OK", ref("ActionReply")),
+    400: Reply("the node refused (the message says why)", ref("ActionReply")),
+    409: Reply(NOT_AVAILABLE, ERROR),
 }
-_TEXT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}}
+_TEXT_BODY = {"required": True, "content": {"text/plain": {"schema": {"type": "string", "maxLength": 1024}}}}
 
 
-router = APIRouter(dependencies=[ADMIN], responses=_ERRORS, tags=["admin"])
-
-
-async def _run(request: Request, action: str, arguments: dict[str, Any], name: str, *args: Any) -> JSONResponse:
+async def _run(request: Request, action: str, arguments: dict[str, Any], name: str, *args: Any) -> Response:
     """Run the admin action ``name`` of the app's :class:`AdminActions` and write its audit line."""
     actions: AdminActions = request.app.state.admin_actions
     audit: AuditLog = request.app.state.audit
@@ -102,45 +84,37 @@ async def _run(request: Request, action: str, arguments: dict[str, Any], name: s
     return JSONResponse({"ok": ok, "message": message}, 200 if ok else 400)
 
 
-@router.post("/api/peers/connect", response_model=ActionReply)
-async def peers_connect(request: Request, body: ConnectBody) -> JSONResponse:
+async def peers_connect(request: Request, body: dict[str, Any]) -> Response:
     """Dial a peer and keep it connected."""
-    return await _run(request, "peers.connect", body.model_dump(), "connect", body.address)
+    return await _run(request, "peers.connect", body, "connect", body["address"])
 
 
-@router.post("/api/peers/disconnect", response_model=ActionReply)
-async def peers_disconnect(request: Request, body: PeerBody) -> JSONResponse:
+async def peers_disconnect(request: Request, body: dict[str, Any]) -> Response:
     """Hang up on a connected peer."""
-    return await _run(request, "peers.disconnect", body.model_dump(), "disconnect", body.peer_id)
+    return await _run(request, "peers.disconnect", body, "disconnect", body["peer_id"])
 
 
-@router.post("/api/peers/ban", response_model=ActionReply)
-async def peers_ban(request: Request, body: BanBody) -> JSONResponse:
+async def peers_ban(request: Request, body: dict[str, Any]) -> Response:
     """Ban a peer for ``duration`` seconds (kept across restarts)."""
-    return await _run(request, "peers.ban", body.model_dump(), "ban", body.peer_id, body.duration, body.reason)
+    return await _run(request, "peers.ban", body, "ban", body["peer_id"], body["duration"], body["reason"])
 
 
-@router.post("/api/peers/unban", response_model=ActionReply)
-async def peers_unban(request: Request, body: PeerBody) -> JSONResponse:
+async def peers_unban(request: Request, body: dict[str, Any]) -> Response:
     """Lift a peer's ban."""
-    return await _run(request, "peers.unban", body.model_dump(), "unban", body.peer_id)
+    return await _run(request, "peers.unban", body, "unban", body["peer_id"])
 
 
-@router.post("/api/mining/start", response_model=ActionReply)
-async def mining_start(request: Request, body: MiningStartBody | None = None) -> JSONResponse:
+async def mining_start(request: Request, body: dict[str, Any]) -> Response:
     """Start the built-in miner (the body is optional)."""
-    body = body or MiningStartBody(threads=None)
-    return await _run(request, "mining.start", body.model_dump(), "mining_start", body.threads)
+    return await _run(request, "mining.start", body, "mining_start", body["threads"])
 
 
-@router.post("/api/mining/stop", response_model=ActionReply)
-async def mining_stop(request: Request) -> JSONResponse:
+async def mining_stop(request: Request) -> Response:
     """Stop the built-in miner."""
     return await _run(request, "mining.stop", {}, "mining_stop")
 
 
-@router.post("/api/p2p/connect", response_model=ActionReply, openapi_extra=_TEXT_BODY)
-async def p2p_connect(request: Request) -> JSONResponse:
+async def p2p_connect(request: Request) -> Response:
     """Dial a peer; the body is its multiaddr as plain text (the older form of /api/peers/connect)."""
     address = await _text_argument(request)
     if address is None:
@@ -148,8 +122,7 @@ async def p2p_connect(request: Request) -> JSONResponse:
     return await _run(request, "peers.connect", {"address": address}, "connect", address)
 
 
-@router.post("/api/p2p/disconnect", response_model=ActionReply, openapi_extra=_TEXT_BODY)
-async def p2p_disconnect(request: Request) -> JSONResponse:
+async def p2p_disconnect(request: Request) -> Response:
     """Hang up on a peer; the body is its peer ID as plain text (the older form of /api/peers/disconnect)."""
     peer_id = await _text_argument(request)
     if peer_id is None:
@@ -164,3 +137,20 @@ async def _text_argument(request: Request) -> str | None:
     except UnicodeDecodeError:
         return None
     return text if 0 < len(text) <= 1024 else None
+
+
+def _admin(path: str, endpoint: Endpoint, body: Body | None = None, *, text: bool = False) -> Operation:
+    return Operation("POST", path, endpoint, ("admin",), _REPLIES, body=body, admin=True,
+                     request_body=_TEXT_BODY if text else None)
+
+
+OPERATIONS = (
+    _admin("/api/peers/connect", peers_connect, CONNECT),
+    _admin("/api/peers/disconnect", peers_disconnect, PEER),
+    _admin("/api/peers/ban", peers_ban, BAN),
+    _admin("/api/peers/unban", peers_unban, PEER),
+    _admin("/api/mining/start", mining_start, MINING_START),
+    _admin("/api/mining/stop", mining_stop),
+    _admin("/api/p2p/connect", p2p_connect, text=True),
+    _admin("/api/p2p/disconnect", p2p_disconnect, text=True),
+)

@@ -1,7 +1,7 @@
 """Admin authentication: one bearer token, from the config or a file the node creates in its datadir.
 
-Admin routes declare ``dependencies=[ADMIN]`` (the app's token is ``app.state.api_token``); without
-the token, or with another, they answer 401 (compared in constant time). The token file is created
+Admin routes call :func:`require_admin` before anything else (the app's token is ``app.state.api_token``);
+without the token, or with another, they answer 401 (compared in constant time). The token file is created
 on first start with mode 0600.
 """
 
@@ -13,10 +13,9 @@ import os
 import secrets
 import stat
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 from p2pool.config import ConfigError
 
@@ -26,8 +25,10 @@ TOKEN_FILE = "api-token"
 MIN_TOKEN_LENGTH = 16
 MAX_TOKEN_LENGTH = 1024
 
-_bearer = HTTPBearer(auto_error=False, scheme_name="token",
-                     description=f"The node's API token: the file `{TOKEN_FILE}` in its datadir, or --api-token.")
+TOKEN_SCHEME = "token"  # its name in the OpenAPI description
+SECURITY_SCHEMES = {TOKEN_SCHEME: {
+    "type": "http", "scheme": "bearer",
+    "description": f"The node's API token: the file `{TOKEN_FILE}` in its datadir, or --api-token."}}
 
 
 def resolve_token(datadir: Path, token: str | None = None, token_file: Path | None = None) -> str:
@@ -77,17 +78,14 @@ def _datadir_token(path: Path) -> str:
     return _checked(text, f"the API token file {path}")
 
 
-async def require_admin(request: Request,
-                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-    """The dependency of every admin route: passes with the app's bearer token, else 401."""
-    if credentials is None:
+def require_admin(request: Request) -> None:
+    """Passes with the app's bearer token (``Authorization: Bearer TOKEN``), else raises a 401."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
         raise HTTPException(401, f"admin endpoint: send the node's API token (datadir/{TOKEN_FILE}) as "
                                  "'Authorization: Bearer TOKEN'", headers={"WWW-Authenticate": "Bearer"})
     expected: bytes = request.app.state.api_token.encode()
-    if not hmac.compare_digest(credentials.credentials.encode("utf-8", "surrogateescape"), expected):
+    if not hmac.compare_digest(credentials.strip().encode("utf-8", "surrogateescape"), expected):
         client = request.client.host if request.client else "?"
         log.warning("admin request %s %s from %s refused: wrong API token", request.method, request.url.path, client)
         raise HTTPException(401, "wrong API token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-
-
-ADMIN = Depends(require_admin)

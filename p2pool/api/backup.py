@@ -11,12 +11,12 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from p2pool.api.audit import AuditLog
-from p2pool.api.auth import ADMIN
+from p2pool.api.routes import ERROR, Operation, Reply
 
 
 class BackupMaker(Protocol):
@@ -30,12 +30,7 @@ class BackupMaker(Protocol):
 
 TAR = "application/x-tar"
 
-router = APIRouter(dependencies=[ADMIN], tags=["admin"])
 
-
-@router.post("/api/backup", response_class=Response,
-             responses={200: {"content": {TAR: {}}, "description": "the snapshot as an uncompressed tar"},
-                        409: {"description": "not available on this node, or a backup is being made"}})
 async def backup(request: Request) -> Response:
     """A consistent snapshot of the node: sharechain, peer book and bans, identity key, config, statistics."""
     make: BackupMaker | None = request.app.state.backup
@@ -55,3 +50,10 @@ async def backup(request: Request) -> Response:
     record(outcome="ok", message=f"{path.name}, {path.stat().st_size} bytes")
     return FileResponse(path, media_type=TAR, filename=path.name,
                         background=BackgroundTask(path.unlink, missing_ok=True))
+
+
+OPERATION = Operation("POST", "/api/backup", backup, ("admin",), {
+    200: Reply("the snapshot as an uncompressed tar", media=TAR),
+    409: Reply("not available on this node, or a backup is being made", ERROR),
+    507: Reply("the node could not write the backup", ERROR),
+}, admin=True)

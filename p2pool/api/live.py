@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 import trio
-from fastapi import APIRouter, Request, WebSocket
-from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
-from starlette.websockets import WebSocketDisconnect
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from p2pool.api.routes import ERROR, Operation, Reply
 
 log = logging.getLogger("otedama.api")
 
@@ -118,10 +121,6 @@ class LiveFeed:
         return subscription
 
 
-router = APIRouter(tags=["live"])
-
-
-@router.websocket("/api/ws")
 async def websocket(socket: WebSocket) -> None:
     """Every live message as one text frame of JSON."""
     feed: LiveFeed = socket.app.state.feed
@@ -136,10 +135,7 @@ async def websocket(socket: WebSocket) -> None:
         await _pump_websocket(socket, subscription)
 
 
-@router.get("/api/events", response_class=StreamingResponse, response_model=None,
-            responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events"},
-                       503: {"description": "too many live clients"}})
-async def events(request: Request) -> StreamingResponse | JSONResponse:
+async def events(request: Request) -> Response:
     """Every live message as a server-sent event: ``event:`` its kind, ``id:`` its seq, ``data:`` the JSON."""
     feed: LiveFeed = request.app.state.feed
     try:
@@ -192,3 +188,10 @@ async def _sse(subscription: Subscription) -> AsyncIterator[str]:
                 yield f"event: {message.kind}\nid: {message.seq}\ndata: {message.text}\n\n"
     finally:
         subscription.close()
+
+
+EVENTS = Operation("GET", "/api/events", events, ("live",), {
+    200: Reply("server-sent events", media="text/event-stream"),
+    503: Reply("too many live clients", ERROR),
+}, head=False)
+WEBSOCKET = WebSocketRoute("/api/ws", websocket)  # (OpenAPI does not describe WebSockets: the app's description does)

@@ -5,17 +5,24 @@ root); lists are paged with ``limit`` (at most 500) and the ``cursor`` a page gi
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
-from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
-from p2pool.api import models
+from p2pool.api.params import Bounds, Param
+from p2pool.api.routes import ERROR, Endpoint, Operation, Reply
+from p2pool.api.schema import ref
 
 MAX_LIMIT = 500
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")]
-Cursor = Annotated[str | None, Query(max_length=200, description="the `next` of the previous page")]
-AddressQuery = Annotated[str | None, Query(max_length=128, description="only this payout address")]
+_LIMIT = Bounds(int, minimum=1, maximum=MAX_LIMIT)
+_CURSOR = Param("cursor", Bounds(str, max_length=200), description="the `next` of the previous page")
+_ADDRESS = Param("address", Bounds(str, max_length=128), description="only this payout address")
+
+
+def _limit(default: int) -> Param:
+    return Param("limit", _LIMIT, default, description="items per page")
 
 
 class BadRequest(Exception):
@@ -43,11 +50,7 @@ class ReadViews(Protocol):
     def health(self) -> dict[str, Any]: ...
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "a malformed cursor, hash or address"},
-    409: {"description": "not available on this node"},
-}
-router = APIRouter(tags=["read"], responses=_ERRORS)
+_ERRORS = {400: Reply("a malformed cursor, hash or address", ERROR), 409: Reply("not available on this node", ERROR)}
 
 
 def _views(request: Request) -> ReadViews | None:
@@ -55,7 +58,7 @@ def _views(request: Request) -> ReadViews | None:
     return views
 
 
-def _answer(request: Request, read: str, *args: Any, **kwargs: Any) -> Any:
+def _answer(request: Request, read: str, *args: Any, **kwargs: Any) -> JSONResponse:
     views = _views(request)
     if views is None:
         return JSONResponse({"error": "not available on this node"}, 409)
@@ -67,77 +70,88 @@ def _answer(request: Request, read: str, *args: Any, **kwargs: Any) -> Any:
         return JSONResponse({"error": str(exc)}, 409)
     if result is None:
         return JSONResponse({"error": "not available yet: the node has no block template"}, 503)
-    return result
+    return JSONResponse(result)
 
 
-@router.get("/api/health/detailed", response_model=models.HealthDetailed)
-async def health_detailed(request: Request) -> Any:
+async def health_detailed(request: Request) -> Response:
     """Each service (Stratum, P2P, chain backend, database) with its state and why; uptime; this process's
     CPU, memory and connections."""
     return _answer(request, "health")
 
 
-@router.get("/api/stats", response_model=models.Stats)
-async def stats(request: Request) -> Any:
+async def stats(request: Request) -> Response:
     """Pool and local hash rate (10 min, 1 h, 24 h, from share work), shares by outcome and reason, the
     window's uncles and orphans, difficulties, effort, expected time to a block, blocks found."""
     return _answer(request, "statistics")
 
 
-@router.get("/api/stats/history", response_model=models.History)
-async def stats_history(request: Request,
-                        span: Annotated[int, Query(ge=60, le=86400, description="seconds back from now")] = 21600) -> Any:
+async def stats_history(request: Request, span: int) -> Response:
     """Pool and local hash rate by the minute (the dashboard's chart)."""
     return _answer(request, "history", span)
 
 
-@router.get("/api/workers", response_model=models.WorkerPage)
-async def workers(request: Request, limit: Limit = 100, cursor: Cursor = None, address: AddressQuery = None) -> Any:
+async def workers(request: Request, limit: int, cursor: str | None, address: str | None) -> Response:
     """This node's Stratum workers (online now or seen in the last two days), by name."""
     return _answer(request, "workers", limit, cursor, address)
 
 
-@router.get("/api/peers", response_model=models.PeerPage)
-async def peers(request: Request, limit: Limit = 100, cursor: Cursor = None) -> Any:
+async def peers(request: Request, limit: int, cursor: str | None) -> Response:
     """Connected sharechain peers, by peer ID, and the bans in force."""
     return _answer(request, "peers", limit, cursor)
 
 
-@router.get("/api/shares", response_model=models.SharePage)
-async def shares(request: Request, limit: Limit = 50, cursor: Cursor = None,
-                 status: Annotated[str | None, Query(pattern="^(main|uncle|side|orphan)$")] = None,
-                 address: AddressQuery = None) -> Any:
+async def shares(request: Request, limit: int, cursor: str | None, status: str | None,
+                 address: str | None) -> Response:
     """The recent sharechain, main and side, newest first."""
     return _answer(request, "shares", limit, cursor, status, address)
 
 
-@router.get("/api/shares/{share_hash}", response_model=models.ShareDetail,
-            responses={404: {"description": "no such share (or pruned)"}})
-async def share(request: Request, share_hash: Annotated[str, Path(max_length=64)]) -> Any:
+async def share(request: Request, share_hash: str) -> Response:
     """One share: its place in the chain, status, uncles and what its coinbase pays."""
     result = _answer(request, "share", share_hash)
-    if isinstance(result, JSONResponse) and result.status_code == 503:
+    if result.status_code == 503:
         return JSONResponse({"error": f"no share {share_hash} in the sharechain"}, 404)
     return result
 
 
-@router.get("/api/payouts", response_model=models.Payouts,
-            responses={503: {"description": "no block template yet"}})
-async def payouts(request: Request, finder: Annotated[str | None, Query(max_length=128)] = None) -> Any:
+async def payouts(request: Request, finder: str | None) -> Response:
     """The exact coinbase outputs the next block would pay (the work provider's own computation), with
     each address's share of the PPLNS window. ``finder``: the address assumed to find it (default: the
     node's built-in miner, else its latest worker)."""
     return _answer(request, "payouts", finder)
 
 
-@router.get("/api/blocks", response_model=models.BlockPage)
-async def blocks(request: Request, limit: Limit = 50, cursor: Cursor = None) -> Any:
+async def blocks(request: Request, limit: int, cursor: str | None) -> Response:
     """Blocks this node found, newest first: their payouts and their state in the Bitcoin chain."""
     return _answer(request, "blocks", limit, cursor)
 
 
-@router.get("/api/miner/{address}", response_model=models.Miner)
-async def miner(request: Request, address: Annotated[str, Path(max_length=128)]) -> Any:
+async def miner(request: Request, address: str) -> Response:
     """One payout address: its workers, hash rate and its history, its shares and uncles in the window,
     what the next block would pay it, and what past blocks paid it."""
     return _answer(request, "miner_page", address)
+
+
+def _read(path: str, endpoint: Endpoint, schema: str, *params: Param,
+          more: Mapping[int, Reply] | None = None) -> Operation:
+    answers = {200: Reply("OK", ref(schema)), **_ERRORS, **(more or {})}
+    return Operation("GET", path, endpoint, ("read",), answers, params)
+
+
+OPERATIONS = (
+    _read("/api/health/detailed", health_detailed, "HealthDetailed"),
+    _read("/api/stats", stats, "Stats"),
+    _read("/api/stats/history", stats_history, "History",
+          Param("span", Bounds(int, minimum=60, maximum=86400), 21600, description="seconds back from now")),
+    _read("/api/workers", workers, "WorkerPage", _limit(100), _CURSOR, _ADDRESS),
+    _read("/api/peers", peers, "PeerPage", _limit(100), _CURSOR),
+    _read("/api/shares", shares, "SharePage", _limit(50), _CURSOR,
+          Param("status", Bounds(str, pattern="^(main|uncle|side|orphan)$"), description="only shares of this status"),
+          _ADDRESS),
+    _read("/api/shares/{share_hash}", share, "ShareDetail", Param("share_hash", Bounds(str, max_length=64), where="path"),
+          more={404: Reply("no such share (or pruned)", ERROR)}),
+    _read("/api/payouts", payouts, "Payouts", Param("finder", Bounds(str, max_length=128)),
+          more={503: Reply("no block template yet", ERROR)}),
+    _read("/api/blocks", blocks, "BlockPage", _limit(50), _CURSOR),
+    _read("/api/miner/{address}", miner, "Miner", Param("address", Bounds(str, max_length=128), where="path")),
+)

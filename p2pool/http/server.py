@@ -1,7 +1,7 @@
 """One handler coroutine served over HTTP: a :class:`Request` in, a :class:`Response` out.
 
 For services that are a single dispatch function (the devchain's JSON-RPC); the node's API is a
-FastAPI app (:mod:`p2pool.api`). Both are served by :func:`p2pool.http.serve.serve_asgi`, so both
+Starlette app (:mod:`p2pool.api`). Both are served by :func:`p2pool.http.serve.serve_asgi`, so both
 get its bounds: oversized requests get 413 or 431, malformed ones 400, and a handler that raises
 gets 500 while the server keeps serving.
 """

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from sharechain.bitcoin.hashing import hash_to_hex
 from sharechain.bitcoin.serialize import ByteReader
@@ -108,6 +109,36 @@ def test_every_read_endpoint_is_described_and_answers_consistently(pool: Pool) -
     assert history["bucket"] == 60 and any(rate > 0 for _, rate in history["local"])
     peers = get(pool, "/api/peers")
     assert peers["enabled"] and peers["items"] == [] and peers["peer_id"] == status["peer_id"]
+
+
+def answers_as_described(spec: dict[str, Any], path: str, method: str, status: int, body: Any) -> None:
+    """``body`` is valid against the JSON Schema the description gives for that answer (references resolved
+    in the description's components)."""
+    schema = spec["paths"][path][method]["responses"][str(status)]["content"]["application/json"]["schema"]
+    validator = Draft202012Validator({**schema, "components": spec["components"]})
+    problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+    assert problems == [], (path, status, problems[:5])
+
+
+def test_every_answer_is_what_the_description_says(pool: Pool) -> None:
+    spec = get(pool, "/api/openapi.json")
+    share_hash = next(s["hash"] for s in get(pool, "/api/shares")["items"] if s["status"] == "main")
+    for path in READS:
+        real = path.replace("{share_hash}", share_hash).replace("{address}", ADDRESS_B)
+        for query in ("", "?limit=1") if path in ("/api/workers", "/api/shares", "/api/blocks") else ("",):
+            answers_as_described(spec, path, "get", 200, get(pool, real + query))
+    assert pool.seed is not None
+    for path in ("/api/health/detailed", "/api/stats", "/api/workers", "/api/peers", "/api/shares", "/api/blocks"):
+        answers_as_described(spec, path, "get", 200, pool.seed.get(path))
+    for path, real, status in (("/api/shares", "/api/shares?limit=0", 422), ("/api/shares", "/api/shares?cursor=x", 400),
+                               ("/api/shares/{share_hash}", "/api/shares/" + "ab" * 32, 404),
+                               ("/api/miner/{address}", "/api/miner/x", 400)):
+        code, body = call(pool, "GET", real)
+        assert code == status, (real, code, body)
+        answers_as_described(spec, path, "get", status, body)
+    code, body = call(pool, "POST", "/api/peers/ban", {"peer_id": "x", "duration": 1e400})
+    assert code == 401
+    answers_as_described(spec, "/api/peers/ban", "post", 401, body)
 
 
 def test_a_seed_node_answers_what_it_has(pool: Pool) -> None:
