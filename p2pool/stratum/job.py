@@ -18,9 +18,9 @@ class JobBase:
     """What every job of one piece of work has alike (one object shared by the jobs of ten thousand
     connections); hashes in internal order, integers as the header holds them.
 
-    :meth:`coinb2` makes a job's coinbase part after the extranonces from the job's ``own`` bytes: here
-    ``own`` is all of it; the node's work (:mod:`p2pool.work.shared_job`) keeps less per job and builds the
-    rest from what its jobs share."""
+    :meth:`coinb2` makes a job's coinbase part after the extranonces for a miner paid to ``payout_script``
+    from the job's ``own`` bytes: here ``own`` is all of it; the node's work (:mod:`p2pool.work.shared_job`)
+    keeps less per job and builds the rest from what its jobs share (one job for every newcomer)."""
 
     prev_hash: bytes
     coinb1: bytes
@@ -33,7 +33,7 @@ class JobBase:
     share_target: int
     block_target: int
 
-    def coinb2(self, job: StratumJob) -> bytes:
+    def coinb2(self, job: StratumJob, payout_script: bytes) -> bytes:
         return job.own
 
 
@@ -42,7 +42,8 @@ class StratumJob:
     """A job for miners of one payout script: the work's shared :class:`JobBase` and this job's ``own`` part
     of coinb2. ``origin`` is the node's own record of the work (what it needs to turn a solution into a share
     and a block), shared by the jobs of that work, opaque to the Stratum server and not part of the job's
-    identity; ``payout_script`` the script the job pays (b"": the job's provider does not say)."""
+    identity; ``payout_script`` the script the job pays (b"": the job's provider does not say, or the job is
+    shared by the miners of many scripts, whose coinb2 each is :meth:`coinb2_for` their script)."""
 
     job_id: str
     base: JobBase
@@ -59,7 +60,11 @@ class StratumJob:
 
     @property
     def coinb2(self) -> bytes:
-        return self.base.coinb2(self)
+        return self.base.coinb2(self, self.payout_script)
+
+    def coinb2_for(self, payout_script: bytes | None) -> bytes:
+        """coinb2 for a miner paid to ``payout_script`` (None: the job's own script)."""
+        return self.base.coinb2(self, self.payout_script if payout_script is None else payout_script)
 
     @property
     def prev_hash(self) -> bytes:
@@ -119,8 +124,9 @@ class Solution:
     hash: bytes
 
 
-def build_coinbase(job: StratumJob, extranonce1: bytes, extranonce2: bytes) -> bytes:
-    return coinbase_bytes(job.coinb1, extranonce1, extranonce2, job.coinb2)
+def build_coinbase(job: StratumJob, extranonce1: bytes, extranonce2: bytes, payout_script: bytes | None = None) -> bytes:
+    """The coinbase of a miner paid to ``payout_script`` (None: the job's own script)."""
+    return coinbase_bytes(job.coinb1, extranonce1, extranonce2, job.coinb2_for(payout_script))
 
 
 def build_header(job: StratumJob, coinbase: bytes, ntime: int, nonce: int, version: int) -> bytes:
@@ -129,13 +135,14 @@ def build_header(job: StratumJob, coinbase: bytes, ntime: int, nonce: int, versi
     return header_bytes(version, job.prev_hash, root, ntime, job.bits, nonce)
 
 
-def notify_params(job: StratumJob, job_id: str, clean: bool) -> list[object]:
-    """The nine ``mining.notify`` parameters for ``job`` sent under ``job_id``."""
+def notify_params(job: StratumJob, job_id: str, clean: bool, payout_script: bytes | None = None) -> list[object]:
+    """The nine ``mining.notify`` parameters for ``job`` sent under ``job_id`` to a miner paid to
+    ``payout_script`` (None: the job's own script)."""
     return [
         job_id,
         swap_words(job.prev_hash).hex(),
         job.coinb1.hex(),
-        job.coinb2.hex(),
+        job.coinb2_for(payout_script).hex(),
         [h.hex() for h in job.merkle_branch],
         u32_hex(job.version),
         u32_hex(job.bits),
@@ -144,32 +151,33 @@ def notify_params(job: StratumJob, job_id: str, clean: bool) -> list[object]:
     ]
 
 
-# Recent notify lines by (job object, id sent under, clean); the entry holds the job, so its id() is not
-# reused while the entry lives. Cleared when full: it only has to last through one fan-out's repeats.
-_LINES: dict[tuple[int, str, bool], tuple[StratumJob, bytes]] = {}
+# Recent notify lines by (job object, payout script, id sent under, clean); the entry holds the job, so its
+# id() is not reused while the entry lives. Cleared when full: it only has to last through one fan-out's repeats.
+_LINES: dict[tuple[int, bytes, str, bool], tuple[StratumJob, bytes]] = {}
 _LINES_KEPT = 512
 
 
-def notify_line(job: StratumJob, job_id: str, clean: bool) -> bytes:
-    """The encoded ``mining.notify`` line of ``job`` sent under ``job_id``, encoded once for all the
-    connections given the same job (the miners of one payout address)."""
-    key = (id(job), job_id, clean)
+def notify_line(job: StratumJob, job_id: str, clean: bool, payout_script: bytes | None = None) -> bytes:
+    """The encoded ``mining.notify`` line of ``job`` sent under ``job_id`` to a miner paid to ``payout_script``
+    (None: the job's own), encoded once for all the connections of that payout script (a farm's miners)."""
+    script = job.payout_script if payout_script is None else payout_script
+    key = (id(job), script, job_id, clean)
     hit = _LINES.get(key)
     if hit is not None and hit[0] is job:
         return hit[1]
-    line = encode_notify(job, job_id, clean)
+    line = encode_notify(job, job_id, clean, script)
     if len(_LINES) >= _LINES_KEPT:
         _LINES.clear()
     _LINES[key] = (job, line)
     return line
 
 
-def encode_notify(job: StratumJob, job_id: str, clean: bool) -> bytes:
-    """The bytes ``codec.encode_notification("mining.notify", notify_params(job, job_id, clean))`` gives,
-    with the parts every job of a template shares encoded once (the prevhash, the merkle branch)."""
+def encode_notify(job: StratumJob, job_id: str, clean: bool, payout_script: bytes | None = None) -> bytes:
+    """The bytes ``codec.encode_notification("mining.notify", notify_params(job, job_id, clean, payout_script))``
+    gives, with the parts every job of a template shares encoded once (the prevhash, the merkle branch)."""
     head, tail = _shared_parts(job.base)
     # (encode_basestring_ascii is what json.dumps quotes a string with; hexlify gives the hex as bytes at once)
-    return b"".join((_NOTIFY_HEAD, _json_string(job_id).encode(), head, hexlify(job.coinb2), tail,
+    return b"".join((_NOTIFY_HEAD, _json_string(job_id).encode(), head, hexlify(job.coinb2_for(payout_script)), tail,
                      b"true]}\n" if clean else b"false]}\n"))
 
 

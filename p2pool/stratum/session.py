@@ -419,7 +419,7 @@ class Session:
         self.jobs.append(SentJob(job, wire_id, difficulty))
         if len(self.jobs) > self.config.max_jobs:
             del self.jobs[:-self.config.max_jobs]
-        return out + notify_line(job, wire_id, clean)
+        return out + notify_line(job, wire_id, clean, self.payout_script)
 
     def _drop_jobs(self) -> None:
         self.jobs.clear()

@@ -88,7 +88,7 @@ def check_submit(
                 f"version bits {submit.version_bits:08x} outside the negotiated mask {version_mask:08x}",
             )
         version = (job.version & ~version_mask) | (submit.version_bits & version_mask)
-    coinbase = build_coinbase(job, extranonce1, submit.extranonce2)
+    coinbase = build_coinbase(job, extranonce1, submit.extranonce2, payout)
     header = build_header(job, coinbase, submit.ntime, submit.nonce, version)
     digest = sha256d(header)
     if hash_to_int(digest) > (difficulty_to_target(difficulty) if target is None else target):

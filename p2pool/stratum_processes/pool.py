@@ -429,7 +429,7 @@ class StratumPool:
         if work is None:
             return Taken(request.request, (p.JOB_NOT_FOUND, "stale-expired", "Stale share: the job has expired"))
         job = work.job(request.payout_script, request.job_id, request.clean)
-        coinbase = build_coinbase(job, request.extranonce1, request.extranonce2)
+        coinbase = build_coinbase(job, request.extranonce1, request.extranonce2, request.payout_script)
         header = build_header(job, coinbase, request.ntime, request.nonce, request.version)
         solution = Solution(job=job, worker=request.worker, payout_script=request.payout_script,
                             extranonce1=request.extranonce1, extranonce2=request.extranonce2, ntime=request.ntime,

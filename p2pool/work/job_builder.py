@@ -30,12 +30,13 @@ class JobContext:
     payouts: tuple[Payout, ...]
 
     @classmethod
-    def of(cls, job: StratumJob) -> JobContext | None:
-        """The context a job of ours carries (None for a job that is not one of ours)."""
+    def of(cls, job: StratumJob, payout_script: bytes | None = None) -> JobContext | None:
+        """The context a job of ours carries for a miner paid to ``payout_script`` (None: the job's own
+        script); None for a job that is not one of ours."""
         work = job.origin
         if not isinstance(work, JobWork):
             return None
-        info, payouts = work.share_and_payouts(job.payout_script)
+        info, payouts = work.share_and_payouts(job.payout_script if payout_script is None else payout_script)
         return cls(job, work.template, info, tuple(payouts))
 
 

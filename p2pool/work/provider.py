@@ -131,7 +131,7 @@ class WorkProvider:
         if template is None:
             return None
         job = self._jobs.current(payout_script)
-        context = JobContext.of(job) if job is not None else None
+        context = JobContext.of(job, payout_script) if job is not None else None
         if context is not None:
             return context.info, list(context.payouts), context.template.coinbase_value
         info, payouts = self._chain.prepare(payout_script, int(self._clock()), template.coinbase_value)
@@ -145,13 +145,13 @@ class WorkProvider:
             return stale_error("stale-block", "the job was for a previous Bitcoin block")
         value = hash_to_int(solution.hash)
         if value <= job.block_target:  # a block whatever the sharechain makes of the share
-            self._blocks.submit(self._context(job), solution)
+            self._blocks.submit(self._context(job, solution.payout_script), solution)
         stale = self._stale_share(work.share.height, work.share.prev_hash)
         if stale is not None:
             return stale
         if value > job.share_target:
             return None  # most submits: the share and payouts are not computed again for them
-        share = share_from_solution(self._context(job), solution)
+        share = share_from_solution(self._context(job, solution.payout_script), solution)
         try:
             result = self._intake.add(share, ShareSource(SourceKind.LOCAL, worker=solution.worker))
         except StoreWriteError as exc:  # the share is not kept: the miner is told, not answered true
@@ -166,8 +166,8 @@ class WorkProvider:
         return self._jobs.unknown_job(job_id, block, self.tip_height())
 
     @staticmethod
-    def _context(job: StratumJob) -> JobContext:
-        context = JobContext.of(job)
+    def _context(job: StratumJob, payout_script: bytes) -> JobContext:
+        context = JobContext.of(job, payout_script)
         assert context is not None
         return context
 

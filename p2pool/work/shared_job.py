@@ -6,7 +6,8 @@ scriptSig, the next share's fields and its PPLNS split, in a :class:`~p2pool.str
 (most miners of a busy node at any one time) the coinbase outputs are the others' alike for all, plus
 its own in order, and the share information it commits to differs only by its payout script: such a
 job keeps nothing of its own, its coinb2 is put together from the shared parts and its payout script when
-needed (with its commitment hash: :class:`NewcomerBase`); a miner with weight gets its whole coinb2. A job
+needed (with its commitment hash: :class:`NewcomerBase`), so every newcomer of a piece of work gets the same
+job object (ten thousand miners keep eight jobs each); a miner with weight gets its whole coinb2. A job
 carries its work's :class:`JobWork` (``StratumJob.origin``, one object for every job of the work), so a
 solution finds its context for as long as a connection holds the job: no cache to outgrow.
 """
@@ -73,8 +74,8 @@ class NewcomerBase(JobBase):
     """The shared parts of a newcomer's coinb2: ``head`` (to the output count), the others' serialized
     ``outputs`` (cut at ``offsets[i]`` before the i-th of ``others``), the newcomer's ``amount``, the share
     commitment output up to its hash (``commitment``), then ``tail``; the hash is of the share information's
-    bytes ``info_head``, the payout script, ``info_tail``. A newcomer's job keeps nothing of its own (``own``
-    is empty): its payout script is the job's."""
+    bytes ``info_head``, the payout script, ``info_tail``. The newcomers' job keeps nothing of its own (``own``
+    is empty) and names no payout script: each miner's coinb2 is made for its own."""
 
     head: bytes
     outputs: bytes
@@ -86,9 +87,11 @@ class NewcomerBase(JobBase):
     info_head: bytes
     info_tail: bytes
 
-    def coinb2(self, job: StratumJob) -> bytes:
-        script = ser_varbytes(job.payout_script)
-        cut = self.offsets[bisect.bisect_right(self.others, (job.payout_script, self.amount))]
+    def coinb2(self, job: StratumJob, payout_script: bytes) -> bytes:
+        if not payout_script:
+            raise ValueError("the newcomers' job is shared: its coinb2 is made for a miner's payout script")
+        script = ser_varbytes(payout_script)
+        cut = self.offsets[bisect.bisect_right(self.others, (payout_script, self.amount))]
         own = self.amount.to_bytes(8, "little") + script if self.amount else b""
         outputs = self.outputs
         committed = sha256d(b"".join((self.info_head, script, self.info_tail)))
@@ -122,6 +125,7 @@ class SharedWork:
         self._whole = JobBase(*shared)
         self._newcomers = self._newcomer_base(shared)
         self._origin = JobWork(template, share, work_id)  # every job's of this work
+        self._newcomer_job: StratumJob | None = None  # every newcomer's, once asked for
 
     def _newcomer_base(self, shared: tuple[bytes, bytes, tuple[bytes, ...], int, int, int, int, int, int, int]
                        ) -> NewcomerBase | None:
@@ -149,11 +153,16 @@ class SharedWork:
         return cls(chain.params, template, chain.prepare_shared(now, template.coinbase_value), branches.of(template))
 
     def job(self, payout_script: bytes, job_id: str, clean: bool) -> StratumJob:
-        """The job of a miner paid to ``payout_script``; ``job.origin`` is the work's :class:`JobWork`."""
+        """The job of a miner paid to ``payout_script``; ``job.origin`` is the work's :class:`JobWork`. A
+        newcomer's job is the one every newcomer gets under this id (it names no payout script: coinb2,
+        coinbase, notify and context are made with the miner's)."""
         origin = self._origin
         newcomers = self._newcomers
         if newcomers is not None and self.share.split.newcomer(payout_script) is not None:
-            return StratumJob(job_id, newcomers, b"", clean, origin, payout_script)
+            shared = self._newcomer_job
+            if shared is None or shared.job_id != job_id or shared.clean != clean:
+                shared = self._newcomer_job = StratumJob(job_id, newcomers, b"", clean, origin)
+            return shared
         info, payouts = self.share.for_script(payout_script)
         return StratumJob(job_id, self._whole, self._coinb2(info, payouts), clean, origin, payout_script)
 

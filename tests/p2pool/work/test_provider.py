@@ -119,7 +119,8 @@ async def test_a_solution_is_taken_whatever_the_number_of_miners_and_of_new_work
         assert oldest is not None
         scripts = [witness_program(0, sha256d(b"many" + i.to_bytes(4, "big"))[:20]) for i in range(5000)]
         jobs = [p.work.job_for(script) for script in scripts]
-        assert len({job.payout_script for job in jobs if job is not None}) == 5000
+        assert all(job is jobs[0] for job in jobs)  # one job for every newcomer of the work: no per-miner copy ...
+        assert len({job.coinb2_for(script) for job, script in zip(jobs, scripts, strict=True) if job}) == 5000  # ... own coinb2
         assert {job.job_id for job in jobs if job is not None} == {oldest.job_id}  # (one id a piece of work)
         tip = p.chain.tip
         assert tip is not None

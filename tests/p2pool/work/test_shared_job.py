@@ -1,7 +1,8 @@
 """Jobs built from :class:`SharedWork` are byte for byte what the generic coinbase layout gives, and
 their notify lines what the JSON codec gives (random chains, templates with and without a witness
 commitment, many payout scripts): a newcomer's job, which keeps nothing of its own and puts its coinb2
-together when asked, as much as a job built whole."""
+together for the miner's payout script when asked, as much as a job built whole; every newcomer of a piece
+of work gets the same job."""
 
 from __future__ import annotations
 
@@ -48,22 +49,28 @@ def test_shared_jobs_are_the_generic_coinbase_and_notify(seed: int) -> None:
     work = SharedWork.prepare(chain, template, now, MerkleBranches())
     script_sig = bip34_height_push(template.height) + b"\x00" * EXTRANONCE_SIZE + COINBASE_TAG
     kinds = set()
+    newcomer_jobs = set()
     for miner in [0, 1, 2, 3, 4, *rng.sample(range(5, 256), 12)]:
-        job = work.job(script(miner), f"{miner:x}", clean=bool(miner % 2))
+        payout = script(miner)
+        job = work.job(payout, "1f", clean=seed % 2 == 0)
         kinds.add(type(job.base))
-        context = JobContext.of(job)
+        context = JobContext.of(job, payout)
         assert context is not None
         if isinstance(job.base, NewcomerBase):
-            assert job.own == b""  # it keeps nothing of its own: its coinb2 is put together when needed
+            assert job.own == b"" and job.payout_script == b""  # nothing of its own: coinb2 made for the miner
+            newcomer_jobs.add(id(job))
+            with pytest.raises(ValueError, match="shared"):
+                _ = job.coinb2
         else:
-            assert job.own == job.coinb2
-        assert (context.info, list(context.payouts)) == chain.prepare(script(miner), now, template.coinbase_value)
+            assert job.own == job.coinb2 == job.coinb2_for(payout) and job.payout_script == payout
+        assert (context.info, list(context.payouts)) == chain.prepare(payout, now, template.coinbase_value)
         outputs = coinbase_outputs(params, context.info, list(context.payouts), template.witness_commitment)
         expected = build_coinbase(script_sig, outputs, segwit=False).serialize(with_witness=False)
-        assert job.coinb1 + bytes(EXTRANONCE_SIZE) + job.coinb2 == expected
+        assert job.coinb1 + bytes(EXTRANONCE_SIZE) + job.coinb2_for(payout) == expected
         for wire_id, clean in ((job.job_id, job.clean), (f"{job.job_id}.1", True), ('odd"id\\', False)):
-            line = p.encode_notification("mining.notify", notify_params(job, wire_id, clean))
-            assert encode_notify(job, wire_id, clean) == line == notify_line(job, wire_id, clean)
+            line = p.encode_notification("mining.notify", notify_params(job, wire_id, clean, payout))
+            assert encode_notify(job, wire_id, clean, payout) == line == notify_line(job, wire_id, clean, payout)
+    assert len(newcomer_jobs) <= 1  # one job for every newcomer of the work
     # both kinds were checked: the miners of the chain's shares have weight, the others are newcomers
     assert kinds == ({JobBase, NewcomerBase} if chain.tip is not None else {NewcomerBase})
 
