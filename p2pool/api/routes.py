@@ -56,7 +56,6 @@ class Operation:
     body: Body | None = None
     admin: bool = False
     request_body: Schema | None = None  # a body the endpoint reads itself (documented as given)
-    summary: str = ""
     head: bool = True  # a GET answers HEAD too (not a stream: a HEAD there would open one)
 
     @property
@@ -90,7 +89,7 @@ class Operation:
         return await self.endpoint(request, **values)
 
     def openapi(self) -> Schema:
-        operation: Schema = {"tags": list(self.tags), "summary": self.summary or self.name.replace("_", " ").title(),
+        operation: Schema = {"tags": list(self.tags), "summary": self.name.replace("_", " ").title(),
                              "description": " ".join((inspect.getdoc(self.endpoint) or "").split()),
                              "operationId": self.name}
         if self.params:
