@@ -113,7 +113,7 @@ def build_app(sources: ApiSources, *, token: str, audit: AuditLog, cors: Sequenc
     routes: list[BaseRoute] = [operation.route() for operation in OPERATIONS]
     routes += [live.WEBSOCKET, Route("/api/openapi.json", openapi_json), Route("/api/docs", docs),
                Route("/", dashboard), Mount("/static", StaticFiles(directory=STATIC), name="static")]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _internal_error})
     app.state.sources = sources
     app.state.admin_actions = sources.admin
     app.state.feed = sources.feed
@@ -135,6 +135,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         body["error"] = f"no such endpoint {request.url.path}"
         body["docs"] = "/api/docs"
     return JSONResponse(body, exc.status_code, headers=dict(exc.headers or {}))
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """A route that failed answers in JSON like every other error (the server logs the traceback)."""
+    return JSONResponse({"error": "internal error (the node's log has the details)"}, 500)
 
 
 def _version() -> str:

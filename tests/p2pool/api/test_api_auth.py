@@ -120,7 +120,7 @@ async def test_an_action_that_fails_is_audited_and_answers_500(nursery: trio.Nur
     url = await start_api(nursery, sources(AdminActions(unban=broken)), tmp_path)
     async with httpx.AsyncClient(base_url=url) as client:
         reply = await post(client, "/api/peers/unban", {"peer_id": "QmPeer"}, TOKEN)
-    assert reply.status_code == 500
+    assert (reply.status_code, reply.json()) == (500, {"error": "internal error (the node's log has the details)"})
     [line] = audit_lines(tmp_path)
     assert (line["outcome"], line["message"]) == ("error", "RuntimeError: the peer manager is gone")
 
