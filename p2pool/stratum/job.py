@@ -62,9 +62,13 @@ class StratumJob:
     def coinb2(self) -> bytes:
         return self.base.coinb2(self, self.payout_script)
 
+    def script_for(self, payout_script: bytes | None) -> bytes:
+        """The payout script a miner of this job is paid to: ``payout_script``, or the job's own when None."""
+        return self.payout_script if payout_script is None else payout_script
+
     def coinb2_for(self, payout_script: bytes | None) -> bytes:
         """coinb2 for a miner paid to ``payout_script`` (None: the job's own script)."""
-        return self.base.coinb2(self, self.payout_script if payout_script is None else payout_script)
+        return self.base.coinb2(self, self.script_for(payout_script))
 
     @property
     def prev_hash(self) -> bytes:
@@ -160,7 +164,7 @@ _LINES_KEPT = 512
 def notify_line(job: StratumJob, job_id: str, clean: bool, payout_script: bytes | None = None) -> bytes:
     """The encoded ``mining.notify`` line of ``job`` sent under ``job_id`` to a miner paid to ``payout_script``
     (None: the job's own), encoded once for all the connections of that payout script (a farm's miners)."""
-    script = job.payout_script if payout_script is None else payout_script
+    script = job.script_for(payout_script)
     key = (id(job), script, job_id, clean)
     hit = _LINES.get(key)
     if hit is not None and hit[0] is job:

@@ -36,7 +36,7 @@ class JobContext:
         work = job.origin
         if not isinstance(work, JobWork):
             return None
-        info, payouts = work.share_and_payouts(job.payout_script if payout_script is None else payout_script)
+        info, payouts = work.share_and_payouts(job.script_for(payout_script))
         return cls(job, work.template, info, tuple(payouts))
 
 
